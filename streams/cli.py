@@ -1,0 +1,22 @@
+"""The ``nezlam`` command: one entry point for the stack, the database, the simulator and the pipeline."""
+
+from __future__ import annotations
+
+import click
+
+from streams.db.cli import db
+from streams.live import run
+from streams.simulate.cli import simulate
+from streams.stack.cli import stack
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nezlam-streams")
+def main() -> None:
+    """Live telemetry and alerting for the Invincibility Points network."""
+
+
+main.add_command(stack)
+main.add_command(db)
+main.add_command(simulate)
+main.add_command(run)

@@ -1,0 +1,73 @@
+"""One typed, frozen settings object read from ``NEZLAM_*`` environment variables.
+
+Every default targets the local stack that ``nezlam stack up`` starts; production overrides
+them through the environment (see ``docs/configuration.md`` and ``deploy/``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Pipeline configuration; each field is read from ``NEZLAM_<FIELD_NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="NEZLAM_", frozen=True, extra="ignore")
+
+    # --- Kafka -------------------------------------------------------------------------
+    kafka_bootstrap: str = Field(
+        "localhost:19092", description="Kafka bootstrap servers, comma separated."
+    )
+    kafka_version: str = Field("4.1.1", description="Apache Kafka version for the local stack.")
+    kafka_controller_port: int = Field(19093, description="KRaft controller port (local stack).")
+    topic_partitions: int = Field(12, ge=1, description="Partitions for every topic created.")
+    topic_replication: int = Field(1, ge=1, description="Replication factor for topics.")
+    topic_retention_hours: int = Field(
+        168, ge=1, description="Retention of non-compacted topics, in hours."
+    )
+    deadletter_topic: str = Field("points.deadletter", description="Dead-letter topic name.")
+
+    # --- PostgreSQL / TimescaleDB --------------------------------------------------------
+    database_url: str = Field(
+        "postgresql://nezlam_writer@127.0.0.1:55432/nezlam",
+        description="DSN the pipeline writes with (role nezlam_writer).",
+    )
+    admin_database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:55432/nezlam",
+        description="DSN migrations run with (owns the schema, may create roles).",
+    )
+    pg_port: int = Field(55432, description="Port of the local PostgreSQL cluster.")
+    timescaledb: str = Field(
+        "auto",
+        pattern="^(auto|on|off)$",
+        description="Use TimescaleDB features: auto (when the extension is available), on, off.",
+    )
+
+    # --- Worker ----------------------------------------------------------------------------
+    app_id: str = Field("nezlam", description="Faust application id (consumer group).")
+    web_port: int = Field(6066, description="Worker HTTP port (health and /metrics).")
+    sink_batch_size: int = Field(2000, ge=1, description="Rows per database batch.")
+    sink_batch_seconds: float = Field(1.0, gt=0, description="Longest wait to fill a batch.")
+    max_future_skew_seconds: int = Field(
+        300, ge=0, description="Reject messages whose ts is further than this in the future."
+    )
+
+    # --- Local files -------------------------------------------------------------------------
+    state_dir: Path = Field(
+        REPO_ROOT / ".local", description="Data and logs of the local stack (git-ignored)."
+    )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "nezlam", description="Downloaded Kafka jars and npm packages."
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
