@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from streams.db.cli import db
@@ -20,3 +23,15 @@ main.add_command(stack)
 main.add_command(db)
 main.add_command(simulate)
 main.add_command(run)
+
+
+@main.command()
+@click.option("--loglevel", "-l", default="info", show_default=True, help="Worker log level.")
+def worker(loglevel: str) -> None:
+    """Run one pipeline worker (a Faust worker) in the foreground; Ctrl-C stops it cleanly."""
+    args = [sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", loglevel]
+    os.execv(sys.executable, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field(
         "localhost:19092", description="Kafka bootstrap servers, comma separated."
     )
-    kafka_version: str = Field("4.1.1", description="Apache Kafka version for the local stack.")
+    kafka_version: str = Field("4.3.1", description="Apache Kafka version for the local stack.")
     kafka_controller_port: int = Field(19093, description="KRaft controller port (local stack).")
     topic_partitions: int = Field(12, ge=1, description="Partitions for every topic created.")
     topic_replication: int = Field(1, ge=1, description="Replication factor for topics.")

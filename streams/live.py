@@ -1,8 +1,147 @@
-"""``nezlam run`` (placeholder until the live view lands)."""
+"""``nezlam run``: the whole pipeline on this machine with a live terminal view.
+
+Starts the local stack and migrations (idempotent), a worker and the simulator as child processes
+(their logs go to ``.local/logs/``), then shows what flows until Ctrl-C, which stops the children
+cleanly (simulator first, so the worker drains what was produced).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import click
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from streams.config import Settings, get_settings
+from streams.pipeline_status import Snapshot, StatusReader
+
+REFRESH_SECONDS = 2.0
 
 
 @click.command()
-def run() -> None:
-    """Run the whole pipeline locally with a live terminal view."""
+@click.option("--points", default=13464, show_default=True, help="Points to simulate.")
+@click.option("--speed", default="1", show_default=True,
+              help="Simulated seconds per wall second (1 = real time).")
+@click.option("--seed", default=42, show_default=True, help="Simulator seed.")
+@click.option("--no-stack", is_flag=True, help="Assume the stack is up and migrated.")
+def run(points: int, speed: str, seed: int, no_stack: bool) -> None:
+    """Run the whole pipeline locally with a live terminal view (Ctrl-C stops it)."""
+    settings = get_settings()
+    console = Console()
+    if not no_stack:
+        _nezlam(console, "stack", "up")
+        _nezlam(console, "db", "migrate")
+    logs = settings.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    worker = _spawn(console, "worker", logs / "worker.log", "worker", "-l", "info")
+    simulator = _spawn(
+        console, "simulator", logs / "simulate.log",
+        "simulate", "--points", str(points), "--speed", speed, "--seed", str(seed),
+    )
+    try:
+        asyncio.run(_watch(settings, console, (worker, simulator)))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping the simulator and the worker ...")
+        for proc in (simulator, worker):
+            _stop(proc)
+        console.print(f"stopped; logs in {logs}")
+
+
+def _nezlam(console: Console, *args: str) -> None:
+    console.print(f"[bold]$ nezlam {' '.join(args)}[/bold]")
+    subprocess.run([sys.executable, "-m", "streams.cli", *args], check=True)
+
+
+def _spawn(console: Console, name: str, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    console.print(f"starting the {name} (log: {log})")
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", *args],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+async def _watch(
+    settings: Settings, console: Console, children: tuple[subprocess.Popen[bytes], ...]
+) -> None:
+    reader = StatusReader(settings)
+    previous: Snapshot | None = None
+    try:
+        with Live(console=console, refresh_per_second=2, screen=False) as live:
+            while all(child.poll() is None for child in children):
+                snap = await reader.snapshot()
+                live.update(render(snap, previous))
+                previous = snap
+                await asyncio.sleep(REFRESH_SECONDS)
+    finally:
+        with contextlib.suppress(Exception):
+            await reader.close()
+    for child in children:
+        if child.poll() is not None:
+            console.print(f"[red]a child process exited with code {child.returncode}; "
+                          f"see its log in {settings.state_dir / 'logs'}[/red]")
+
+
+def _rate(now: float, before: float | None, seconds: float) -> str:
+    if before is None or seconds <= 0:
+        return "-"
+    return f"{max(now - before, 0) / seconds:,.0f}"
+
+
+def render(snap: Snapshot, previous: Snapshot | None) -> Group:
+    """The live view for one snapshot; rates are against the previous snapshot."""
+    elapsed = snap.taken_at - previous.taken_at if previous else 0.0
+    flows = Table(title="Kafka topics", expand=False)
+    flows.add_column("topic")
+    flows.add_column("messages", justify="right")
+    flows.add_column("msg/s", justify="right")
+    for topic, offset in snap.topic_offsets.items():
+        before = previous.topic_offsets.get(topic) if previous else None
+        flows.add_row(topic, f"{offset:,}", _rate(offset, before, elapsed))
+
+    rows = Table(title="Database rows written")
+    rows.add_column("table")
+    rows.add_column("rows", justify="right")
+    rows.add_column("rows/s", justify="right")
+    for table, count in sorted(snap.table_rows.items()):
+        before = previous.table_rows.get(table) if previous else None
+        rows.add_row(table, f"{count:,}", _rate(count, before, elapsed))
+
+    rejects = Table(title="Dead-lettered (worker)")
+    rejects.add_column("topic")
+    rejects.add_column("reason")
+    rejects.add_column("messages", justify="right")
+    for (topic, reason), value in sorted(snap.worker_sum("nezlam_ingest_rejects_total",
+                                                         "topic", "reason").items()):
+        rejects.add_row(topic, reason, f"{value:,.0f}")
+
+    states = Table(title="Points by state")
+    states.add_column("state")
+    states.add_column("points", justify="right")
+    for state, count in sorted(snap.points_by_state.items()):
+        states.add_row(state, f"{count:,}")
+
+    parts: list[Table | str] = [flows, rows, rejects, states]
+    parts.extend(f"[yellow]waiting for {error}[/yellow]" for error in snap.errors)
+    parts.append("[dim]Ctrl-C stops the simulator and the worker[/dim]")
+    return Group(*parts)

@@ -1,0 +1,66 @@
+# The two commands: `make run` (the pipeline with a live view) and `make test` (everything CI runs).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+NEZLAM := $(VENV)/bin/nezlam
+PYTEST := $(VENV)/bin/pytest
+
+.DEFAULT_GOAL := help
+.PHONY: help setup system-deps stack-up stack-down stack-status migrate run worker simulate \
+	test lint unit integration bench bench-forecast
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+system-deps: ## install missing Debian packages (PostgreSQL, kcat, Prometheus, Alertmanager)
+	@bash tools/install-system-deps.sh
+
+$(VENV)/.installed: pyproject.toml
+	@echo "==> python environment ($(VENV))"
+	@$(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q -U pip
+	@$(VENV)/bin/pip install -q -e '.[dev]'
+	@touch $@
+
+setup: system-deps $(VENV)/.installed ## install everything the project needs
+
+stack-up: setup ## start Kafka and PostgreSQL (idempotent), create topics
+	@$(NEZLAM) stack up
+
+stack-down: ## stop the local services
+	@$(NEZLAM) stack down
+
+stack-status: ## what runs where
+	@$(NEZLAM) stack status
+
+migrate: stack-up ## apply database migrations
+	@$(NEZLAM) db migrate
+
+run: setup ## the whole pipeline: simulator -> Kafka -> worker -> PostgreSQL, with a live view
+	@$(NEZLAM) run
+
+worker: migrate ## one worker in the foreground
+	@$(NEZLAM) worker
+
+lint: $(VENV)/.installed ## ruff and mypy
+	@echo "==> ruff"
+	@$(VENV)/bin/ruff check streams tests
+	@echo "==> mypy"
+	@$(VENV)/bin/mypy streams
+
+unit: $(VENV)/.installed ## unit tests (no services)
+	@echo "==> unit tests"
+	@$(PYTEST) tests/unit -q
+
+integration: migrate ## integration tests on the real local services
+	@echo "==> integration tests (Kafka, PostgreSQL, TimescaleDB in WASM)"
+	@$(PYTEST) tests/integration -q -m integration
+
+test: setup lint unit integration ## everything CI runs
+
+bench-forecast: $(VENV)/.installed ## fuel forecaster against the predict_linear baseline
+	@$(PY) -m streams.bench.forecast
+
+bench: migrate ## end-to-end throughput of the worker
+	@$(PY) -m streams.bench.pipeline

@@ -1,0 +1,3 @@
+-- TimescaleDB mode: the extension brings time_bucket, hypertables, continuous aggregates,
+-- compression and retention.
+CREATE EXTENSION IF NOT EXISTS timescaledb;

@@ -1,0 +1,184 @@
+"""Ingest: validate each input message, dead-letter what is refused, write the rest in batches.
+
+:class:`Ingestor` holds the per-batch logic and knows nothing of Faust; :func:`register` wires one
+agent per input topic. Offsets are acknowledged by ``take_events`` only after the batch handler
+returns, and Faust flushes the producer (dead letters) before it commits, so every message is
+written or dead-lettered before its offset is committed (at-least-once; replays are idempotent).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from streams import topics
+from streams.contract import Contract, Rejection, dead_letter
+from streams.metrics import PipelineMetrics
+from streams.point_directory import PointDirectory, RegistryFollower
+from streams.sinks.database import TABLES, DatabaseSink
+
+SendDeadLetter = Callable[[bytes | None, bytes], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A consumed record, detached from Faust so the handler is testable on its own."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What one batch did."""
+
+    accepted: list[dict[str, Any]]
+    written: int
+    rejected: int
+
+
+class Ingestor:
+    """Validates, dead-letters and writes batches of one input topic."""
+
+    def __init__(
+        self,
+        contract: Contract,
+        sink: DatabaseSink,
+        follower: RegistryFollower,
+        send_deadletter: SendDeadLetter,
+        metrics: PipelineMetrics,
+    ) -> None:
+        self._contract = contract
+        self._sink = sink
+        self._follower = follower
+        self._send_deadletter = send_deadletter
+        self._metrics = metrics
+
+    @property
+    def directory(self) -> PointDirectory:
+        """The registry as this worker knows it."""
+        return self._follower.directory
+
+    async def handle(self, topic: str, batch: Sequence[InboundMessage]) -> BatchOutcome:
+        """Process one batch of ``topic``; returns the accepted messages for downstream agents."""
+        now = time.time()
+        self._metrics.messages_in.labels(topic).inc(len(batch))
+        valid: list[tuple[InboundMessage, dict[str, Any]]] = []
+        rejected = 0
+        for message in batch:
+            result = self._contract.validate(topic, message.value, now=now)
+            if isinstance(result, Rejection):
+                await self._reject(message, result, now)
+                rejected += 1
+            else:
+                valid.append((message, result))
+        if topic != topics.REGISTRY:
+            valid, unknown = await self._split_unknown(valid)
+            for message, msg in unknown:
+                await self._reject(message, _unknown_point(topic, msg["point_id"]), now)
+            rejected += len(unknown)
+        accepted = [msg for _, msg in valid]
+        written = await self._write(topic, valid, now)
+        delay = self._metrics.event_delay.labels(topic)
+        for msg in accepted:
+            if "_ts" in msg:
+                delay.observe(max(now - msg["_ts"], 0.0))
+        return BatchOutcome(accepted, written, rejected)
+
+    async def _split_unknown(
+        self, valid: list[tuple[InboundMessage, dict[str, Any]]]
+    ) -> tuple[list[tuple[InboundMessage, dict[str, Any]]], list[tuple[InboundMessage, dict[str, Any]]]]:
+        directory = self.directory
+        if any(msg["point_id"] not in directory for _, msg in valid):
+            # The point may have been registered a moment ago: read the registry to its end first.
+            await self._follower.catch_up()
+        known = [pair for pair in valid if pair[1]["point_id"] in directory]
+        unknown = [pair for pair in valid if pair[1]["point_id"] not in directory]
+        return known, unknown
+
+    async def _write(
+        self, topic: str, valid: list[tuple[InboundMessage, dict[str, Any]]], now: float
+    ) -> int:
+        if not valid:
+            return 0
+        table = TABLES[topic].table
+        rows = [msg for _, msg in valid]
+        started = time.perf_counter()
+        try:
+            written = await self._sink.write(topic, rows)
+        except Exception:  # a row the database refuses: isolate it, keep the rest
+            written, refused = await self._sink.write_each(topic, rows)
+            for index, error in refused:
+                message, msg = valid[index]
+                await self._reject(message, _database_refused(topic, error), now)
+        self._metrics.write_seconds.labels(table).observe(time.perf_counter() - started)
+        self._metrics.batch_rows.labels(table).observe(len(rows))
+        self._metrics.rows.labels(table, "written").inc(written)
+        self._metrics.rows.labels(table, "duplicate").inc(max(len(rows) - written, 0))
+        return written
+
+    async def _reject(self, message: InboundMessage, rejection: Rejection, now: float) -> None:
+        record = dead_letter(
+            message.topic, message.partition, message.offset, message.key, message.value,
+            rejection, now=now,
+        )
+        await self._send_deadletter(message.key, record)
+        self._metrics.rejects.labels(message.topic, rejection.reason).inc()
+
+
+def _unknown_point(topic: str, point_id: str) -> Rejection:
+    return Rejection(
+        reason="unknown_point",
+        field="point_id",
+        value=point_id,
+        rule="registered in points.registry",
+        message=(
+            f"{topic}: point_id {point_id!r} is not in points.registry; "
+            "publish the point's registry record before its reports"
+        ),
+    )
+
+
+def _database_refused(topic: str, error: str) -> Rejection:
+    return Rejection(
+        reason="database_rejected",
+        field=None,
+        value=None,
+        rule=None,
+        message=f"{topic}: the database refused this message: {error}",
+    )
+
+
+def register(app: faust.App, ingestor: Ingestor, *, batch_size: int, within: float) -> None:
+    """Create one ingest agent per input topic on ``app``."""
+    for spec in topics.INPUT_TOPICS:
+        _register_one(app, ingestor, spec.name, batch_size=batch_size, within=within)
+
+
+def _register_one(
+    app: faust.App, ingestor: Ingestor, topic_name: str, *, batch_size: int, within: float
+) -> None:
+    channel = app.topic(topic_name, key_type=bytes, value_type=bytes)
+
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(batch_size, within=within):
+            batch = [
+                InboundMessage(
+                    topic_name,
+                    event.message.partition,
+                    event.message.offset,
+                    event.message.key,
+                    event.message.value,
+                )
+                for event in events
+            ]
+            await ingestor.handle(topic_name, batch)
+
+    app.agent(channel, name=f"ingest.{topic_name}")(ingest)

@@ -1,0 +1,46 @@
+"""Prometheus metrics of the workers, on an injected registry (tests pass a fresh one)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+NAMESPACE = "nezlam"
+
+_BATCH_ROWS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000)
+_SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class PipelineMetrics:
+    """Every metric a worker exports; one instance per process."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.messages_in = Counter(
+            "messages_in_total", "Messages consumed, by topic.", ["topic"],
+            namespace=NAMESPACE, subsystem="ingest", registry=registry,
+        )
+        self.rejects = Counter(
+            "rejects_total", "Messages sent to the dead-letter topic, by topic and reason.",
+            ["topic", "reason"], namespace=NAMESPACE, subsystem="ingest", registry=registry,
+        )
+        self.event_delay = Histogram(
+            "event_delay_seconds", "Wall clock minus message ts when the message is processed.",
+            ["topic"], namespace=NAMESPACE, subsystem="ingest", registry=registry,
+            buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+        )
+        self.rows = Counter(
+            "rows_total", "Rows given to the database, by table and outcome (written, duplicate).",
+            ["table", "outcome"], namespace=NAMESPACE, subsystem="sink", registry=registry,
+        )
+        self.batch_rows = Histogram(
+            "batch_rows", "Rows per database batch.", ["table"],
+            namespace=NAMESPACE, subsystem="sink", registry=registry, buckets=_BATCH_ROWS,
+        )
+        self.write_seconds = Histogram(
+            "write_seconds", "Time to write one batch to the database.", ["table"],
+            namespace=NAMESPACE, subsystem="sink", registry=registry, buckets=_SECONDS,
+        )
+        self.points_known = Gauge(
+            "points_known", "Points in the registry this worker knows.",
+            namespace=NAMESPACE, subsystem="registry", registry=registry,
+        )

@@ -1,0 +1,127 @@
+"""A snapshot of what flows through the pipeline: topic offsets, worker metrics, database rows.
+
+Read-only; used by the live view of ``nezlam run``. Every source is optional: a snapshot taken
+while a service is still starting simply lacks that part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import psycopg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.config import Settings
+from streams.topics import all_topics
+
+_ROW_COUNTS = """
+SELECT relname, n_tup_ins FROM pg_stat_user_tables
+WHERE relname IN ('points', 'telemetry', 'visits', 'activations', 'occupancy', 'fuel_forecast',
+                  'alert_events')
+"""
+_POINTS_BY_STATE = """
+SELECT CASE WHEN last_seen IS NULL THEN 'never reported'
+            WHEN last_seen < now() - interval '5 minutes' THEN 'silent'
+            ELSE status END AS state,
+       count(*)
+FROM point_status GROUP BY 1
+"""
+
+
+@dataclass
+class Snapshot:
+    """Counters at one moment; rates come from the difference of two snapshots."""
+
+    taken_at: float
+    topic_offsets: dict[str, int] = field(default_factory=dict)
+    worker: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
+    table_rows: dict[str, int] = field(default_factory=dict)
+    points_by_state: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def worker_sum(self, metric: str, *labels: str) -> dict[tuple[str, ...], float]:
+        """Sum a worker metric's samples grouped by the given labels."""
+        sums: dict[tuple[str, ...], float] = defaultdict(float)
+        for name, sample_labels, value in self.worker:
+            if name == metric:
+                sums[tuple(sample_labels.get(label, "") for label in labels)] += value
+        return dict(sums)
+
+
+class StatusReader:
+    """Takes :class:`Snapshot` s of the local pipeline."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def close(self) -> None:
+        """Release the Kafka client."""
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def snapshot(self) -> Snapshot:
+        """Read every source once; failures are noted in ``errors``, never raised."""
+        snap = Snapshot(taken_at=asyncio.get_running_loop().time())
+        results = await asyncio.gather(
+            self._topic_offsets(), self._worker_metrics(), self._database(),
+            return_exceptions=True,
+        )
+        offsets, worker, database = results
+        for name, result in (("kafka", offsets), ("worker", worker), ("database", database)):
+            if isinstance(result, BaseException):
+                snap.errors.append(f"{name}: {type(result).__name__}: {result}")
+        if isinstance(offsets, dict):
+            snap.topic_offsets = offsets
+        if isinstance(worker, list):
+            snap.worker = worker
+        if isinstance(database, tuple):
+            snap.table_rows, snap.points_by_state = database
+        return snap
+
+    async def _topic_offsets(self) -> dict[str, int]:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._settings.kafka_bootstrap, enable_auto_commit=False
+            )
+            await consumer.start()
+            self._consumer = consumer
+        consumer = self._consumer
+        names = [spec.name for spec in all_topics(self._settings.deadletter_topic)]
+        tps = [
+            TopicPartition(name, p)
+            for name in names
+            for p in sorted(consumer.partitions_for_topic(name) or ())
+        ]
+        ends = await consumer.end_offsets(tps)
+        totals: dict[str, int] = dict.fromkeys(names, 0)
+        for tp, end in ends.items():
+            totals[tp.topic] += end
+        return totals
+
+    async def _worker_metrics(self) -> list[tuple[str, dict[str, str], float]]:
+        url = f"http://127.0.0.1:{self._settings.web_port}/metrics"
+        text = await asyncio.to_thread(_fetch, url)
+        return [
+            (sample.name, sample.labels, sample.value)
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        ]
+
+    async def _database(self) -> tuple[dict[str, int], dict[str, int]]:
+        async with await psycopg.AsyncConnection.connect(
+            self._settings.database_url, connect_timeout=3, autocommit=True
+        ) as conn:
+            rows = await (await conn.execute(_ROW_COUNTS)).fetchall()
+            states = await (await conn.execute(_POINTS_BY_STATE)).fetchall()
+        return {name: int(n) for name, n in rows}, {state: int(n) for state, n in states}
+
+
+def _fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        body: bytes = response.read()
+    return body.decode()

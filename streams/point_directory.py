@@ -1,0 +1,134 @@
+"""Every worker's view of the point registry, followed from the compacted ``points.registry`` topic.
+
+Each worker reads all partitions of the registry itself (as a global table would), outside the
+consumer group, because a message for point P may land on a worker that does not own P's registry
+partition. A point counts as known once its registry message has been read; when a report names a
+point not yet known, the caller can :meth:`RegistryFollower.catch_up` to the topic's current end
+before calling it unknown, which closes the race between a producer that registers a point and
+then reports from it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams import topics
+from streams.contract import Contract, Rejection
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PointInfo:
+    """The registry fields the computations need."""
+
+    point_id: str
+    kind: str
+    oblast: str
+    capacity_people: int
+    fuel_tank_l: float
+
+    @classmethod
+    def from_message(cls, msg: dict[str, Any]) -> PointInfo:
+        """Build from a validated ``points.registry`` message."""
+        return cls(
+            point_id=msg["point_id"],
+            kind=msg["kind"],
+            oblast=msg["oblast"],
+            capacity_people=int(msg["capacity_people"]),
+            fuel_tank_l=float(msg["fuel_tank_l"]),
+        )
+
+
+class PointDirectory(dict[str, PointInfo]):
+    """point_id -> PointInfo."""
+
+
+class RegistryFollower:
+    """Keeps a :class:`PointDirectory` current from the registry topic."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        contract: Contract,
+        directory: PointDirectory,
+        *,
+        on_change: Callable[[int], None] | None = None,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._contract = contract
+        self.directory = directory
+        self._on_change = on_change
+        self._consumer: AIOKafkaConsumer | None = None
+        self._positions: dict[TopicPartition, int] = {}
+        self._progress = asyncio.Condition()
+
+    async def run(self) -> None:
+        """Read the registry from the beginning and follow it until cancelled."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            partitions = consumer.partitions_for_topic(topics.REGISTRY) or set()
+            tps = [TopicPartition(topics.REGISTRY, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                for records in batches.values():
+                    for record in records:
+                        self._apply(record.key, record.value)
+                for tp in tps:
+                    self._positions[tp] = await consumer.position(tp)
+                if self._on_change is not None:
+                    self._on_change(len(self.directory))
+                async with self._progress:
+                    self._progress.notify_all()
+        finally:
+            self._consumer = None
+            await consumer.stop()
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        if value is None:  # a tombstone retires the point
+            if key is not None:
+                self.directory.pop(key.decode("utf-8", "replace"), None)
+            return
+        msg = self._contract.validate(topics.REGISTRY, value, now=time.time())
+        if isinstance(msg, Rejection):
+            return  # the ingest agent dead-letters it; the directory only holds valid points
+        self.directory[msg["point_id"]] = PointInfo.from_message(msg)
+
+    async def catch_up(self, timeout: float = 30.0) -> bool:
+        """Wait until every registry message produced so far has been read; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._consumer is None:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        consumer = self._consumer
+        assigned = list(consumer.assignment())
+        ends = await consumer.end_offsets(assigned)
+
+        def caught_up() -> bool:
+            return all(self._positions.get(tp, 0) >= end for tp, end in ends.items())
+
+        try:
+            async with self._progress:
+                await asyncio.wait_for(
+                    self._progress.wait_for(caught_up), max(deadline - time.monotonic(), 0.01)
+                )
+        except TimeoutError:
+            return False
+        return True

@@ -1,0 +1,241 @@
+"""The local PostgreSQL cluster of ``nezlam stack up|down|status``.
+
+A private cluster under ``settings.state_dir / "postgres"`` (git-ignored), run with Debian's
+PostgreSQL binaries on ``settings.pg_port``, so it never touches a system cluster. It is for
+local development only: authentication is ``trust`` on the loopback addresses and the unix
+socket, and nothing else is accepted. Production runs the official TimescaleDB image.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import click
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from streams.config import Settings
+
+SUPERUSER = "postgres"
+# Debian's package creates this OS user; initdb and postgres refuse to run as root.
+OS_USER = "postgres"
+READY_TIMEOUT_S = 60.0
+
+# Written on every `up`, so a changed value applies at the next start. Values for a 2-core dev
+# box; durability settings (fsync, synchronous_commit, full_page_writes) stay at their safe
+# defaults on purpose: the sink's at-least-once writes rely on a commit being a commit.
+SERVER_CONF = """\
+# Managed by `nezlam stack up` (streams/stack/postgres.py); edits are overwritten.
+listen_addresses = '127.0.0.1'
+port = {port}
+unix_socket_directories = '{socket_dir}'
+max_connections = 100
+shared_buffers = 256MB
+# Ingest writes steadily; a larger WAL budget spaces out checkpoints.
+max_wal_size = 2GB
+timezone = 'UTC'
+log_timezone = 'UTC'
+log_line_prefix = '%m [%p] %q%u@%d '
+"""
+
+# Local development only: trust on the unix socket and loopback, no other address may connect.
+HBA_CONF = """\
+# Managed by `nezlam stack up`: LOCAL DEVELOPMENT ONLY, no passwords, loopback and socket only.
+local   all   all                 trust
+host    all   all   127.0.0.1/32  trust
+host    all   all   ::1/128       trust
+"""
+
+
+class _Paths:
+    """Where the cluster keeps its files."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.root = settings.state_dir / "postgres"
+        self.data = self.root / "data"
+        self.socket_dir = self.root / "run"
+        self.log = self.root / "postgres.log"
+
+
+def up(settings: Settings) -> None:
+    """Install PostgreSQL if needed, create and start the cluster, create the database."""
+    paths = _Paths(settings)
+    bin_dir = _ensure_installed()
+    _prepare_dirs(paths)
+    if not (paths.data / "PG_VERSION").exists():
+        click.echo(f"postgres: initdb {paths.data}")
+        _initdb(bin_dir, paths)
+    _write_config(paths, settings.pg_port)
+    if _is_running(bin_dir, paths):
+        click.echo(f"postgres: already running on port {settings.pg_port}")
+    else:
+        click.echo(f"postgres: starting on port {settings.pg_port} (log {paths.log})")
+        _pg_ctl(bin_dir, paths, "start", "-w", "-t", str(int(READY_TIMEOUT_S)), "-l", str(paths.log))
+    _wait_ready(settings)
+    _create_database(settings)
+
+
+def down(settings: Settings) -> None:
+    """Stop the cluster (fast shutdown: roll back open transactions, then checkpoint)."""
+    paths = _Paths(settings)
+    bin_dir = _find_bin_dir()
+    if bin_dir is None or not _is_running(bin_dir, paths):
+        click.echo("postgres: not running")
+        return
+    click.echo("postgres: stopping")
+    _pg_ctl(bin_dir, paths, "stop", "-m", "fast", "-w")
+
+
+def status(settings: Settings) -> list[str]:
+    """One line describing the cluster: running or not, pid, port, data dir and version."""
+    paths = _Paths(settings)
+    bin_dir = _find_bin_dir()
+    if bin_dir is None:
+        return ["postgres: not installed"]
+    if not (paths.data / "PG_VERSION").exists():
+        return [f"postgres: not initialised ({paths.data})"]
+    if not _is_running(bin_dir, paths):
+        return [f"postgres: stopped (data dir {paths.data})"]
+    pid = (paths.data / "postmaster.pid").read_text().split("\n", 1)[0]
+    return [
+        f"postgres: running, pid {pid}, port {settings.pg_port}, data dir {paths.data}, "
+        f"version {_server_version(settings)}"
+    ]
+
+
+def _find_bin_dir() -> Path | None:
+    """The newest installed ``/usr/lib/postgresql/<major>/bin``, if any."""
+    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    if not found:
+        return None
+    newest = max(found, key=lambda p: int(Path(p).parent.parent.name))
+    return Path(newest).parent
+
+
+def _ensure_installed() -> Path:
+    bin_dir = _find_bin_dir()
+    if bin_dir is not None:
+        return bin_dir
+    click.echo("postgres: not installed; installing Debian's postgresql with apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"]
+    if subprocess.run(install, env=env, check=False).returncode != 0:
+        # A fresh machine has no package lists yet.
+        subprocess.run(["apt-get", "update"], env=env, check=True)
+        subprocess.run(install, env=env, check=True)
+    bin_dir = _find_bin_dir()
+    if bin_dir is None:
+        raise click.ClickException("postgresql installed but no initdb under /usr/lib/postgresql")
+    return bin_dir
+
+
+def _as_owner(cmd: list[str]) -> list[str]:
+    """Run ``cmd`` as the cluster's OS user when we are root (PostgreSQL refuses root)."""
+    if os.geteuid() != 0:
+        return cmd
+    return ["runuser", "-u", OS_USER, "--", *cmd]
+
+
+def _prepare_dirs(paths: _Paths) -> None:
+    paths.root.mkdir(parents=True, exist_ok=True)
+    for directory in (paths.root.parent, paths.root):
+        # The postgres OS user must traverse into its data dir below our state dir.
+        directory.chmod(directory.stat().st_mode | 0o011)
+    paths.data.mkdir(mode=0o700, exist_ok=True)
+    # Readable so other local users can reach the socket; the data dir stays private.
+    paths.socket_dir.mkdir(mode=0o755, exist_ok=True)
+    paths.log.touch(exist_ok=True)
+    if os.geteuid() == 0:
+        for path in (paths.data, paths.socket_dir, paths.log):
+            shutil.chown(path, user=OS_USER, group=OS_USER)
+        probe = subprocess.run(_as_owner(["test", "-x", str(paths.root)]), check=False)
+        if probe.returncode != 0:
+            raise click.ClickException(
+                f"OS user {OS_USER} cannot reach {paths.root}: make its parent dirs traversable"
+            )
+
+
+def _initdb(bin_dir: Path, paths: _Paths) -> None:
+    cmd = [
+        str(bin_dir / "initdb"),
+        "-D", str(paths.data),
+        "-U", SUPERUSER,
+        "--auth=trust",
+        "--encoding=UTF8",
+        "--locale=C.UTF-8",
+    ]  # fmt: skip
+    subprocess.run(_as_owner(cmd), check=True, stdout=subprocess.DEVNULL)
+    conf = paths.data / "postgresql.conf"
+    with conf.open("a") as handle:
+        handle.write("\ninclude_if_exists = 'nezlam.conf'\n")
+
+
+def _write_config(paths: _Paths, port: int) -> None:
+    (paths.data / "nezlam.conf").write_text(
+        SERVER_CONF.format(port=port, socket_dir=paths.socket_dir)
+    )
+    (paths.data / "pg_hba.conf").write_text(HBA_CONF)
+    if os.geteuid() == 0:
+        for name in ("nezlam.conf", "pg_hba.conf"):
+            shutil.chown(paths.data / name, user=OS_USER, group=OS_USER)
+
+
+def _pg_ctl(bin_dir: Path, paths: _Paths, *args: str) -> None:
+    cmd = [str(bin_dir / "pg_ctl"), "-D", str(paths.data), *args]
+    subprocess.run(_as_owner(cmd), check=True, stdout=subprocess.DEVNULL)
+
+
+def _is_running(bin_dir: Path, paths: _Paths) -> bool:
+    if not (paths.data / "PG_VERSION").exists():
+        return False
+    cmd = [str(bin_dir / "pg_ctl"), "-D", str(paths.data), "status"]
+    result = subprocess.run(_as_owner(cmd), check=False, capture_output=True)
+    return result.returncode == 0
+
+
+def _local_conninfo(settings: Settings, dbname: str) -> str:
+    return make_conninfo(
+        host="127.0.0.1", port=settings.pg_port, user=SUPERUSER, dbname=dbname, connect_timeout=5
+    )
+
+
+def _wait_ready(settings: Settings) -> None:
+    """Block until a real connection succeeds; pg_ctl -w only watches the pid file."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        try:
+            with psycopg.connect(_local_conninfo(settings, "postgres")):
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _database_name(settings: Settings) -> str:
+    """The database the pipeline uses: the one named in the admin DSN."""
+    return str(conninfo_to_dict(settings.admin_database_url).get("dbname", "nezlam"))
+
+
+def _create_database(settings: Settings) -> None:
+    name = _database_name(settings)
+    with psycopg.connect(_local_conninfo(settings, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists is None:
+            click.echo(f"postgres: creating database {name}")
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _server_version(settings: Settings) -> str:
+    try:
+        with psycopg.connect(_local_conninfo(settings, "postgres")) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+    except psycopg.OperationalError as exc:
+        return f"unknown (not accepting connections: {exc})"
+    return str(row[0]) if row else "unknown"
