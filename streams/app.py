@@ -55,9 +55,10 @@ def create_app(settings: Settings) -> faust.App:
         app, ingestor, batch_size=settings.sink_batch_size, within=settings.sink_batch_seconds
     )
 
-    @app.task
     async def follow_registry() -> None:
         await follower.run()
+
+    app.task(follow_registry)
 
     @app.page("/metrics")
     async def prometheus_metrics(web: Any, request: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The ``nezlam`` command: one entry point for the stack, the database, the simulator and the pipeline."""
+"""The ``nezlam`` command: the stack, the database, the simulator and the pipeline."""
 
 from __future__ import annotations
 

@@ -58,6 +58,33 @@ class Settings(BaseSettings):
         300, ge=0, description="Reject messages whose ts is further than this in the future."
     )
 
+    # --- Occupancy and staleness (docs/computations.md) ---------------------------------------
+    occupancy_max_dwell_seconds: float = Field(
+        4 * 3600.0, gt=0, description="An arrival without a departure stops counting after this."
+    )
+    event_lateness_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="How much older than a point's newest event a visit or headcount may be; "
+        "older ones are refused as too late.",
+    )
+    silence_after_seconds: dict[str, float] = Field(
+        {"permanent": 300.0, "mobile": 600.0, "standby": 900.0},
+        description="Per point kind, how long without a report makes a point silent "
+        '(JSON, e.g. {"permanent": 300, "mobile": 600, "standby": 900}).',
+    )
+    activation_deadline_seconds: float = Field(
+        2 * 3600.0, gt=0, description="A standby point must report open this long after activation."
+    )
+    lag_guard_max_backlog_messages: int = Field(
+        5000, ge=0, description="Consumer lag above which the pipeline counts as behind."
+    )
+    lag_guard_max_watermark_delay_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="While backlog remains, event time this far behind the clock counts as behind.",
+    )
+
     # --- Local files -------------------------------------------------------------------------
     state_dir: Path = Field(
         REPO_ROOT / ".local", description="Data and logs of the local stack (git-ignored)."

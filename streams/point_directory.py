@@ -110,9 +110,9 @@ class RegistryFollower:
             return  # the ingest agent dead-letters it; the directory only holds valid points
         self.directory[msg["point_id"]] = PointInfo.from_message(msg)
 
-    async def catch_up(self, timeout: float = 30.0) -> bool:
+    async def catch_up(self, wait_seconds: float = 30.0) -> bool:
         """Wait until every registry message produced so far has been read; False on timeout."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait_seconds
         while self._consumer is None:
             if time.monotonic() > deadline:
                 return False

@@ -26,14 +26,10 @@ COMMENT ON ROLE nezlam_analyst IS 'Analysts'' ad-hoc SQL: read only, read-only s
 ALTER ROLE nezlam_analyst SET default_transaction_read_only = on;
 ALTER ROLE nezlam_analyst SET statement_timeout = '5min';
 
-DO $$
-BEGIN
-    EXECUTE format(
-        'GRANT CONNECT ON DATABASE %I TO nezlam_writer, nezlam_reader, nezlam_analyst',
-        current_database()
-    );
-END
-$$;
+-- CONNECT: PUBLIC holds it on every new database, so it is not granted here. The database
+-- itself belongs to the deployment (like the passwords): one that revokes CONNECT from PUBLIC
+-- grants it to these roles (docs/database.md). This also keeps the migration runnable on the
+-- TimescaleDB-in-WASM test server, whose GRANT ... ON DATABASE fails.
 
 GRANT USAGE ON SCHEMA public TO nezlam_writer, nezlam_reader, nezlam_analyst;
 
@@ -43,5 +39,3 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA public
     GRANT SELECT ON TABLES TO nezlam_reader, nezlam_analyst;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public
     GRANT SELECT, INSERT, UPDATE ON TABLES TO nezlam_writer;
-ALTER DEFAULT PRIVILEGES IN SCHEMA public
-    GRANT EXECUTE ON FUNCTIONS TO nezlam_writer, nezlam_reader, nezlam_analyst;

@@ -16,7 +16,7 @@ from typing import Any
 import faust
 
 from streams import topics
-from streams.contract import Contract, Rejection, dead_letter
+from streams.contract import Contract, Rejection, dead_letter, unknown_point
 from streams.metrics import PipelineMetrics
 from streams.point_directory import PointDirectory, RegistryFollower
 from streams.sinks.database import TABLES, DatabaseSink
@@ -82,7 +82,7 @@ class Ingestor:
         if topic != topics.REGISTRY:
             valid, unknown = await self._split_unknown(valid)
             for message, msg in unknown:
-                await self._reject(message, _unknown_point(topic, msg["point_id"]), now)
+                await self._reject(message, unknown_point(topic, msg["point_id"]), now)
             rejected += len(unknown)
         accepted = [msg for _, msg in valid]
         written = await self._write(topic, valid, now)
@@ -116,8 +116,7 @@ class Ingestor:
         except Exception:  # a row the database refuses: isolate it, keep the rest
             written, refused = await self._sink.write_each(topic, rows)
             for index, error in refused:
-                message, msg = valid[index]
-                await self._reject(message, _database_refused(topic, error), now)
+                await self._reject(valid[index][0], _database_refused(topic, error), now)
         self._metrics.write_seconds.labels(table).observe(time.perf_counter() - started)
         self._metrics.batch_rows.labels(table).observe(len(rows))
         self._metrics.rows.labels(table, "written").inc(written)
@@ -131,19 +130,6 @@ class Ingestor:
         )
         await self._send_deadletter(message.key, record)
         self._metrics.rejects.labels(message.topic, rejection.reason).inc()
-
-
-def _unknown_point(topic: str, point_id: str) -> Rejection:
-    return Rejection(
-        reason="unknown_point",
-        field="point_id",
-        value=point_id,
-        rule="registered in points.registry",
-        message=(
-            f"{topic}: point_id {point_id!r} is not in points.registry; "
-            "publish the point's registry record before its reports"
-        ),
-    )
 
 
 def _database_refused(topic: str, error: str) -> Rejection:
@@ -168,6 +154,7 @@ def _register_one(
     channel = app.topic(topic_name, key_type=bytes, value_type=bytes)
 
     async def ingest(stream: faust.StreamT[bytes]) -> None:
+        assert isinstance(stream, faust.Stream)  # take_events is not on the StreamT protocol
         async for events in stream.take_events(batch_size, within=within):
             batch = [
                 InboundMessage(
@@ -175,7 +162,7 @@ def _register_one(
                     event.message.partition,
                     event.message.offset,
                     event.message.key,
-                    event.message.value,
+                    event.message.value or b"",  # a null value is refused as invalid JSON
                 )
                 for event in events
             ]

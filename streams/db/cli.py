@@ -1,8 +1,73 @@
-"""``nezlam db ...`` (placeholder until migrations land)."""
+"""``nezlam db migrate|status``: apply and inspect the schema migrations."""
+
+from __future__ import annotations
+
+import time
 
 import click
+from psycopg import OperationalError
+from psycopg.conninfo import conninfo_to_dict
+
+from streams.config import get_settings
+from streams.db.migrate import REQUESTED_MODES, MigrationError, apply_migrations, read_status
+
+_dsn_option = click.option(
+    "--dsn",
+    default=None,
+    help="Admin DSN (owns the schema); default NEZLAM_ADMIN_DATABASE_URL.",
+)
+_mode_option = click.option(
+    "--timescaledb",
+    "mode",
+    type=click.Choice(REQUESTED_MODES),
+    default=None,
+    help="TimescaleDB features: auto, on or off; default NEZLAM_TIMESCALEDB.",
+)
 
 
 @click.group()
 def db() -> None:
     """Database schema and migrations."""
+
+
+@db.command()
+@_dsn_option
+@_mode_option
+def migrate(dsn: str | None, mode: str | None) -> None:
+    """Apply pending migrations, each in its own transaction."""
+    settings = get_settings()
+    target = dsn or settings.admin_database_url
+    click.echo(f"database: {_describe(target)}")
+    started = time.monotonic()
+    try:
+        applied = apply_migrations(target, mode or settings.timescaledb, progress=click.echo)
+    except (MigrationError, OperationalError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{len(applied)} applied in {time.monotonic() - started:.2f} s")
+
+
+@db.command()
+@_dsn_option
+@_mode_option
+def status(dsn: str | None, mode: str | None) -> None:
+    """List applied migrations and the ones still pending."""
+    settings = get_settings()
+    target = dsn or settings.admin_database_url
+    try:
+        state = read_status(target, mode or settings.timescaledb)
+    except (MigrationError, OperationalError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"database: {_describe(target)}, mode: {state.mode}")
+    for done in state.applied:
+        click.echo(
+            f"applied  {done.label}  {done.applied_at:%Y-%m-%d %H:%M:%S%z}  "
+            f"{done.mode}  {done.checksum[:12]}"
+        )
+    for label in state.pending:
+        click.echo(f"pending  {label}")
+
+
+def _describe(dsn: str) -> str:
+    """host:port/dbname of a DSN, never its password."""
+    parts = conninfo_to_dict(dsn)
+    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"

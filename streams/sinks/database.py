@@ -110,7 +110,7 @@ def insert_statement(spec: TableSpec) -> sql.Composed:
         )
         conflict = sql.SQL("DO UPDATE SET {}, updated_at = now()").format(updates)
     else:
-        conflict = sql.SQL("DO NOTHING")
+        conflict = sql.Composed([sql.SQL("DO NOTHING")])
     return sql.SQL(
         "INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}) ON CONFLICT ({key}) {conflict}"
     ).format(table=sql.Identifier(spec.table), cols=cols, arrays=arrays, key=key, conflict=conflict)

@@ -76,7 +76,9 @@ def up(settings: Settings) -> None:
         click.echo(f"postgres: already running on port {settings.pg_port}")
     else:
         click.echo(f"postgres: starting on port {settings.pg_port} (log {paths.log})")
-        _pg_ctl(bin_dir, paths, "start", "-w", "-t", str(int(READY_TIMEOUT_S)), "-l", str(paths.log))
+        _pg_ctl(
+            bin_dir, paths, "start", "-w", "-t", str(int(READY_TIMEOUT_S)), "-l", str(paths.log)
+        )
     _wait_ready(settings)
     _create_database(settings)
 

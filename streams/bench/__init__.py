@@ -1,0 +1,1 @@
+"""Offline benchmarks: synthetic workloads with ground truth and their runners."""

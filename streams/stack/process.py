@@ -1,0 +1,165 @@
+"""Background processes of the local stack: start detached, pid files, readiness, clean stop.
+
+A service started here outlives the ``nezlam`` command that started it: it runs in its own
+session with stdin closed and stdout/stderr appended to a log file, and its pid is recorded in a
+pid file. A pid file is trusted only while the process it names is alive *and* its command line
+still carries the service's marker, so a pid reused after a reboot is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import click
+
+PROC = Path("/proc")
+
+
+class StackError(click.ClickException):
+    """A local service could not be prepared, started, reached or stopped; says what to do."""
+
+
+def spawn_detached(argv: Sequence[str], *, log_file: Path, pid_file: Path) -> int:
+    """Start ``argv`` in a new session, output appended to ``log_file``; record and return its pid.
+
+    ``posix_spawnp`` rather than ``subprocess.Popen``: the child must outlive this process, and a
+    Popen object dropped while its child runs warns and queues the child for reaping.
+    """
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        pid = os.posix_spawnp(
+            argv[0],
+            list(argv),
+            dict(os.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                (os.POSIX_SPAWN_DUP2, log_fd, 2),
+            ],
+            setsid=True,
+        )
+    finally:
+        os.close(log_fd)
+    pid_file.write_text(f"{pid}\n")
+    return pid
+
+
+def read_pid(pid_file: Path, marker: str) -> int | None:
+    """The live pid recorded in ``pid_file`` whose command line contains ``marker``, else None.
+
+    A stale pid file (process gone, or the pid now belongs to something else) is removed.
+    """
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        pid = None
+    if pid is not None and is_alive(pid) and _runs(pid, marker):
+        return pid
+    pid_file.unlink(missing_ok=True)
+    return None
+
+
+def is_alive(pid: int) -> bool:
+    """Whether ``pid`` is a running (not exited) process."""
+    with contextlib.suppress(ChildProcessError):
+        # Our own exited child stays a zombie until reaped; reaping it here means "dead".
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _runs(pid: int, marker: str) -> bool:
+    """Whether ``pid``'s command line contains ``marker``; assumed true where /proc is absent."""
+    if not PROC.is_dir():
+        return True
+    try:
+        cmdline = (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return False
+    return marker.encode() in cmdline
+
+
+def stop(pid: int, *, name: str, timeout: float = 30.0) -> None:
+    """Stop ``pid`` with SIGTERM; SIGKILL it if it has not exited after ``timeout`` seconds."""
+    click.echo(f"{name}: stopping pid {pid} (SIGTERM)")
+    started = time.monotonic()
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if _wait_exit(pid, timeout):
+        click.echo(f"{name}: stopped in {time.monotonic() - started:.1f} s")
+        return
+    click.echo(f"{name}: still running after {timeout:.0f} s, sending SIGKILL")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    if not _wait_exit(pid, 10.0):
+        raise StackError(f"{name}: pid {pid} survived SIGKILL")
+    click.echo(f"{name}: killed")
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while is_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1.0):
+        return True
+    return False
+
+
+def wait_until(
+    probe: Callable[[], bool],
+    *,
+    what: str,
+    timeout: float,
+    alive: Callable[[], bool] = lambda: True,
+    interval: float = 0.5,
+) -> float:
+    """Call ``probe`` until it returns True; return the seconds it took.
+
+    Raises StackError after ``timeout`` seconds, or as soon as ``alive()`` turns False (the
+    process being waited for has exited, so waiting longer cannot help).
+    """
+    started = time.monotonic()
+    next_note = started + 10.0
+    while not probe():
+        now = time.monotonic()
+        if not alive():
+            raise StackError(f"{what}: the process exited while starting")
+        if now - started > timeout:
+            raise StackError(f"{what}: not ready after {timeout:.0f} s")
+        if now >= next_note:
+            click.echo(f"{what}: still waiting ({now - started:.0f} s)")
+            next_note = now + 10.0
+        time.sleep(interval)
+    return time.monotonic() - started
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    """The last ``lines`` lines of ``path`` (empty when it does not exist)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return "".join(deque(handle, maxlen=lines))
+    except FileNotFoundError:
+        return ""

@@ -1,0 +1,69 @@
+"""Create the contract's Kafka topics (``streams.topics``) on the cluster at ``kafka_bootstrap``.
+
+Existing topics are left exactly as they are: changing partitions or retention of a live topic
+is an operator's decision, not a side effect of ``nezlam stack up``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+from streams.config import Settings
+from streams.topics import TopicSpec, all_topics
+
+MS_PER_HOUR = 3_600_000
+NO_ERROR = 0
+
+
+def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
+    """Broker settings of one topic: compacted master data, or time-limited events."""
+    if spec.compacted:
+        return {"cleanup.policy": "compact"}
+    return {
+        "cleanup.policy": "delete",
+        "retention.ms": str(settings.topic_retention_hours * MS_PER_HOUR),
+    }
+
+
+def new_topics(settings: Settings) -> list[NewTopic]:
+    """Every contract topic as the admin API's request for it."""
+    return [
+        NewTopic(
+            spec.name,
+            num_partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication,
+            topic_configs=topic_configs(spec, settings),
+        )
+        for spec in all_topics(settings.deadletter_topic)
+    ]
+
+
+async def ensure_topics_async(settings: Settings) -> list[str]:
+    """Create the contract topics that do not exist yet; return the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [topic for topic in new_topics(settings) if topic.name not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(missing)
+    finally:
+        await admin.close()
+    created: list[str] = []
+    for name, code, *detail in response.topic_errors:
+        if code == NO_ERROR:
+            created.append(name)
+        # "Already exists": another process created it between our listing and our request.
+        elif code != TopicAlreadyExistsError.errno:
+            error = for_code(code)
+            raise error(f"creating topic {name}: {detail[0] if detail else error.description}")
+    return created
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Synchronous :func:`ensure_topics_async` for the CLI."""
+    return asyncio.run(ensure_topics_async(settings))

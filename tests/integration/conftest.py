@@ -1,0 +1,113 @@
+"""Integration fixtures: the real local services, started by `nezlam stack up` (make test does).
+
+A fixture here checks a service and fails the run loudly when it is not reachable; it starts
+nothing that `make test` already started, and each process it does start (a worker, the WASM
+TimescaleDB) it starts once per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.config import Settings, get_settings
+from streams.topics import REGISTRY, TELEMETRY
+from tests.integration.pipeline import Worker, produce, query, wait_for
+from tests.integration.tsdb_wasm import tsdb_wasm_dsn  # noqa: F401  (a session fixture)
+
+WORKER_GROUP = "nezlam-it"
+WORKER_WEB_PORT = 6067
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """The settings the services were started with."""
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def kafka(settings: Settings) -> str:
+    """The bootstrap address of a reachable broker."""
+
+    async def probe() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        await admin.start()
+        await admin.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(probe(), 15))
+    except Exception as exc:
+        pytest.exit(f"Kafka at {settings.kafka_bootstrap} is not reachable ({exc}); "
+                    "run `nezlam stack up` (make test does)", returncode=3)
+    return settings.kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+def admin_dsn(settings: Settings) -> str:
+    """DSN of the migrated local database, with rights to read everything."""
+    try:
+        psycopg.connect(settings.admin_database_url, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        pytest.exit(f"PostgreSQL is not reachable ({exc}); run `nezlam stack up` and "
+                    "`nezlam db migrate` (make test does)", returncode=3)
+    return settings.admin_database_url
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    """A prefix that keeps this session's point ids apart from earlier runs' data."""
+    return uuid.uuid4().hex[:8]
+
+
+def registry_record(point_id: str, **overrides: object) -> dict[str, object]:
+    """A valid registry message."""
+    return {
+        "point_id": point_id, "name": f"Test point {point_id}", "kind": "permanent",
+        "oblast": "Київська", "hromada": "Бучанська", "lat": 50.54, "lon": 30.22,
+        "capacity_people": 120, "fuel_tank_l": 200.0, **overrides,
+    }
+
+
+def telemetry_record(point_id: str, ts: str, **overrides: object) -> dict[str, object]:
+    """A valid telemetry message."""
+    return {
+        "point_id": point_id, "ts": ts, "status": "open", "power": "generator",
+        "generator_running": True, "fuel_level_l": 150.0, "heating_on": True,
+        "internet_up": True, "indoor_temp_c": 19.5, "headcount": 12, **overrides,
+    }
+
+
+@pytest.fixture(scope="session")
+def worker(
+    kafka: str, admin_dsn: str, settings: Settings, run_id: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Worker]:
+    """One real worker for the session, in its own consumer group, ready to process."""
+    state = tmp_path_factory.mktemp("worker")
+    proc = Worker(
+        {"NEZLAM_APP_ID": WORKER_GROUP, "NEZLAM_WEB_PORT": str(WORKER_WEB_PORT),
+         "NEZLAM_STATE_DIR": str(state), "NEZLAM_SINK_BATCH_SECONDS": "0.2"},
+        Path(state) / "worker.log",
+    )
+    proc.start()
+    probe_id = f"IT-{run_id}-probe"
+    produce(settings, [(REGISTRY, probe_id, registry_record(probe_id)),
+                       (TELEMETRY, probe_id, telemetry_record(probe_id, "2026-01-01T00:00:00Z"))])
+    try:
+        wait_for(
+            "the worker to write its first telemetry row",
+            lambda: proc.alive() and query(
+                admin_dsn, "SELECT 1 FROM telemetry WHERE point_id = %s", [probe_id]),
+            timeout=120,
+        )
+    except AssertionError as exc:
+        proc.stop()
+        raise AssertionError(f"{exc}\n--- worker log ---\n{proc.log_tail()}") from None
+    yield proc
+    proc.stop()

@@ -1,0 +1,166 @@
+"""Helpers for tests that run a real worker against the local Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import psycopg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from streams.config import Settings
+
+T = TypeVar("T")
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.25)
+
+
+def produce(settings: Settings, messages: Iterable[tuple[str, str | None, Any]]) -> None:
+    """Send (topic, key, value) messages; dict values become JSON, bytes go as they are."""
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            for topic, key, value in messages:
+                raw = value if isinstance(value, bytes) else orjson.dumps(value)
+                await producer.send_and_wait(topic, raw, key=key.encode() if key else None)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def end_offsets(settings: Settings, topics: Sequence[str]) -> dict[TopicPartition, int]:
+    """The current end offset of every partition of ``topics``."""
+
+    async def read() -> dict[TopicPartition, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+        await consumer.start()
+        try:
+            tps = [
+                TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+            ]
+            return dict(await consumer.end_offsets(tps))
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def read_from(settings: Settings, start: dict[TopicPartition, int]) -> list[tuple[bytes | None, bytes]]:
+    """Every (key, value) from the given offsets up to the current end."""
+
+    async def read() -> list[tuple[bytes | None, bytes]]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+        await consumer.start()
+        try:
+            consumer.assign(list(start))
+            ends = await consumer.end_offsets(list(start))
+            records: list[tuple[bytes | None, bytes]] = []
+            for tp, offset in start.items():
+                consumer.seek(tp, offset)
+            while any(await consumer.position(tp) < ends[tp] for tp in start):
+                batch = await consumer.getmany(timeout_ms=1000)
+                for rows in batch.values():
+                    records.extend((r.key, r.value) for r in rows)
+            return records
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def committed(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+    """The consumer group's committed offsets (0 where none)."""
+
+    async def read() -> dict[TopicPartition, int]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            return {tp: (await consumer.committed(tp)) or 0 for tp in tps}
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def rewind(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> None:
+    """Commit offset 0 for the (stopped) group: the next worker replays the topics from the start."""
+
+    async def commit() -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            consumer.assign(list(tps))
+            starts = await consumer.beginning_offsets(list(tps))
+            await consumer.commit(dict(starts))
+        finally:
+            await consumer.stop()
+
+    asyncio.run(commit())
+
+
+def query(dsn: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run one query and return its rows."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+
+class Worker:
+    """A real worker process (``faust -A streams.app worker``) with its own consumer group."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self._env = env
+        self._log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the worker in the background."""
+        with self._log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", "info"],
+                env={**os.environ, **self._env}, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> None:
+        """Stop it (SIGTERM: a clean shutdown that commits; SIGKILL: a crash)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the worker's log, for failure messages."""
+        return "\n".join(self._log.read_text(errors="replace").splitlines()[-lines:])

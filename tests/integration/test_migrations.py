@@ -1,0 +1,167 @@
+"""The migrations in plain PostgreSQL mode, on the local cluster of ``nezlam stack up``, in a
+throwaway database created and dropped by the fixture."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from streams.config import get_settings
+from streams.db.migrate import MigrationError, apply_migrations
+from streams.db.migration_files import MIGRATIONS_DIR, POSTGRES, plan
+from tests.integration.db_contract import (
+    EXPECTED_COLUMNS,
+    check_scenario,
+    insert_scenario,
+    relation_columns,
+)
+
+pytestmark = pytest.mark.integration
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+_TELEMETRY_BATCH = (
+    "INSERT INTO telemetry (point_id, ts, status, power, generator_running, fuel_level_l,"
+    " heating_on, internet_up, indoor_temp_c, headcount)"
+    " SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::text[], %s::text[],"
+    " %s::boolean[], %s::float8[], %s::boolean[], %s::boolean[], %s::float8[], %s::int[])"
+    " ON CONFLICT DO NOTHING"
+)
+_ALERT_INSERT = (
+    "INSERT INTO alert_events (fingerprint, ts, status, alertname, severity, point_id, summary)"
+    " VALUES ('x', now(), 'firing', 'fuel_low', 'warning', 'p', 'fuel low')"
+)
+
+
+@pytest.fixture(scope="module")
+def scratch_dsn() -> Iterator[str]:
+    """Admin DSN of a fresh database on the local cluster, dropped afterwards."""
+    admin_dsn = get_settings().admin_database_url
+    name = f"nezlam_test_{uuid.uuid4().hex[:10]}"
+    maintenance = make_conninfo(admin_dsn, dbname="postgres")
+    try:
+        with psycopg.connect(maintenance, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL unreachable; start it with `nezlam stack up`: {exc}")
+    try:
+        yield make_conninfo(admin_dsn, dbname=name)
+    finally:
+        with psycopg.connect(maintenance, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def migration_runs(scratch_dsn: str) -> tuple[list[str], list[str]]:
+    """Labels applied by a first and a second run in mode "off" (plain PostgreSQL)."""
+    first = apply_migrations(scratch_dsn, mode="off")
+    second = apply_migrations(scratch_dsn, mode="off")
+    return first, second
+
+
+@pytest.fixture()
+def admin(scratch_dsn: str, migration_runs: tuple[list[str], list[str]]) -> Iterator[Conn]:
+    """An autocommit connection to the migrated database as the schema owner."""
+    with psycopg.connect(scratch_dsn, autocommit=True) as conn:
+        yield conn
+
+
+def _connect_as(scratch_dsn: str, role: str) -> Conn:
+    return psycopg.connect(make_conninfo(scratch_dsn, user=role), autocommit=True)
+
+
+def test_every_migration_applies_once(migration_runs: tuple[list[str], list[str]]) -> None:
+    first, second = migration_runs
+    assert first == [m.label for m in plan(POSTGRES)]
+    assert second == []
+
+
+def test_relations_match_the_contract(admin: Conn) -> None:
+    assert relation_columns(admin) == EXPECTED_COLUMNS
+
+
+def test_auto_follows_the_recorded_mode_and_on_is_refused(scratch_dsn: str, admin: Conn) -> None:
+    assert apply_migrations(scratch_dsn, mode="auto") == []
+    with pytest.raises(MigrationError, match="postgres mode"):
+        apply_migrations(scratch_dsn, mode="on")
+
+
+def test_changed_applied_migration_is_an_error(
+    scratch_dsn: str, admin: Conn, tmp_path: Path
+) -> None:
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    edited = tmp_path / "003_tables.sql"
+    edited.write_text(edited.read_text() + "\n-- an edit after the fact\n")
+    with pytest.raises(MigrationError, match="003_tables"):
+        apply_migrations(scratch_dsn, mode="off", directory=tmp_path)
+
+
+def test_representative_queries(admin: Conn) -> None:
+    insert_scenario(admin)
+    check_scenario(admin)
+
+
+def test_time_bucket_is_immutable_and_matches_timescaledb(admin: Conn) -> None:
+    row = admin.execute(
+        "SELECT p.provolatile::text, p.proparallel::text,"
+        " time_bucket('300.000s', TIMESTAMPTZ '2026-01-01 10:07:30+00')"
+        " FROM pg_proc AS p WHERE p.proname = 'time_bucket'"
+    ).fetchall()
+    assert row == [("i", "s", datetime(2026, 1, 1, 10, 5, tzinfo=UTC))]
+
+
+@pytest.mark.parametrize("role", ["nezlam_reader", "nezlam_analyst"])
+def test_read_only_roles_read_but_cannot_insert(scratch_dsn: str, admin: Conn, role: str) -> None:
+    with _connect_as(scratch_dsn, role) as conn:
+        for view in ("point_status", "alerts_active", "occupancy_hourly", "fuel_use_daily"):
+            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(view)))
+        # An analyst's session starts read-only; lifting that must still meet the grants.
+        conn.execute("SET default_transaction_read_only = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(_ALERT_INSERT)
+
+
+def test_analyst_sessions_are_read_only_and_time_limited(scratch_dsn: str, admin: Conn) -> None:
+    with _connect_as(scratch_dsn, "nezlam_analyst") as conn:
+        settings = conn.execute(
+            "SELECT current_setting('default_transaction_read_only'),"
+            " current_setting('statement_timeout')"
+        ).fetchone()
+        assert settings == ("on", "5min")
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute(_ALERT_INSERT)
+
+
+def test_writer_batch_insert_is_idempotent(scratch_dsn: str, admin: Conn) -> None:
+    batch = [
+        ["w1", "w1"],
+        ["2026-02-01 10:00+00", "2026-02-01 10:01+00"],
+        ["open", "open"],
+        ["generator", "generator"],
+        [True, True],
+        [120.0, 119.5],
+        [True, True],
+        [True, None],
+        [18.5, None],
+        [4, None],
+    ]
+    with _connect_as(scratch_dsn, "nezlam_writer") as writer:
+        assert writer.execute(_TELEMETRY_BATCH, batch).rowcount == 2
+        # At-least-once delivery replays the batch: nothing new may appear.
+        assert writer.execute(_TELEMETRY_BATCH, batch).rowcount == 0
+        writer.execute(
+            "INSERT INTO points (point_id, name, kind, oblast, hromada, lat, lon,"
+            " capacity_people, fuel_tank_l) VALUES ('w1', 'Hall', 'permanent', 'Lvivska',"
+            " 'Lviv', 49.8, 24.0, 50, 300) ON CONFLICT (point_id) DO UPDATE"
+            " SET name = EXCLUDED.name, updated_at = now()"
+        )
+    count = admin.execute("SELECT count(*) FROM telemetry WHERE point_id = 'w1'").fetchone()
+    assert count == (2,)
