@@ -5,6 +5,7 @@ Run a worker with ``nezlam worker`` (or ``faust -A streams.app worker -l info``)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -56,7 +57,12 @@ def create_app(settings: Settings) -> faust.App:
     )
 
     async def follow_registry() -> None:
-        await follower.run()
+        while True:  # the directory is vital: a failure restarts the follower, never ends it
+            try:
+                await follower.run()
+            except Exception:
+                log.exception("registry follower failed; restarting in 5 s")
+                await asyncio.sleep(5)
 
     app.task(follow_registry)
 

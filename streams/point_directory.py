@@ -72,7 +72,10 @@ class RegistryFollower:
 
     async def run(self) -> None:
         """Read the registry from the beginning and follow it until cancelled."""
+        # Without a group id the consumer is assigned every partition of the topic, starting from
+        # the beginning: the compacted registry is read whole.
         consumer = AIOKafkaConsumer(
+            topics.REGISTRY,
             bootstrap_servers=self._bootstrap,
             group_id=None,
             enable_auto_commit=False,
@@ -81,16 +84,12 @@ class RegistryFollower:
         await consumer.start()
         self._consumer = consumer
         try:
-            partitions = consumer.partitions_for_topic(topics.REGISTRY) or set()
-            tps = [TopicPartition(topics.REGISTRY, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for records in batches.values():
                     for record in records:
                         self._apply(record.key, record.value)
-                for tp in tps:
+                for tp in consumer.assignment():
                     self._positions[tp] = await consumer.position(tp)
                 if self._on_change is not None:
                     self._on_change(len(self.directory))
@@ -113,7 +112,7 @@ class RegistryFollower:
     async def catch_up(self, wait_seconds: float = 30.0) -> bool:
         """Wait until every registry message produced so far has been read; False on timeout."""
         deadline = time.monotonic() + wait_seconds
-        while self._consumer is None:
+        while self._consumer is None or not self._consumer.assignment():
             if time.monotonic() > deadline:
                 return False
             await asyncio.sleep(0.05)

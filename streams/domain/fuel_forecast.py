@@ -7,7 +7,7 @@ slope. Around that core, cheap rules handle what real level sensors do:
 * **spikes**: a reading far outside the filter's prediction is rejected (a gate on the
   innovation); moderate outliers get a Huber-style weight;
 * **refuels and level shifts**: rejected readings that agree with each other for
-  :data:`CONFIRM_READINGS` readings in a row re-anchor the level (a refuel when the jump is
+  a few readings in a row re-anchor the level (a refuel when the jump is
   upwards and above :func:`jump_threshold_l`), keep the burn rate (it belongs to the generator
   and its load, not to the tank), and hold the rate still while the fill settles;
 * **a stuck sensor**: the same value repeated while the filter expects more than a jump's
@@ -27,16 +27,22 @@ given while the generator runs (a stopped generator does not count down).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 SECONDS_PER_HOUR = 3600.0
 STATE_VERSION = 1
 
-#: Rejected readings that must agree in a row before the level is re-anchored. Three, not
-#: two: sensors fail in bursts of two identical readings (0 or over-range) often enough.
-CONFIRM_READINGS = 3
+#: Rejected readings that must agree in a row before the level is re-anchored upwards
+#: (a refuel). Three, not two: sensors fail in bursts of two similar readings often enough.
+CONFIRM_UP_READINGS = 3
+#: ... and downwards (theft, a leak, a rate badly off). Slower on purpose: dropouts to 0
+#: come in bursts, and a false "empty" pages on-call while a late theft report does not.
+CONFIRM_DOWN_READINGS = 8
+#: Readings beyond the tank by more than this share of it are impossible: not clamped,
+#: dropped (a sensor error code or a glitch, not a level).
+OVERRANGE_TANK_SHARE = 0.05
 #: Innovations beyond this many standard deviations are rejected as outliers.
 GATE_SIGMAS = 4.0
 #: Innovations beyond this many standard deviations weigh less (Huber).
@@ -77,8 +83,7 @@ NOISE_FLOOR_TANK_SHARE = 0.001
 STUCK_CONFIDENCE_FACTOR = 0.5
 
 
-@dataclass(frozen=True, slots=True)
-class FuelReading:
+class FuelReading(NamedTuple):
     """One telemetry reading of a generator: when, the level (or null), whether it runs."""
 
     ts: float
@@ -86,8 +91,7 @@ class FuelReading:
     generator_running: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Forecast:
+class Forecast(NamedTuple):
     """What the forecaster says after a reading; ``None`` fields mean "not known yet"."""
 
     ts: float
@@ -101,9 +105,12 @@ class Forecast:
     sensor_stuck: bool
 
 
-@dataclass(frozen=True, slots=True)
-class FuelState:
-    """Per-generator filter state: fixed size, JSON-serialisable via :meth:`to_dict`."""
+class FuelState(NamedTuple):
+    """Per-generator filter state: fixed size, JSON-serialisable via :meth:`to_dict`.
+
+    An immutable named tuple rather than a frozen dataclass: it is rebuilt on every
+    telemetry message and a tuple is several times cheaper to build.
+    """
 
     ts: float  # time of the last reading
     running: bool
@@ -136,7 +143,7 @@ class FuelState:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of JSON types (floats, ints, bools, None) plus a version."""
-        data = asdict(self)
+        data = self._asdict()
         data["version"] = STATE_VERSION
         return data
 
@@ -146,20 +153,18 @@ class FuelState:
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported fuel state version: {data.get('version')!r}")
         try:
-            return cls(**{name: data[name] for name in _FIELDS})
+            return cls(*(data[name] for name in cls._fields))
         except KeyError as exc:
             raise ValueError(f"fuel state lacks {exc.args[0]!r}") from exc
 
 
 _STUCK_LOG_P = math.log(STUCK_RUN_PROBABILITY)
-_FIELDS = tuple(f.name for f in fields(FuelState))
-_GET_ALL = attrgetter(*_FIELDS)
+_GET_ALL = attrgetter(*FuelState._fields)
 
 
+@dataclass(slots=True)
 class _Work:
-    """Mutable scratch copy of a state while one reading is applied (never escapes)."""
-
-    __slots__ = _FIELDS
+    """Mutable mirror of :class:`FuelState` while one reading is applied (never escapes)."""
 
     ts: float
     running: bool
@@ -189,10 +194,6 @@ class _Work:
     pending_up: bool
     pending_count: int
     settle_until: float
-
-    def __init__(self, state: FuelState) -> None:
-        for name, value in zip(_FIELDS, _GET_ALL(state), strict=True):
-            setattr(self, name, value)
 
     def freeze(self) -> FuelState:
         return FuelState(*_GET_ALL(self))
@@ -227,7 +228,7 @@ def update(
         state = new_state(reading.ts, reading.generator_running)
     elif reading.ts <= state.ts:
         return state, forecast_of(state, tank_l)
-    work = _Work(state)
+    work = _Work(*state)
     _advance(work, reading, tank_l)
     refuel = False
     level = _sane_level(reading.fuel_level_l, tank_l)
@@ -279,7 +280,11 @@ def _confidence(state: FuelState, hours: float, rate: float) -> float:
 
 
 def _sane_level(value: float | None, tank_l: float) -> float | None:
+    """The reading clamped to the tank; ``None`` when missing or physically impossible."""
     if value is None or not math.isfinite(value):
+        return None
+    margin = OVERRANGE_TANK_SHARE * tank_l
+    if value > tank_l + margin or value < -margin:
         return None
     return min(max(value, 0.0), tank_l)
 
@@ -410,18 +415,19 @@ def _outlier(work: _Work, z: float, ts: float, nu: float, tank_l: float) -> bool
     work.pending = z
     work.pending_up = up
     _remember_raw(work, z, ts, accepted=False)
-    if work.pending_count < CONFIRM_READINGS:
+    if work.pending_count < (CONFIRM_UP_READINGS if up else CONFIRM_DOWN_READINGS):
         return False
     rate = work.rate
-    refuel = up and nu > jump_threshold_l(work.noise_sd, tank_l)
-    if refuel:
+    if up and nu > jump_threshold_l(work.noise_sd, tank_l):
+        # one fill re-anchors several times while fuel pours in; report it once
+        new_fill = ts >= work.settle_until
         # same generator, same load: the rate survives a refuel, only a little less sure
         _anchor(work, z, rate, work.p_rr + (0.1 * rate) ** 2)
         work.settle_until = ts + SETTLE_SECONDS
-    else:
-        # the level moved without fuel poured (theft, leak, a rate badly off): doubt the rate
-        _anchor(work, z, rate, work.p_rr + (0.5 * rate) ** 2)
-    return refuel
+        return new_fill
+    # the level moved without fuel poured (theft, leak, a rate badly off): doubt the rate
+    _anchor(work, z, rate, work.p_rr + (0.5 * rate) ** 2)
+    return False
 
 
 def _learn_noise(work: _Work, z: float, ts: float, tank_l: float) -> None:

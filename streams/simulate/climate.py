@@ -3,7 +3,8 @@
 Outdoor: a yearly sinusoid (about -4 °C in late January, +21 °C in late July), a daily swing
 of ±3 °C (coldest at 03:00 local) and 0.4 °C colder per degree of latitude north of 49°.
 Indoor: relaxes exponentially towards the heating set point (17.5-21.5 °C) while heating is
-on, or towards outdoor + 2 °C when it is off; buildings with a time constant of 3 h, tents 45 min.
+on, or towards outdoors + 6 °C (buildings; tents + 2 °C) when it is off, with a time constant of
+3 h (buildings) or 45 min (tents).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import time
 HEATING_BELOW_C = 15.0  # a point heats when it is colder than this outside
 BUILDING_TAU_S = 3 * 3600.0
 TENT_TAU_S = 45 * 60.0
-UNHEATED_GAIN_C = 2.0
+BUILDING_UNHEATED_GAIN_C = 6.0  # walls, neighbours, people: a cold room stays above outdoors
+TENT_UNHEATED_GAIN_C = 2.0
 SETPOINT_C = (17.5, 21.5)
 
 

@@ -11,7 +11,7 @@ Ground truth (what :meth:`Simulation.truth` reports) follows these rules exactly
   moment (the simulator schedules it) and the point loses power until a refuel.
 * A refuel is instantaneous: the level jumps to the delivered level (:func:`refuel_level`).
   Logistics orders a truck when the level falls below a per-point threshold (15-30 % of the
-  tank); it arrives after a lead time of 0.5-12 h (median 3 h), late enough now and then for
+  tank); it arrives after a lead time of 0.5-18 h (median 3 h), late enough now and then for
   the tank to run dry. Crews also top up running generators at random (about once per two
   days of running).
 
@@ -30,7 +30,7 @@ from enum import StrEnum
 NOMINAL_LPH_MIN, NOMINAL_LPH_MAX = 1.2, 6.0
 REFUEL_BELOW = (0.15, 0.30)  # share of the tank at which a truck is ordered
 LEAD_TIME_MEDIAN_S = 3 * 3600.0
-LEAD_TIME_S = (1800.0, 12 * 3600.0)
+LEAD_TIME_S = (1800.0, 18 * 3600.0)
 TOP_UP_PER_RUNNING_S = 1.0 / (48 * 3600.0)
 TOP_UP_BELOW = 0.7
 FULL_REFUEL_SHARE = 0.6
@@ -69,7 +69,7 @@ def refuel_level(rng: random.Random, level_l: float, tank_l: float) -> float:
 
 def lead_time_s(rng: random.Random) -> float:
     """Seconds from ordering a fuel truck to its arrival."""
-    seconds = rng.lognormvariate(math.log(LEAD_TIME_MEDIAN_S), 0.6)
+    seconds = rng.lognormvariate(math.log(LEAD_TIME_MEDIAN_S), 0.9)
     return max(LEAD_TIME_S[0], min(LEAD_TIME_S[1], seconds))
 
 

@@ -63,7 +63,8 @@ ACTIVATION_WAVE_MINUTES = (5.0, 25.0)  # from strike to the administration's ord
 ACTIVATE_SHARE_DARK, ACTIVATE_SHARE_LIT = 0.85, 0.25
 OPEN_IN_TIME = 0.85  # share opening within 10-115 min of the order
 OPEN_LATE = 0.12  # share opening after 121-180 min (activation overdue); the rest never do
-STAND_DOWN_AFTER_HOURS = (1.0, 4.0)  # from the oblast's last restoration
+STAND_DOWN_WHEN_DARK = 0.1  # stand down once at most this share of the struck points is dark
+STAND_DOWN_AFTER_HOURS = (1.0, 4.0)  # from then to the stand-down orders
 STANDBY_AGAIN_MINUTES = (5.0, 30.0)
 
 # Event kinds; each has a handler in Simulation._handlers at the same index.
@@ -125,6 +126,7 @@ class PointTruth:
     silent: bool  # the point is not reporting
     fuel_sensor: str  # a fuel.SensorKind value
     refuels: tuple[Refuel, ...]
+    ran_dry_at: tuple[datetime, ...]  # moments the tank ran dry with the generator running
     activation_ordered_at: datetime | None  # latest activation order, standby points only
     opened_at: datetime | None  # when it opened after that order
 
@@ -166,6 +168,7 @@ class _Point:
         "queue",
         "refuel_pending",
         "refuels",
+        "ran_dry",
         "sensor",
         "setpoint",
         "silent_until",
@@ -173,6 +176,7 @@ class _Point:
         "t_fuel",
         "tank",
         "tau",
+        "unheated_gain",
         "temp",
         "visit_rate",
     )
@@ -198,7 +202,11 @@ class _Point:
         self.has_thermometer = rng.random() < THERMOMETER_SHARE
         self.heating_known = rng.random() < HEATING_KNOWN_SHARE
         self.setpoint = rng.uniform(*climate.SETPOINT_C)
-        self.tau = climate.TENT_TAU_S if self.kind == "mobile" else climate.BUILDING_TAU_S
+        tent = self.kind == "mobile"
+        self.tau = climate.TENT_TAU_S if tent else climate.BUILDING_TAU_S
+        self.unheated_gain = (
+            climate.TENT_UNHEATED_GAIN_C if tent else climate.BUILDING_UNHEATED_GAIN_C
+        )
         self.visit_rate = people.base_rate_per_hour(rng, self.kind, self.capacity)
         self.status = STANDBY if self.kind == "standby" else OPEN
         self.power = GRID
@@ -216,6 +224,7 @@ class _Point:
         self.fault_until = 0.0
         self.refuel_pending = False
         self.refuels: list[Refuel] = []
+        self.ran_dry: list[float] = []
         self.act_state = _IDLE
         self.act_epoch = 0
         self.ordered_at: float | None = None
@@ -234,7 +243,9 @@ class _OblastState:
     outdoor: float = 0.0  # outdoor temperature, refreshed each hour
     last_strike: float | None = None
     in_outage: int = 0  # points off the grid because of a strike
+    outage_peak: int = 0  # most points off at once in the current emergency
     epoch: int = 0  # bumped by each strike; a stale stand-down wave is dropped
+    wave_epoch: int = -1  # epoch for which a stand-down wave is already scheduled
     requested_by: str = ""
     activated: list[int] = field(default_factory=list)
 
@@ -339,6 +350,7 @@ class Simulation:
             silent=now < p.silent_until,
             fuel_sensor=str(p.sensor.kind),
             refuels=tuple(p.refuels),
+            ran_dry_at=tuple(datetime.fromtimestamp(t, UTC) for t in p.ran_dry),
             activation_ordered_at=_dt(p.ordered_at),
             opened_at=_dt(p.opened_at),
         )
@@ -376,7 +388,8 @@ class Simulation:
                 self._close(p, start)
             self._update_power(p, start)
             p.heating = self._heating(p)
-            p.temp = self._indoor_target(p)
+            # An operating point was heated until now, whatever powers it at the start.
+            p.temp = p.setpoint if p.status == OPEN else self._indoor_target(p)
 
     def _init_schedule(self) -> None:
         for p in self._points:
@@ -474,7 +487,7 @@ class Simulation:
     def _indoor_target(self, p: _Point) -> float:
         if p.heating:
             return p.setpoint
-        return self._oblasts[p.oblast].outdoor + climate.UNHEATED_GAIN_C
+        return self._oblasts[p.oblast].outdoor + p.unheated_gain
 
     # --- visitors ---------------------------------------------------------------------------
 
@@ -622,6 +635,7 @@ class Simulation:
         self._sync_fuel(p, t)
         if p.gen_on and p.fuel < 1e-6:
             p.fuel = 0.0
+            p.ran_dry.append(t)
             self._update_power(p, t)
 
     def _check_fuel(self, p: _Point, t: float, dt: float) -> None:
@@ -687,6 +701,7 @@ class Simulation:
                 p.outage_until = until
                 self._push(until, _RESTORE, idx, until)
             self._update_power(p, t)
+        state.outage_peak = max(state.outage_peak if state.in_outage else 0, state.in_outage)
         wave = t + rng.uniform(*ACTIVATION_WAVE_MINUTES) * 60.0
         for idx in self._standby_by_oblast[oblast]:
             p = self._points[idx]
@@ -704,7 +719,9 @@ class Simulation:
         state = self._oblasts[p.oblast]
         state.in_outage -= 1
         self._update_power(p, t)
-        if state.in_outage == 0 and state.activated:
+        mostly_restored = state.in_outage <= STAND_DOWN_WHEN_DARK * state.outage_peak
+        if mostly_restored and state.activated and state.wave_epoch != state.epoch:
+            state.wave_epoch = state.epoch
             later = t + self._rng.uniform(*STAND_DOWN_AFTER_HOURS) * 3600.0
             self._push(later, _STAND_DOWN_WAVE, p.oblast, state.epoch)
 

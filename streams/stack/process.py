@@ -49,8 +49,20 @@ def spawn_detached(argv: Sequence[str], *, log_file: Path, pid_file: Path) -> in
         )
     finally:
         os.close(log_fd)
+    _wait_for_exec(pid)
     pid_file.write_text(f"{pid}\n")
     return pid
+
+
+def _wait_for_exec(pid: int, timeout: float = 2.0) -> None:
+    """Return once the kernel shows the new program's command line, so ``read_pid`` knows it.
+
+    ``posix_spawn`` returns while exec is still setting up the process; in that window
+    ``/proc/<pid>/cmdline`` reads empty.
+    """
+    deadline = time.monotonic() + timeout
+    while PROC.is_dir() and not _cmdline(pid) and is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def read_pid(pid_file: Path, marker: str) -> int | None:
@@ -81,18 +93,34 @@ def is_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """An exited process another parent has not reaped yet (e.g. a test run that started it)."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    # The state follows the parenthesised command name, which may itself contain spaces.
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _runs(pid: int, marker: str) -> bool:
-    """Whether ``pid``'s command line contains ``marker``; assumed true where /proc is absent."""
+    """Whether ``pid``'s command line contains ``marker``; assumed true where /proc is absent.
+
+    Kernel threads and zombies have an empty command line, so they never match.
+    """
     if not PROC.is_dir():
         return True
-    try:
-        cmdline = (PROC / str(pid) / "cmdline").read_bytes()
-    except OSError:
-        return False
-    return marker.encode() in cmdline
+    return marker.encode() in _cmdline(pid)
 
 
 def stop(pid: int, *, name: str, timeout: float = 30.0) -> None:

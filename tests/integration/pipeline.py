@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import orjson
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.config import Settings
 
@@ -49,16 +50,32 @@ def produce(settings: Settings, messages: Iterable[tuple[str, str | None, Any]])
     asyncio.run(send())
 
 
+PROBE_GROUP = "nezlam-it-probe"  # never commits; a group keeps aiokafka's stop() clean
+
+
+async def _partitions(settings: Settings, topics: Sequence[str]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(topic["topic"], part["partition"])
+        for topic in described
+        for part in topic["partitions"]
+    ]
+
+
 def end_offsets(settings: Settings, topics: Sequence[str]) -> dict[TopicPartition, int]:
     """The current end offset of every partition of ``topics``."""
 
     async def read() -> dict[TopicPartition, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+        tps = await _partitions(settings, topics)
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=PROBE_GROUP,
+                                    enable_auto_commit=False)
         await consumer.start()
         try:
-            tps = [
-                TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
-            ]
             return dict(await consumer.end_offsets(tps))
         finally:
             await consumer.stop()
@@ -70,7 +87,8 @@ def read_from(settings: Settings, start: dict[TopicPartition, int]) -> list[tupl
     """Every (key, value) from the given offsets up to the current end."""
 
     async def read() -> list[tuple[bytes | None, bytes]]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=PROBE_GROUP,
+                                    enable_auto_commit=False)
         await consumer.start()
         try:
             consumer.assign(list(start))
@@ -78,7 +96,7 @@ def read_from(settings: Settings, start: dict[TopicPartition, int]) -> list[tupl
             records: list[tuple[bytes | None, bytes]] = []
             for tp, offset in start.items():
                 consumer.seek(tp, offset)
-            while any(await consumer.position(tp) < ends[tp] for tp in start):
+            while [tp for tp in start if await consumer.position(tp) < ends[tp]]:
                 batch = await consumer.getmany(timeout_ms=1000)
                 for rows in batch.values():
                     records.extend((r.key, r.value) for r in rows)
