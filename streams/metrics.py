@@ -40,6 +40,35 @@ class PipelineMetrics:
             "write_seconds", "Time to write one batch to the database.", ["table"],
             namespace=NAMESPACE, subsystem="sink", registry=registry, buckets=_SECONDS,
         )
+        self.messages_out = Counter(
+            "messages_out_total", "Messages produced to output topics, by topic.", ["topic"],
+            namespace=NAMESPACE, subsystem="pipeline", registry=registry,
+        )
+        self.sink_errors = Counter(
+            "errors_total", "Failed database writes (retried), by table.", ["table"],
+            namespace=NAMESPACE, subsystem="sink", registry=registry,
+        )
+        self.forecasts = Counter(
+            "forecasts_total", "Fuel forecasts made.", namespace=NAMESPACE,
+            subsystem="fuel", registry=registry,
+        )
+        self.late_events = Counter(
+            "late_events_total",
+            "Events older than the lateness bound, stored but left out of the computations.",
+            ["topic"], namespace=NAMESPACE, subsystem="pipeline", registry=registry,
+        )
+        self.points_by_state = Gauge(
+            "by_state", "Points by state (open, standby, closed, silent, unknown) on this worker.",
+            ["state"], namespace=NAMESPACE, subsystem="points", registry=registry,
+        )
+        self.activation_overdue = Gauge(
+            "activation_overdue", "Standby points asked to open that have not opened in time.",
+            namespace=NAMESPACE, subsystem="points", registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "lag_messages", "Messages behind the end of each input topic, on this worker.",
+            ["topic"], namespace=NAMESPACE, subsystem="consumer", registry=registry,
+        )
         self.points_known = Gauge(
             "points_known", "Points in the registry this worker knows.",
             namespace=NAMESPACE, subsystem="registry", registry=registry,

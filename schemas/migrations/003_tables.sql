@@ -25,7 +25,7 @@ CREATE TABLE telemetry (
     power             text NOT NULL,
     generator_running boolean NOT NULL,
     fuel_level_l      double precision NULL,
-    heating_on        boolean NOT NULL,
+    heating_on        boolean NULL,
     internet_up       boolean NULL,
     indoor_temp_c     double precision NULL,
     headcount         integer NULL,

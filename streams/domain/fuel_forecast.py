@@ -247,7 +247,7 @@ def forecast_of(state: FuelState, tank_l: float, *, refuel_detected: bool = Fals
         return Forecast(state.ts, state.running, None, None, None, None, 0.0, False, False)
     level = min(max(state.level, 0.0), tank_l)
     rate = min(max(state.rate, tank_l / MAX_HOURS_TO_EMPTY), tank_l / MIN_HOURS_FULL_TANK)
-    if math.sqrt(state.p_rr) > READY_RATE_REL_SD * rate:
+    if math.sqrt(max(state.p_rr, 0.0)) > READY_RATE_REL_SD * rate:
         return Forecast(
             state.ts, state.running, level, None, None, None, 0.0, refuel_detected, state.stuck
         )

@@ -11,7 +11,7 @@ Ground truth (what :meth:`Simulation.truth` reports) follows these rules exactly
   moment (the simulator schedules it) and the point loses power until a refuel.
 * A refuel is instantaneous: the level jumps to the delivered level (:func:`refuel_level`).
   Logistics orders a truck when the level falls below a per-point threshold (15-30 % of the
-  tank); it arrives after a lead time of 0.5-18 h (median 3 h), late enough now and then for
+  tank; 2-8 % at a quarter of the points, whose staff order late); it arrives after a lead time of 0.5-18 h (median 3 h), late enough now and then for
   the tank to run dry. Crews also top up running generators at random (about once per two
   days of running).
 
@@ -29,6 +29,8 @@ from enum import StrEnum
 
 NOMINAL_LPH_MIN, NOMINAL_LPH_MAX = 1.2, 6.0
 REFUEL_BELOW = (0.15, 0.30)  # share of the tank at which a truck is ordered
+LATE_ORDER_SHARE = 0.25  # points whose staff order late, when the tank is nearly empty
+LATE_ORDER_BELOW = (0.02, 0.08)
 LEAD_TIME_MEDIAN_S = 3 * 3600.0
 LEAD_TIME_S = (1800.0, 18 * 3600.0)
 TOP_UP_PER_RUNNING_S = 1.0 / (48 * 3600.0)
@@ -52,6 +54,12 @@ def load_factor(local_hour: float, occupancy: float) -> float:
     """
     daytime = (1.0 - math.cos(2.0 * math.pi * (local_hour - 4.0) / 24.0)) / 2.0
     return 0.55 + 0.25 * daytime + 0.2 * min(1.0, occupancy)
+
+
+def refuel_threshold(rng: random.Random, tank_l: float) -> float:
+    """The level (litres) below which a point orders fuel."""
+    late = rng.random() < LATE_ORDER_SHARE
+    return tank_l * rng.uniform(*(LATE_ORDER_BELOW if late else REFUEL_BELOW))
 
 
 def initial_level(rng: random.Random, tank_l: float) -> float:

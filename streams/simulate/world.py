@@ -196,7 +196,7 @@ class _Point:
         self.nominal_lph = fuel.nominal_lph(rng, self.tank)
         self.sensor = fuel.make_sensor(rng, self.tank, start)
         self.fuel = fuel.initial_level(rng, self.tank)
-        self.low_l = self.tank * rng.uniform(*fuel.REFUEL_BELOW)
+        self.low_l = fuel.refuel_threshold(rng, self.tank)
         self.headcount_sensor = rng.random() < HEADCOUNT_SHARE[self.kind]
         self.internet: bool | None = True if rng.random() < INTERNET_MONITORED else None
         self.has_thermometer = rng.random() < THERMOMETER_SHARE

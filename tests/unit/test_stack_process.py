@@ -55,6 +55,19 @@ def test_stop_kills_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
     assert not process.is_alive(pid)
 
 
+def test_an_exited_child_of_another_parent_is_not_alive(tmp_path: Path) -> None:
+    # The shell starts `true`, then becomes `sleep`, which never reaps it: a zombie.
+    parent = ["sh", "-c", "true & echo $!; exec sleep 60"]
+    log = tmp_path / "log"
+    pid = process.spawn_detached(parent, log_file=log, pid_file=tmp_path / "pid")
+    try:
+        process.wait_until(lambda: process.tail(log).endswith("\n"), what="sh", timeout=5)
+        zombie = int(process.tail(log))
+        process.wait_until(lambda: not process.is_alive(zombie), what="zombie", timeout=5)
+    finally:
+        process.stop(pid, name="parent", timeout=5)
+
+
 def test_wait_until_gives_up_when_the_process_exits() -> None:
     with pytest.raises(StackError, match="exited"):
         process.wait_until(lambda: False, what="x", timeout=5, alive=lambda: False)
