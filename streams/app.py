@@ -13,9 +13,18 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from psycopg_pool import AsyncConnectionPool
 
+from streams import topics
 from streams.agents import ingest
+from streams.agents.fuel import FuelProcessor
+from streams.agents.liveness import LivenessProcessor
+from streams.agents.occupancy import OccupancyProcessor
+from streams.agents.pipeline import Pipeline
 from streams.config import Settings, get_settings
 from streams.contract import Contract
+from streams.domain.clock import LagGuardConfig
+from streams.domain.occupancy import OccupancyConfig
+from streams.domain.staleness import StalenessConfig
+from streams.kafka_client import faust_credentials
 from streams.metrics import PipelineMetrics
 from streams.point_directory import PointDirectory, RegistryFollower
 from streams.sinks.database import DatabaseSink
@@ -28,6 +37,7 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=faust_credentials(settings),
         store="rocksdb://",
         datadir=str(settings.state_dir / "worker"),
         topic_partitions=settings.topic_partitions,
@@ -51,10 +61,26 @@ def create_app(settings: Settings) -> faust.App:
     async def send_deadletter(key: bytes | None, value: bytes) -> None:
         await deadletter.send(key=key, value=value, force=True)
 
-    ingestor = ingest.Ingestor(contract, DatabaseSink(pool), follower, send_deadletter, metrics)
+    sink = DatabaseSink(pool)
+    pipeline = _pipeline(app, settings, follower.directory, sink, metrics)
+    ingestor = ingest.Ingestor(
+        contract, sink, follower, send_deadletter, metrics, downstream=pipeline.process
+    )
     ingest.register(
         app, ingestor, batch_size=settings.sink_batch_size, within=settings.sink_batch_seconds
     )
+
+    async def judge_points() -> None:
+        owned = [tp for tp in app.consumer.assignment() if tp.topic == topics.TELEMETRY]
+        highwaters = await app.consumer.highwaters(*owned) if owned else {}
+        positions = {
+            partition: offset
+            for (topic, partition), offset in ingestor.positions.items()
+            if topic == topics.TELEMETRY
+        }
+        await pipeline.judge({tp.partition: high for tp, high in highwaters.items()}, positions)
+
+    app.timer(settings.liveness_interval_seconds)(judge_points)
 
     async def follow_registry() -> None:
         while True:  # the directory is vital: a failure restarts the follower, never ends it
@@ -71,6 +97,57 @@ def create_app(settings: Settings) -> faust.App:
         return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _state_table(app: faust.App, name: str, settings: Settings) -> Any:
+    # Keyed by the raw point_id bytes with the default partitioner: a point's state lands in
+    # the changelog partition numbered like its input partition (the producers' murmur2).
+    return app.Table(
+        name,
+        partitions=settings.topic_partitions,
+        use_partitioner=True,
+        key_type=str,
+        key_serializer="raw",
+        value_serializer="json",
+    )
+
+
+def _pipeline(
+    app: faust.App,
+    settings: Settings,
+    directory: PointDirectory,
+    sink: DatabaseSink,
+    metrics: PipelineMetrics,
+) -> Pipeline:
+    channels = {name: app.topic(name) for name in (topics.FUEL_FORECAST, topics.OCCUPANCY,
+                                                   topics.POINT_STATE)}
+
+    def send(topic: str, key: bytes, value: bytes) -> None:
+        channels[topic].send_soon(key=key, value=value, force=True)
+
+    def count_late(topic: str, n: int) -> None:
+        metrics.late_events.labels(topic).inc(n)
+
+    return Pipeline(
+        fuel=FuelProcessor(_state_table(app, "fuel", settings), directory),
+        occupancy=OccupancyProcessor(
+            _state_table(app, "occupancy", settings), directory,
+            OccupancyConfig(max_dwell_seconds=settings.occupancy_max_dwell_seconds,
+                            allowed_lateness_seconds=settings.event_lateness_seconds),
+            count_late,
+        ),
+        liveness=LivenessProcessor(
+            _state_table(app, "liveness", settings), directory,
+            StalenessConfig(silence_after_seconds=settings.silence_after_seconds,
+                            activation_deadline_seconds=settings.activation_deadline_seconds),
+        ),
+        sink=sink,
+        send=send,
+        metrics=metrics,
+        lag_guard=LagGuardConfig(settings.lag_guard_max_backlog_messages,
+                                 settings.lag_guard_max_watermark_delay_seconds),
+        event_clock=settings.clock == "event",
+    )
 
 
 app = create_app(get_settings())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +32,26 @@ class Settings(BaseSettings):
         168, ge=1, description="Retention of non-compacted topics, in hours."
     )
     deadletter_topic: str = Field("points.deadletter", description="Dead-letter topic name.")
+    kafka_security_protocol: str = Field(
+        "PLAINTEXT",
+        pattern="^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$",
+        description="How clients talk to Kafka: PLAINTEXT (local stack), SSL, SASL_PLAINTEXT, "
+        "SASL_SSL (production; docs/operations.md).",
+    )
+    kafka_sasl_mechanism: str = Field(
+        "SCRAM-SHA-512",
+        pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$",
+        description="SASL mechanism when the protocol is SASL_*.",
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user (SASL_* protocols).")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password (SASL_* protocols); never logged."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None,
+        description="PEM bundle of the CAs that sign the brokers' certificates (SSL, SASL_SSL); "
+        "unset: the system trust store.",
+    )
 
     # --- PostgreSQL / TimescaleDB --------------------------------------------------------
     database_url: str = Field(
@@ -83,6 +103,18 @@ class Settings(BaseSettings):
         60.0,
         ge=0,
         description="While backlog remains, event time this far behind the clock counts as behind.",
+    )
+
+    clock: str = Field(
+        "wall",
+        pattern="^(wall|event)$",
+        description=(
+            "What silence is judged against: wall (the clock; production) or event (the newest "
+            "message ts seen; simulations at --speed > 1 and tests)."
+        ),
+    )
+    liveness_interval_seconds: float = Field(
+        5.0, gt=0, description="How often each worker judges its points for silence."
     )
 
     # --- Local files -------------------------------------------------------------------------

@@ -21,6 +21,7 @@ VISITS = "points.visits"
 ACTIVATIONS = "points.activations"
 OCCUPANCY = "points.occupancy"
 FUEL_FORECAST = "points.fuel_forecast"
+POINT_STATE = "points.state"
 ALERTS = "alerts"
 
 INPUT_TOPICS: tuple[TopicSpec, ...] = (
@@ -33,6 +34,7 @@ INPUT_TOPICS: tuple[TopicSpec, ...] = (
 OUTPUT_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(OCCUPANCY, "points.occupancy.schema.json"),
     TopicSpec(FUEL_FORECAST, "points.fuel_forecast.schema.json"),
+    TopicSpec(POINT_STATE, "points.state.schema.json"),
     TopicSpec(ALERTS, "alerts.schema.json"),
 )
 

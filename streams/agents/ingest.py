@@ -22,6 +22,8 @@ from streams.point_directory import PointDirectory, RegistryFollower
 from streams.sinks.database import TABLES, DatabaseSink
 
 SendDeadLetter = Callable[[bytes | None, bytes], Awaitable[None]]
+# topic, accepted messages, the partition each came from
+Downstream = Callable[[str, Sequence[dict[str, Any]], Sequence[int]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,9 @@ class InboundMessage:
     offset: int
     key: bytes | None
     value: bytes
+
+
+Pair = tuple[InboundMessage, dict[str, Any]]  # a consumed record and its validated message
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +59,15 @@ class Ingestor:
         follower: RegistryFollower,
         send_deadletter: SendDeadLetter,
         metrics: PipelineMetrics,
+        downstream: Downstream | None = None,
     ) -> None:
         self._contract = contract
         self._sink = sink
         self._follower = follower
         self._send_deadletter = send_deadletter
         self._metrics = metrics
+        self._downstream = downstream
+        self.positions: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset
 
     @property
     def directory(self) -> PointDirectory:
@@ -70,7 +78,7 @@ class Ingestor:
         """Process one batch of ``topic``; returns the accepted messages for downstream agents."""
         now = time.time()
         self._metrics.messages_in.labels(topic).inc(len(batch))
-        valid: list[tuple[InboundMessage, dict[str, Any]]] = []
+        valid: list[Pair] = []
         rejected = 0
         for message in batch:
             result = self._contract.validate(topic, message.value, now=now)
@@ -86,15 +94,17 @@ class Ingestor:
             rejected += len(unknown)
         accepted = [msg for _, msg in valid]
         written = await self._write(topic, valid, now)
+        if self._downstream is not None and accepted:
+            await self._downstream(topic, accepted, [message.partition for message, _ in valid])
+        for message in batch:
+            self.positions[(topic, message.partition)] = message.offset + 1
         delay = self._metrics.event_delay.labels(topic)
         for msg in accepted:
             if "_ts" in msg:
                 delay.observe(max(now - msg["_ts"], 0.0))
         return BatchOutcome(accepted, written, rejected)
 
-    async def _split_unknown(
-        self, valid: list[tuple[InboundMessage, dict[str, Any]]]
-    ) -> tuple[list[tuple[InboundMessage, dict[str, Any]]], list[tuple[InboundMessage, dict[str, Any]]]]:
+    async def _split_unknown(self, valid: list[Pair]) -> tuple[list[Pair], list[Pair]]:
         directory = self.directory
         if any(msg["point_id"] not in directory for _, msg in valid):
             # The point may have been registered a moment ago: read the registry to its end first.
@@ -103,9 +113,7 @@ class Ingestor:
         unknown = [pair for pair in valid if pair[1]["point_id"] not in directory]
         return known, unknown
 
-    async def _write(
-        self, topic: str, valid: list[tuple[InboundMessage, dict[str, Any]]], now: float
-    ) -> int:
+    async def _write(self, topic: str, valid: list[Pair], now: float) -> int:
         if not valid:
             return 0
         table = TABLES[topic].table

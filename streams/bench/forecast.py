@@ -174,8 +174,7 @@ def format_report(result: BenchResult) -> str:
     ]
     for s in result.scores:
         lines.append(
-            f"{s.method:<20} {s.evaluated:>10,} {s.mae_h:>8.2f} {s.p90_h:>8.2f} "
-            f"{s.coverage:>8.1%}"
+            f"{s.method:<20} {s.evaluated:>10,} {s.mae_h:>8.2f} {s.p90_h:>8.2f} {s.coverage:>8.1%}"
         )
     lines.append(
         f"forecaster throughput: {result.readings_per_s:,.0f} readings/s "

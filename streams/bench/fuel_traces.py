@@ -128,11 +128,10 @@ class _World:
         return self.p.base_rate_lph * cycle * self.load
 
     def _phase_length(self, outage: bool) -> float:
-        if outage:
-            hours = self.rng.uniform(6.0, 36.0) if self.p.mostly_running else self.rng.uniform(2, 14)
-        else:
-            hours = self.rng.uniform(0.2, 1.0) if self.p.mostly_running else self.rng.uniform(0.5, 8)
-        return hours * SECONDS_PER_HOUR
+        # hours: (outage, grid back) for a prolonged outage, and for rolling blackouts
+        ranges = ((6.0, 36.0), (0.2, 1.0)) if self.p.mostly_running else ((2.0, 14.0), (0.5, 8.0))
+        low, high = ranges[0] if outage else ranges[1]
+        return self.rng.uniform(low, high) * SECONDS_PER_HOUR
 
     def advance(self, ts: float, dt_s: float) -> None:
         """Burn and pour fuel over ``dt_s`` seconds ending at ``ts``, then apply events."""

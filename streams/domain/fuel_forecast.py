@@ -10,9 +10,10 @@ slope. Around that core, cheap rules handle what real level sensors do:
   a few readings in a row re-anchor the level (a refuel when the jump is
   upwards and above :func:`jump_threshold_l`), keep the burn rate (it belongs to the generator
   and its load, not to the tank), and hold the rate still while the fill settles;
-* **a stuck sensor**: the same value repeated while the filter expects more than a jump's
-  worth of burning is ignored; the filter goes back to the moment the value first appeared
-  and dead-reckons at the last known rate, with a lower confidence;
+* **a stuck sensor**: the same value repeated while the generator runs, longer than this
+  sensor's noise makes plausible or while more than a jump's worth should have burned, is
+  ignored; the filter goes back to the moment the value first appeared and dead-reckons at
+  the rate known then, with a lower confidence;
 * **missing readings** (``null`` or non-finite) only advance time; **sanity**: readings are
   clamped to ``[0, tank]`` and the burn rate to what a tank of that size allows.
 
@@ -276,6 +277,9 @@ def _confidence(state: FuelState, hours: float, rate: float) -> float:
     var = state.p_ll + hours * hours * state.p_rr - 2.0 * hours * state.p_lr
     rel_sd = math.sqrt(max(var, 0.0)) / rate / max(hours, 1.0)
     confidence = 1.0 / (1.0 + 2.0 * rel_sd)
+    # readings that disagree with the estimate, not yet confirmed as a refuel or a shift,
+    # make the answer doubtful even where the covariance is small (an empty tank refilled)
+    confidence /= 1.0 + state.pending_count
     return confidence * STUCK_CONFIDENCE_FACTOR if state.stuck else confidence
 
 
@@ -433,7 +437,9 @@ def _outlier(work: _Work, z: float, ts: float, nu: float, tank_l: float) -> bool
 def _learn_noise(work: _Work, z: float, ts: float, tank_l: float) -> None:
     """Track sensor noise from consecutive accepted readings, minus the expected burn."""
     prev = work.prev_raw
-    if prev is None or not work.prev_ok or z == prev or ts - work.prev_raw_ts > NOISE_PAIR_MAX_GAP_S:
+    if prev is None or z == prev or not work.prev_ok:
+        return
+    if ts - work.prev_raw_ts > NOISE_PAIR_MAX_GAP_S:
         return
     work.quantum = abs(z - prev) if work.quantum == 0.0 else min(work.quantum, abs(z - prev))
     diff = z - prev + work.rate * (work.run_h - work.prev_raw_run_h)

@@ -11,9 +11,9 @@ Ground truth (what :meth:`Simulation.truth` reports) follows these rules exactly
   moment (the simulator schedules it) and the point loses power until a refuel.
 * A refuel is instantaneous: the level jumps to the delivered level (:func:`refuel_level`).
   Logistics orders a truck when the level falls below a per-point threshold (15-30 % of the
-  tank; 2-8 % at a quarter of the points, whose staff order late); it arrives after a lead time of 0.5-18 h (median 3 h), late enough now and then for
-  the tank to run dry. Crews also top up running generators at random (about once per two
-  days of running).
+  tank; 2-8 % at a quarter of the points, whose staff order late); it arrives after a lead
+  time of 0.5-18 h (median 3 h), late enough now and then for the tank to run dry. Crews also
+  top up running generators at random (about once per two days of running).
 
 The level *reported* in telemetry comes from a :class:`FuelSensor`: gaussian noise (0.5-1 % of
 the tank), rare spikes, coarse steps on some points, a stuck value on a few, none at all on
@@ -37,12 +37,13 @@ TOP_UP_PER_RUNNING_S = 1.0 / (48 * 3600.0)
 TOP_UP_BELOW = 0.7
 FULL_REFUEL_SHARE = 0.6
 PARTIAL_REFUEL = (0.5, 0.85)
+PARTIAL_MIN_SHARE = 0.1
 SPIKE_PROBABILITY = 0.003
 
 
 def nominal_lph(rng: random.Random, tank_l: float) -> float:
     """Full-load burn of the point's generator: bigger tanks feed bigger generators."""
-    size = max(0.0, min(1.0, (tank_l - 60.0) / 940.0)) ** 0.7
+    size: float = max(0.0, min(1.0, (tank_l - 60.0) / 940.0)) ** 0.7
     rate = NOMINAL_LPH_MIN + (NOMINAL_LPH_MAX - NOMINAL_LPH_MIN) * size
     return max(NOMINAL_LPH_MIN, min(NOMINAL_LPH_MAX, rate * rng.uniform(0.85, 1.15)))
 
@@ -69,10 +70,14 @@ def initial_level(rng: random.Random, tank_l: float) -> float:
 
 
 def refuel_level(rng: random.Random, level_l: float, tank_l: float) -> float:
-    """The level right after a delivery: full, or partly filled (50-85 % of the tank)."""
+    """The level right after a delivery: full, or partly filled (50-85 % of the tank).
+
+    A partial delivery adds at least a tenth of the tank: nobody drives a truck for less.
+    """
     if rng.random() < FULL_REFUEL_SHARE:
         return tank_l
-    return max(level_l, tank_l * rng.uniform(*PARTIAL_REFUEL))
+    partial = max(level_l + PARTIAL_MIN_SHARE * tank_l, tank_l * rng.uniform(*PARTIAL_REFUEL))
+    return min(tank_l, partial)
 
 
 def lead_time_s(rng: random.Random) -> float:

@@ -40,6 +40,9 @@ CAPACITY_MIN, CAPACITY_MAX = 20, 300
 MOBILE_CAPACITY = (30, 60)
 MOBILE_TANKS = TANK_SIZES[:4]
 _POINT_SPREAD_DEG = 0.04  # how far a point lies from its hromada's centre (1 sd)
+_LOCATION_SPREAD_DEG = 0.05  # how far Kyiv's mobile locations lie from the centre (1 sd)
+_LOCATION_GAP_DEG = 0.003  # mobile locations are at least ~300 m apart
+_TENT_JITTER_DEG = 3e-4  # tents at one location stand a few tens of metres apart
 _CAPITAL_SHARE = 8.0  # the capital's hromada gets this many times an average hromada's points
 
 
@@ -144,15 +147,22 @@ def _mobile_locations(
     rng: random.Random, oblast: Oblast, mobile: int
 ) -> list[tuple[tuple[float, float], str]]:
     """Position and district of each mobile tent: 1-2 tents per location, as in Kyiv."""
-    locations = [
-        (_near(rng, oblast, (oblast.lat, oblast.lon), 0.05), rng.choice(KYIV_DISTRICTS))
-        for _ in range(mobile_locations(mobile))
-    ]
+    lat_min, lat_max, lon_min, lon_max = oblast.box
+    places: list[tuple[float, float]] = []
+    while len(places) < mobile_locations(mobile):
+        lat, lon = _near(rng, oblast, (oblast.lat, oblast.lon), _LOCATION_SPREAD_DEG)
+        # Keep tents of one location inside the box, and locations apart.
+        lat = _clamp(lat, lat_min + _TENT_JITTER_DEG, lat_max - _TENT_JITTER_DEG)
+        lon = _clamp(lon, lon_min + _TENT_JITTER_DEG, lon_max - _TENT_JITTER_DEG)
+        if all(math.dist((lat, lon), place) >= _LOCATION_GAP_DEG for place in places):
+            places.append((lat, lon))
+    districts = [rng.choice(KYIV_DISTRICTS) for _ in places]
     tents = []
     for index in range(mobile):
-        (lat, lon), district = locations[index % len(locations)]
-        # Tents at one location stand a few tens of metres apart.
-        tents.append(((lat + rng.uniform(-3e-4, 3e-4), lon + rng.uniform(-3e-4, 3e-4)), district))
+        (lat, lon), district = places[index % len(places)], districts[index % len(places)]
+        lat += rng.uniform(-_TENT_JITTER_DEG, _TENT_JITTER_DEG)
+        lon += rng.uniform(-_TENT_JITTER_DEG, _TENT_JITTER_DEG)
+        tents.append(((lat, lon), district))
     return tents
 
 

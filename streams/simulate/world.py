@@ -166,9 +166,9 @@ class _Point:
         "point_id",
         "power",
         "queue",
+        "ran_dry",
         "refuel_pending",
         "refuels",
-        "ran_dry",
         "sensor",
         "setpoint",
         "silent_until",
@@ -176,8 +176,8 @@ class _Point:
         "t_fuel",
         "tank",
         "tau",
-        "unheated_gain",
         "temp",
+        "unheated_gain",
         "visit_rate",
     )
 
@@ -395,7 +395,8 @@ class Simulation:
         for p in self._points:
             self._push(p.next_tick, _TICK, p.idx)
         self._push((grid.slot_index(self._start) + 1) * grid.SLOT_S, _SLOT, -1)
-        first = self._start + self._rng.uniform(60.0, max(60.0, self.scenario.first_strike_within_s))
+        within = max(60.0, self.scenario.first_strike_within_s)
+        first = self._start + self._rng.uniform(60.0, within)
         self._push(first, _STRIKE, -1, True)
 
     # --- event plumbing ---------------------------------------------------------------------
@@ -781,9 +782,10 @@ class Simulation:
 
 def _authority(rng: random.Random, oblast: Oblast) -> str:
     """Who orders activations in an oblast: its military administration or the rescue service."""
+    # Ukrainian on purpose: these are the names operators see.
     if oblast.code == KYIV_CITY:
-        return rng.choice(("КМВА", "ДСНС у м. Києві"))
-    return rng.choice((f"{oblast.adjective} ОВА", f"ДСНС у {oblast.locative} області"))
+        return rng.choice(("КМВА", "ДСНС у м. Києві"))  # noqa: RUF001
+    return rng.choice((f"{oblast.adjective} ОВА", f"ДСНС у {oblast.locative} області"))  # noqa: RUF001
 
 
 def _dt(t: float | None) -> datetime | None:

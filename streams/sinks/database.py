@@ -30,7 +30,8 @@ class TableSpec:
     table: str
     columns: tuple[tuple[str, str], ...]  # (column, PostgreSQL array element type)
     key: tuple[str, ...]
-    upsert: bool = False  # master data: the newest message wins
+    upsert: bool = False  # the newest message wins
+    stamp_updated_at: bool = False  # the table has an updated_at column to set on upsert
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -54,6 +55,7 @@ TABLES: Mapping[str, TableSpec] = {
         ),
         key=("point_id",),
         upsert=True,
+        stamp_updated_at=True,
     ),
     topics.TELEMETRY: TableSpec(
         "telemetry",
@@ -92,6 +94,35 @@ TABLES: Mapping[str, TableSpec] = {
         ),
         key=("point_id", "ts", "action"),
     ),
+    topics.OCCUPANCY: TableSpec(
+        "occupancy",
+        (
+            ("point_id", "text"),
+            ("ts", "timestamptz"),
+            ("people_inside", "int4"),
+            ("visits_15m", "int4"),
+            ("visits_1h", "int4"),
+            ("visits_24h", "int4"),
+            ("utilisation", "float8"),
+        ),
+        key=("point_id", "ts"),
+        upsert=True,  # a later batch may restate the same moment with more visits applied
+    ),
+    topics.FUEL_FORECAST: TableSpec(
+        "fuel_forecast",
+        (
+            ("point_id", "text"),
+            ("ts", "timestamptz"),
+            ("fuel_level_l", "float8"),
+            ("burn_rate_lph", "float8"),
+            ("hours_to_empty", "float8"),
+            ("empty_at", "timestamptz"),
+            ("confidence", "float8"),
+            ("generator_running", "bool"),
+            ("refuel_detected", "bool"),
+        ),
+        key=("point_id", "ts"),
+    ),
 }
 
 
@@ -108,7 +139,9 @@ def insert_statement(spec: TableSpec) -> sql.Composed:
             for name in spec.names
             if name not in spec.key
         )
-        conflict = sql.SQL("DO UPDATE SET {}, updated_at = now()").format(updates)
+        if spec.stamp_updated_at:
+            updates = sql.SQL("{}, updated_at = now()").format(updates)
+        conflict = sql.SQL("DO UPDATE SET {}").format(updates)
     else:
         conflict = sql.Composed([sql.SQL("DO NOTHING")])
     return sql.SQL(

@@ -68,6 +68,7 @@ def test_constant_burn_converges_to_the_true_rate() -> None:
     assert last.burn_rate_lph == pytest.approx(RATE, rel=0.05)
     assert last.level_l == pytest.approx(true_level, abs=1.5)
     assert last.hours_to_empty == pytest.approx(true_level / RATE, rel=0.06)
+    assert last.hours_to_empty is not None
     assert last.empty_at == pytest.approx(last.ts + last.hours_to_empty * 3600.0)
     assert last.confidence > 0.7
 
@@ -105,6 +106,7 @@ def test_refuel_is_detected_once_and_the_level_restarts(new_level: float) -> Non
     # the burn rate belongs to the generator, not to the tank: it survives the refuel
     assert after.burn_rate_lph == pytest.approx(RATE, rel=0.08)
     last = forecasts[-1]
+    assert last.level_l is not None
     assert last.level_l == pytest.approx(new_level - RATE * 59 / 60.0, abs=2.0)
     assert last.hours_to_empty == pytest.approx(last.level_l / RATE, rel=0.1)
 
@@ -120,12 +122,15 @@ def test_a_refuel_while_the_generator_is_off_is_detected() -> None:
 def test_generator_off_reports_runtime_left_and_no_countdown() -> None:
     state, before = converged()
     level = before[-1].level_l
-    assert level is not None
+    hours = before[-1].hours_to_empty
+    assert level is not None and hours is not None
     ts = before[-1].ts + MINUTE
     _, forecasts = feed(burning(ts, 300, level, running=False, noise=1.0), state)
     for forecast in forecasts:
         assert forecast.empty_at is None
-        assert forecast.hours_to_empty == pytest.approx(level / RATE, rel=0.06)
+        # five hours later the runtime left is what it was: nothing burned, no countdown
+        assert forecast.hours_to_empty == pytest.approx(hours, rel=0.05)
+        assert forecast.hours_to_empty == pytest.approx(level / RATE, rel=0.1)
         assert forecast.level_l == pytest.approx(level, abs=1.5)
 
 
@@ -188,14 +193,24 @@ def test_levels_are_clamped_to_the_tank_and_impossible_ones_dropped() -> None:
 
 
 def test_hours_to_empty_never_go_negative_past_empty() -> None:
-    state, before = converged()
-    ts = before[-1].ts
-    # the sensor reads 0 while the filter still believes in fuel, then the level runs out
-    dry = [FuelReading(ts + i * MINUTE, 0.0, True) for i in range(1, 400)]
-    _, forecasts = feed(dry, state)
+    # a small tank burned dry: readings clamp at 0, the generator coughs on a while, stops
+    down = burning(T0, 200, 20.0, noise=0.5, seed=8)
+    dry = [FuelReading(T0 + (200 + i) * MINUTE, 0.0, i < 10) for i in range(60)]
+    _, forecasts = feed(down + dry, tank=60.0)
     hours = [f.hours_to_empty for f in forecasts if f.hours_to_empty is not None]
     assert hours and min(hours) >= 0.0
     assert forecasts[-1].level_l == pytest.approx(0.0, abs=1.0)
+    assert forecasts[-1].hours_to_empty == pytest.approx(0.0, abs=0.2)
+
+
+def test_a_sensor_reading_zero_while_the_generator_runs_on_is_not_believed() -> None:
+    state, before = converged()
+    ts = before[-1].ts
+    dead = [FuelReading(ts + i * MINUTE, 0.0, True) for i in range(1, 121)]
+    _, forecasts = feed(dead, state)
+    # the generator kept running for two hours: the fuel was there, the sensor was not
+    assert forecasts[-1].sensor_stuck
+    assert forecasts[-1].level_l == pytest.approx(148.0 - RATE * 2.0, abs=3.0)
 
 
 def test_duplicates_and_late_readings_change_nothing() -> None:

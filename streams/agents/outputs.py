@@ -1,0 +1,27 @@
+"""What processing a batch produces: messages for output topics and rows for the database."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds as RFC 3339 in UTC, as the message contract wants timestamps."""
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+@dataclass
+class Outputs:
+    """Collected per batch, then published and written in one go by the pipeline."""
+
+    messages: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+
+    def emit(self, topic: str, key: str, message: dict[str, Any], *, store: bool = False) -> None:
+        """Queue ``message`` for ``topic``; ``store`` also queues it as a database row."""
+        self.messages.append((topic, key, message))
+        if store:
+            self.rows[topic].append(message)

@@ -1,0 +1,115 @@
+"""The computations behind ingest: what each accepted batch feeds, and the periodic judgement.
+
+The ingest agent hands every accepted batch here in-process (no second consumer, no
+re-serialisation). Each processor keeps per-point state in a Faust table keyed by point_id;
+tables use the key's partitioner, so a point's state sits in the changelog partition of the same
+number as its input partition, and moves with it on a rebalance.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from streams import topics
+from streams.agents.fuel import FuelProcessor
+from streams.agents.liveness import LivenessProcessor
+from streams.agents.occupancy import OccupancyProcessor
+from streams.agents.outputs import Outputs
+from streams.domain.clock import LagGuardConfig, PartitionProgress, pipeline_health, reference_time
+from streams.metrics import PipelineMetrics
+from streams.sinks.database import TABLES, DatabaseSink
+
+Send = Callable[[str, bytes, bytes], None]  # topic, key, value: queued, not awaited
+
+
+class Pipeline:
+    """Routes accepted messages to the processors, then publishes and stores their outputs."""
+
+    def __init__(
+        self,
+        *,
+        fuel: FuelProcessor,
+        occupancy: OccupancyProcessor,
+        liveness: LivenessProcessor,
+        sink: DatabaseSink,
+        send: Send,
+        metrics: PipelineMetrics,
+        lag_guard: LagGuardConfig,
+        event_clock: bool,
+    ) -> None:
+        self._fuel = fuel
+        self._occupancy = occupancy
+        self._liveness = liveness
+        self._sink = sink
+        self._send = send
+        self._metrics = metrics
+        self._lag_guard = lag_guard
+        self._event_clock = event_clock
+        self._watermark = 0.0  # newest event ts seen: the clock when event_clock is on
+        self.progress: dict[int, float] = {}  # telemetry partition -> newest ts processed
+
+    def now(self) -> float:
+        """Wall clock, or in event-clock mode the newest telemetry ts this worker has seen."""
+        return self._watermark if self._event_clock else time.time()
+
+    async def process(
+        self, topic: str, accepted: Sequence[dict[str, Any]], partitions: Sequence[int]
+    ) -> None:
+        """Feed one accepted batch (``partitions[i]`` is where ``accepted[i]`` came from)."""
+        out = Outputs()
+        if topic == topics.TELEMETRY:
+            self._track(accepted, partitions)
+            made = self._fuel.on_telemetry(accepted, out)
+            self._metrics.forecasts.inc(made)
+            self._occupancy.on_headcounts(accepted, out)
+            self._liveness.on_telemetry(accepted, self.now())
+        elif topic == topics.VISITS:
+            self._occupancy.on_visits(accepted, out)
+        elif topic == topics.ACTIVATIONS:
+            self._liveness.on_activations(accepted, self.now())
+        await self.flush(out)
+
+    async def judge(self, highwaters: Mapping[int, int], positions: Mapping[int, int]) -> None:
+        """Judge silence and deadlines for this worker's points (called by a timer)."""
+        now = self.now()
+        health = pipeline_health(self._partition_progress(highwaters, positions))
+        reference = now if self._event_clock else reference_time(now, health, self._lag_guard)
+        out = Outputs()
+        counts = self._liveness.judge(now, reference, out)
+        for state in ("open", "standby", "closed", "silent", "unknown"):
+            self._metrics.points_by_state.labels(state).set(getattr(counts, state))
+        self._metrics.activation_overdue.set(counts.activation_overdue)
+        self._metrics.consumer_lag.labels(topics.TELEMETRY).set(health.backlog_messages)
+        await self.flush(out)
+
+    async def flush(self, out: Outputs) -> None:
+        """Queue the output messages and write the output rows (before the batch is acked)."""
+        for topic, key, message in out.messages:
+            self._send(topic, key.encode(), orjson.dumps(message))
+            self._metrics.messages_out.labels(topic).inc()
+        for topic, rows in out.rows.items():
+            written = await self._sink.write(topic, rows)
+            table = TABLES[topic].table
+            self._metrics.rows.labels(table, "written").inc(written)
+            self._metrics.rows.labels(table, "duplicate").inc(len(rows) - written)
+
+    def _track(self, accepted: Sequence[dict[str, Any]], partitions: Sequence[int]) -> None:
+        for msg, partition in zip(accepted, partitions, strict=True):
+            ts = msg["_ts"]
+            if ts > self.progress.get(partition, 0.0):
+                self.progress[partition] = ts
+            if ts > self._watermark:
+                self._watermark = ts
+
+    def _partition_progress(
+        self, highwaters: Mapping[int, int], positions: Mapping[int, int]
+    ) -> Iterable[PartitionProgress]:
+        for partition, high in highwaters.items():
+            yield PartitionProgress(
+                partition, self.progress.get(partition), max(high - positions.get(partition, 0), 0)
+            )
+
