@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -62,12 +62,14 @@ def create_app(settings: Settings) -> faust.App:
         await deadletter.send(key=key, value=value, force=True)
 
     sink = DatabaseSink(pool)
-    pipeline = _pipeline(app, settings, follower.directory, sink, metrics)
+    events = ingest.PartitionEvents()
+    pipeline = _pipeline(app, settings, follower.directory, sink, metrics, events)
     ingestor = ingest.Ingestor(
         contract, sink, follower, send_deadletter, metrics, downstream=pipeline.process
     )
     ingest.register(
-        app, ingestor, batch_size=settings.sink_batch_size, within=settings.sink_batch_seconds
+        app, ingestor, events,
+        batch_size=settings.sink_batch_size, within=settings.sink_batch_seconds,
     )
 
     async def judge_points() -> None:
@@ -99,16 +101,13 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
-def _state_table(app: faust.App, name: str, settings: Settings) -> Any:
-    # Keyed by the raw point_id bytes with the default partitioner: a point's state lands in
-    # the changelog partition numbered like its input partition (the producers' murmur2).
-    return app.Table(
-        name,
-        partitions=settings.topic_partitions,
-        use_partitioner=True,
-        key_type=str,
-        key_serializer="raw",
-        value_serializer="json",
+def _state_table(app: faust.App, name: str, settings: Settings) -> faust.Table[str, Any]:
+    # Keyed by point_id; a point's state lives in the changelog partition numbered like the
+    # input partition its messages arrive on (producers key every topic by point_id). A bytes
+    # key type gives the raw key codec (str keys are encoded as UTF-8), values are JSON.
+    return cast(
+        faust.Table[str, Any],
+        app.Table(name, partitions=settings.topic_partitions, key_type=bytes),
     )
 
 
@@ -118,6 +117,7 @@ def _pipeline(
     directory: PointDirectory,
     sink: DatabaseSink,
     metrics: PipelineMetrics,
+    events: ingest.PartitionEvents,
 ) -> Pipeline:
     channels = {name: app.topic(name) for name in (topics.FUEL_FORECAST, topics.OCCUPANCY,
                                                    topics.POINT_STATE)}
@@ -147,6 +147,7 @@ def _pipeline(
         lag_guard=LagGuardConfig(settings.lag_guard_max_backlog_messages,
                                  settings.lag_guard_max_watermark_delay_seconds),
         event_clock=settings.clock == "event",
+        scope=events.scope,
     )
 
 

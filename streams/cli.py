@@ -7,10 +7,15 @@ import sys
 
 import click
 
+from streams.config import get_settings
 from streams.db.cli import db
+from streams.grafana_push import grafana
 from streams.live import run
 from streams.simulate.cli import simulate
 from streams.stack.cli import stack
+from streams.stack.topics import ensure_topics
+from streams.topics import changelog_topics
+from streams.topics_cli import topics
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,14 +26,18 @@ def main() -> None:
 
 main.add_command(stack)
 main.add_command(db)
+main.add_command(grafana)
 main.add_command(simulate)
 main.add_command(run)
+main.add_command(topics)
 
 
 @main.command()
 @click.option("--loglevel", "-l", default="info", show_default=True, help="Worker log level.")
 def worker(loglevel: str) -> None:
     """Run one pipeline worker (a Faust worker) in the foreground; Ctrl-C stops it cleanly."""
+    settings = get_settings()
+    ensure_topics(settings, changelog_topics(settings.app_id))
     args = [sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", loglevel]
     os.execv(sys.executable, args)
 

@@ -117,6 +117,29 @@ class Settings(BaseSettings):
         5.0, gt=0, description="How often each worker judges its points for silence."
     )
 
+    # --- Alerting (docs/oncall.md) --------------------------------------------------------------
+    alert_rules_file: Path = Field(
+        REPO_ROOT / "config" / "alert_rules.yaml",
+        description="The alert rules file (YAML): severities, pending and clearing periods, "
+        "thresholds per point kind and oblast; validated at start.",
+    )
+    alertmanager_urls: str = Field(
+        "http://127.0.0.1:9093",
+        description="Alertmanager base URLs, comma separated; every one gets every alert "
+        "(Alertmanager's HA model). Empty: alerts are not delivered.",
+    )
+    alertmanager_resend_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Firing alerts are re-sent this often; keep it well below Alertmanager's "
+        "resolve_timeout (5 min).",
+    )
+    alertmanager_resolved_resend_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="A resolution is re-sent for this long after it was first delivered.",
+    )
+
     # --- Local files -------------------------------------------------------------------------
     state_dir: Path = Field(
         REPO_ROOT / ".local", description="Data and logs of the local stack (git-ignored)."

@@ -47,7 +47,7 @@ def _sasl_login(settings: Settings) -> tuple[str, str]:
 
 
 def client_kwargs(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for any aiokafka client: bootstrap servers, security protocol, TLS, SASL."""
+    """Keyword arguments for any aiokafka client: bootstrap servers, protocol, TLS, SASL."""
     protocol = settings.kafka_security_protocol
     kwargs: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap,

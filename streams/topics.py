@@ -39,6 +39,18 @@ OUTPUT_TOPICS: tuple[TopicSpec, ...] = (
 )
 
 
+#: Faust tables of per-point state, each with a compacted ``<app id>-<name>-changelog`` topic.
+STATE_TABLES = ("fuel", "occupancy", "liveness")
+
+
+def changelog_topics(app_id: str) -> tuple[TopicSpec, ...]:
+    """The state tables' changelog topics. Created before a worker starts: a changelog that
+    Faust creates on the fly is missing from its metadata for a moment, which crashes the
+    first table write with a partition-count mismatch."""
+    return tuple(TopicSpec(f"{app_id}-{name}-changelog", None, compacted=True)
+                 for name in STATE_TABLES)
+
+
 def deadletter_spec(name: str) -> TopicSpec:
     """The dead-letter topic; its name is configurable (``NEZLAM_DEADLETTER_TOPIC``)."""
     return TopicSpec(name, "deadletter.schema.json")

@@ -9,11 +9,14 @@ written or dead-lettered before its offset is committed (at-least-once; replays 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.streams import _current_event  # see PartitionEvents
 
 from streams import topics
 from streams.contract import Contract, Rejection, dead_letter, unknown_point
@@ -150,20 +153,60 @@ def _database_refused(topic: str, error: str) -> Rejection:
     )
 
 
-def register(app: faust.App, ingestor: Ingestor, *, batch_size: int, within: float) -> None:
+class PartitionEvents:
+    """The latest consumed event of each partition number.
+
+    Faust's RocksDB store files a table key under the partition of the event being processed.
+    Batches (``take_events``) have no single current event, so table writes for partition P
+    run inside :meth:`scope` (P), which makes P's latest event current.
+    """
+
+    def __init__(self) -> None:
+        self._events: dict[int, faust.EventT[bytes]] = {}
+
+    def record(self, event: faust.EventT[bytes]) -> None:
+        """Remember ``event`` as its partition's latest."""
+        self._events[event.message.partition] = event
+
+    @contextmanager
+    def scope(self, partition: int) -> Iterator[None]:
+        """Run the block as if processing partition ``partition``'s latest event."""
+        token = _current_event.set(weakref.ref(self._events[partition]))
+        try:
+            yield
+        finally:
+            _current_event.reset(token)
+
+
+def register(
+    app: faust.App,
+    ingestor: Ingestor,
+    events: PartitionEvents,
+    *,
+    batch_size: int,
+    within: float,
+) -> None:
     """Create one ingest agent per input topic on ``app``."""
     for spec in topics.INPUT_TOPICS:
-        _register_one(app, ingestor, spec.name, batch_size=batch_size, within=within)
+        _register_one(app, ingestor, events, spec.name, batch_size=batch_size, within=within)
 
 
 def _register_one(
-    app: faust.App, ingestor: Ingestor, topic_name: str, *, batch_size: int, within: float
+    app: faust.App,
+    ingestor: Ingestor,
+    partition_events: PartitionEvents,
+    topic_name: str,
+    *,
+    batch_size: int,
+    within: float,
 ) -> None:
     channel = app.topic(topic_name, key_type=bytes, value_type=bytes)
 
     async def ingest(stream: faust.StreamT[bytes]) -> None:
         assert isinstance(stream, faust.Stream)  # take_events is not on the StreamT protocol
         async for events in stream.take_events(batch_size, within=within):
+            for event in events:
+                partition_events.record(event)
             batch = [
                 InboundMessage(
                     topic_name,

@@ -27,8 +27,12 @@ from streams.point_directory import PointDirectory
 
 
 class LivenessProcessor:
-    """Keeps per-point liveness in a Faust table; the table value also remembers what was
-    last published, so a restarted worker neither repeats nor misses a change."""
+    """Keeps per-point liveness in a Faust table and publishes each change of a point's state.
+
+    What was last published is kept in memory only: after a restart the worker publishes the
+    state of each of its points once more, which consumers of ``points.state`` take as a
+    (harmless) restatement.
+    """
 
     def __init__(
         self, table: MutableMapping[str, Any], directory: PointDirectory, config: StalenessConfig
@@ -36,64 +40,58 @@ class LivenessProcessor:
         self._table = table
         self._directory = directory
         self._config = config
+        self._published: dict[str, tuple[str, bool]] = {}
 
     def on_telemetry(self, messages: Sequence[dict[str, Any]], processed_at: float) -> None:
         """Record a batch of validated reports."""
-        entries: dict[str, dict[str, Any]] = {}
+        states: dict[str, LivenessState] = {}
         for msg in messages:
-            entry = self._entry(entries, msg["point_id"], processed_at)
-            state, _ = on_report(entry["state"], msg["_ts"], msg["status"], processed_at)
-            entry["state"] = state
-        self._store(entries)
+            state = self._state(states, msg["point_id"], processed_at)
+            states[msg["point_id"]], _ = on_report(state, msg["_ts"], msg["status"], processed_at)
+        self._store(states)
 
     def on_activations(self, messages: Sequence[dict[str, Any]], processed_at: float) -> None:
         """Record a batch of validated activation orders."""
-        entries: dict[str, dict[str, Any]] = {}
+        states: dict[str, LivenessState] = {}
         for msg in messages:
-            entry = self._entry(entries, msg["point_id"], processed_at)
-            state, _ = on_activation(entry["state"], msg["action"], msg["_ts"], processed_at)
-            entry["state"] = state
-        self._store(entries)
+            state = self._state(states, msg["point_id"], processed_at)
+            states[msg["point_id"]], _ = on_activation(
+                state, msg["action"], msg["_ts"], processed_at
+            )
+        self._store(states)
 
     def judge(self, now: float, reference: float | None, out: Outputs) -> StateCounts:
         """Judge every point this worker owns; publish changes; return the counts by state."""
         verdicts: list[PointLiveness] = []
-        changed: dict[str, dict[str, Any]] = {}
-        for point_id, stored in list(self._table.items()):
-            state = LivenessState.from_dict(stored["state"])
-            verdict = evaluate(state, now, reference, self._config)
+        for key, stored in list(self._table.items()):
+            point_id = key.decode() if isinstance(key, bytes) else key  # the table's raw keys
+            verdict = evaluate(LivenessState.from_dict(stored), now, reference, self._config)
             verdicts.append(verdict)
             if verdict.category == "unknown":
                 continue  # judgement suspended (the pipeline is behind): keep the last verdict
-            previous, was_overdue = stored.get("published"), stored.get("overdue", False)
-            if verdict.category != previous or verdict.activation_overdue != was_overdue:
-                out.emit(topics.POINT_STATE, point_id,
-                         self._change(point_id, verdict, previous, now))
-                changed[point_id] = {**stored, "published": verdict.category,
-                                     "overdue": verdict.activation_overdue}
-        for point_id, value in changed.items():
-            self._table[point_id] = value
+            current = (verdict.category, verdict.activation_overdue)
+            previous = self._published.get(point_id)
+            if current != previous:
+                out.emit(topics.POINT_STATE, point_id, self._change(
+                    point_id, verdict, previous[0] if previous else None, now))
+                self._published[point_id] = current
         return count_states(verdicts)
 
-    def _entry(
-        self, entries: dict[str, dict[str, Any]], point_id: str, processed_at: float
-    ) -> dict[str, Any]:
-        if point_id not in entries:
+    def _state(
+        self, states: dict[str, LivenessState], point_id: str, processed_at: float
+    ) -> LivenessState:
+        if point_id not in states:
             stored = self._table.get(point_id)
-            if stored is None:
-                entry: dict[str, Any] = {"state": LivenessState(), "published": None,
-                                         "overdue": False}
-            else:
-                entry = {**stored, "state": LivenessState.from_dict(stored["state"])}
+            state = LivenessState() if stored is None else LivenessState.from_dict(stored)
             info = self._directory.get(point_id)
-            if info is not None and entry["state"].kind != info.kind:
-                entry["state"] = on_registry(entry["state"], info.kind, processed_at)
-            entries[point_id] = entry
-        return entries[point_id]
+            if info is not None and state.kind != info.kind:
+                state = on_registry(state, info.kind, processed_at)
+            states[point_id] = state
+        return states[point_id]
 
-    def _store(self, entries: dict[str, dict[str, Any]]) -> None:
-        for point_id, entry in entries.items():
-            self._table[point_id] = {**entry, "state": entry["state"].to_dict()}
+    def _store(self, states: dict[str, LivenessState]) -> None:
+        for point_id, state in states.items():
+            self._table[point_id] = state.to_dict()
 
     def _change(
         self, point_id: str, verdict: PointLiveness, previous: str | None, now: float

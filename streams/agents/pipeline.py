@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
@@ -24,6 +25,9 @@ from streams.metrics import PipelineMetrics
 from streams.sinks.database import TABLES, DatabaseSink
 
 Send = Callable[[str, bytes, bytes], None]  # topic, key, value: queued, not awaited
+# Table writes must happen "in" a message of the partition the state belongs to (Faust's
+# RocksDB store files a key under the current event's partition).
+PartitionScope = Callable[[int], AbstractContextManager[None]]
 
 
 class Pipeline:
@@ -40,6 +44,7 @@ class Pipeline:
         metrics: PipelineMetrics,
         lag_guard: LagGuardConfig,
         event_clock: bool,
+        scope: PartitionScope,
     ) -> None:
         self._fuel = fuel
         self._occupancy = occupancy
@@ -49,6 +54,7 @@ class Pipeline:
         self._metrics = metrics
         self._lag_guard = lag_guard
         self._event_clock = event_clock
+        self._scope = scope
         self._watermark = 0.0  # newest event ts seen: the clock when event_clock is on
         self.progress: dict[int, float] = {}  # telemetry partition -> newest ts processed
 
@@ -63,15 +69,20 @@ class Pipeline:
         out = Outputs()
         if topic == topics.TELEMETRY:
             self._track(accepted, partitions)
-            made = self._fuel.on_telemetry(accepted, out)
-            self._metrics.forecasts.inc(made)
-            self._occupancy.on_headcounts(accepted, out)
-            self._liveness.on_telemetry(accepted, self.now())
-        elif topic == topics.VISITS:
-            self._occupancy.on_visits(accepted, out)
-        elif topic == topics.ACTIVATIONS:
-            self._liveness.on_activations(accepted, self.now())
+        for partition, messages in _by_partition(accepted, partitions).items():
+            with self._scope(partition):
+                self._feed(topic, messages, out)
         await self.flush(out)
+
+    def _feed(self, topic: str, messages: list[dict[str, Any]], out: Outputs) -> None:
+        if topic == topics.TELEMETRY:
+            self._metrics.forecasts.inc(self._fuel.on_telemetry(messages, out))
+            self._occupancy.on_headcounts(messages, out)
+            self._liveness.on_telemetry(messages, self.now())
+        elif topic == topics.VISITS:
+            self._occupancy.on_visits(messages, out)
+        elif topic == topics.ACTIVATIONS:
+            self._liveness.on_activations(messages, self.now())
 
     async def judge(self, highwaters: Mapping[int, int], positions: Mapping[int, int]) -> None:
         """Judge silence and deadlines for this worker's points (called by a timer)."""
@@ -112,4 +123,13 @@ class Pipeline:
             yield PartitionProgress(
                 partition, self.progress.get(partition), max(high - positions.get(partition, 0), 0)
             )
+
+
+def _by_partition(
+    messages: Sequence[dict[str, Any]], partitions: Sequence[int]
+) -> dict[int, list[dict[str, Any]]]:
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for msg, partition in zip(messages, partitions, strict=True):
+        groups.setdefault(partition, []).append(msg)
+    return groups
 

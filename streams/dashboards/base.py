@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import stat
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants as cogvariants
+from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
 from streams.dashboards import datasources
@@ -65,6 +70,40 @@ def kind_variable() -> dash.CustomVariable:
 
 def _all_selected() -> model.VariableOption:
     return model.VariableOption(text="All", value=ALL, selected=True)
+
+
+def stat_panel(
+    title: str,
+    description: str,
+    target: cogbuilder.Builder[cogvariants.Dataquery],
+    datasource: model.DataSourceRef,
+) -> stat.Panel:
+    """A stat panel showing the last value of every numeric column, with its name."""
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(datasource)
+        .with_target(target)
+        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        .graph_mode(common.BigValueGraphMode.NONE)
+        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
+    )
+
+
+def unit(unit_id: str) -> model.DynamicConfigValue:
+    """A field override: Grafana's unit ``unit_id`` (``h``, ``s``, ``litre``, ...)."""
+    return model.DynamicConfigValue(id_val="unit", value=unit_id)
+
+
+def decimals(places: int) -> model.DynamicConfigValue:
+    """A field override: show ``places`` decimals."""
+    return model.DynamicConfigValue(id_val="decimals", value=places)
+
+
+def fixed_colour(colour: str) -> model.DynamicConfigValue:
+    """A field override: always draw the field in ``colour``."""
+    return model.DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": colour})
 
 
 def finish(builder: dash.Dashboard) -> model.Dashboard:

@@ -1,0 +1,6 @@
+"""The simulated national network: a pure world model and the Kafka shell that publishes it.
+
+Model (no I/O): ``registry``, ``world``, ``fuel``, ``grid``, ``people``, ``climate``,
+``geography``, ``faults``, ``clock``, ``localtime``. Shell: ``producer``, ``runner``, ``cli``.
+See docs/simulator.md.
+"""

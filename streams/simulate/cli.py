@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from aiokafka.errors import KafkaError
 
 from streams.config import get_settings
 from streams.simulate.clock import parse_duration, parse_speed
@@ -132,4 +133,9 @@ def simulate(
         visit_scale=visit_scale,
         summary_json=summary_json,
     )
-    run(config)
+    try:
+        run(config)
+    except KafkaError as exc:
+        raise click.ClickException(
+            f"Kafka at {config.bootstrap} failed: {exc!r} (is `nezlam stack up` running?)"
+        ) from exc

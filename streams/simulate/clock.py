@@ -40,9 +40,10 @@ def parse_speed(text: str) -> float:
 def default_start(now: float, speed: float, duration: float | None) -> float:
     """The start that ends the run at the wall clock: ``now - duration * (1 - 1/speed)``.
 
-    Without a duration the run starts now (then any speed above 1 is capped to real time).
+    Without a duration, or slower than real time, the run starts now (and then any speed
+    above 1 is capped to real time).
     """
-    if duration is None:
+    if duration is None or speed <= 1.0:
         return now
     return now - duration * (1.0 - 1.0 / speed)
 

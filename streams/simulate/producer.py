@@ -66,8 +66,8 @@ class Publisher:
         self._in_flight: deque[asyncio.Future[Any]] = deque()
 
     async def __aenter__(self) -> Publisher:
-        await self._producer.start()
         try:
+            await self._producer.start()
             for topic in self._topics:
                 self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
         except BaseException:

@@ -29,6 +29,7 @@ from streams.simulate.world import Scenario, Simulation
 from streams.topics import REGISTRY
 
 SLICE_S = 10.0  # simulated seconds per step at full speed: ~3,000 messages for the full network
+MIN_STEP_S = 0.1  # smaller steps wait: a paced run wakes ten times a second, not in a busy loop
 IDLE_S = 0.1  # wall seconds to wait when the simulated clock has caught up
 PROGRESS_EVERY_S = 3.0
 
@@ -113,7 +114,7 @@ async def _stream(
     while not stop.is_set() and not pacer.finished(reached):
         wall = time.time()
         target = min(pacer.target(wall), reached + SLICE_S)
-        if target <= reached:
+        if target - reached < MIN_STEP_S and not pacer.finished(target):
             await publisher.pump(partial=True)
             await asyncio.sleep(IDLE_S)
             continue

@@ -7,12 +7,13 @@ is an operator's decision, not a side effect of ``nezlam stack up``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from streams.config import Settings
-from streams.topics import TopicSpec, all_topics
+from streams.topics import TopicSpec, all_topics, changelog_topics
 
 MS_PER_HOUR = 3_600_000
 NO_ERROR = 0
@@ -28,8 +29,10 @@ def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
     }
 
 
-def new_topics(settings: Settings) -> list[NewTopic]:
-    """Every contract topic as the admin API's request for it."""
+def new_topics(settings: Settings, specs: Sequence[TopicSpec] | None = None) -> list[NewTopic]:
+    """The admin API's requests for ``specs`` (default: the contract's and the state's topics)."""
+    if specs is None:
+        specs = (*all_topics(settings.deadletter_topic), *changelog_topics(settings.app_id))
     return [
         NewTopic(
             spec.name,
@@ -37,17 +40,19 @@ def new_topics(settings: Settings) -> list[NewTopic]:
             replication_factor=settings.topic_replication,
             topic_configs=topic_configs(spec, settings),
         )
-        for spec in all_topics(settings.deadletter_topic)
+        for spec in specs
     ]
 
 
-async def ensure_topics_async(settings: Settings) -> list[str]:
-    """Create the contract topics that do not exist yet; return the names created."""
+async def ensure_topics_async(
+    settings: Settings, specs: Sequence[TopicSpec] | None = None
+) -> list[str]:
+    """Create the topics (see :func:`new_topics`) that do not exist yet; return those created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [topic for topic in new_topics(settings) if topic.name not in existing]
+        missing = [topic for topic in new_topics(settings, specs) if topic.name not in existing]
         if not missing:
             return []
         response = await admin.create_topics(missing)
@@ -64,6 +69,6 @@ async def ensure_topics_async(settings: Settings) -> list[str]:
     return created
 
 
-def ensure_topics(settings: Settings) -> list[str]:
+def ensure_topics(settings: Settings, specs: Sequence[TopicSpec] | None = None) -> list[str]:
     """Synchronous :func:`ensure_topics_async` for the CLI."""
-    return asyncio.run(ensure_topics_async(settings))
+    return asyncio.run(ensure_topics_async(settings, specs))

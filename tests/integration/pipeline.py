@@ -72,8 +72,7 @@ def end_offsets(settings: Settings, topics: Sequence[str]) -> dict[TopicPartitio
 
     async def read() -> dict[TopicPartition, int]:
         tps = await _partitions(settings, topics)
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=PROBE_GROUP,
-                                    enable_auto_commit=False)
+        consumer = _probe_consumer(settings)
         await consumer.start()
         try:
             return dict(await consumer.end_offsets(tps))
@@ -83,17 +82,25 @@ def end_offsets(settings: Settings, topics: Sequence[str]) -> dict[TopicPartitio
     return asyncio.run(read())
 
 
-def read_from(settings: Settings, start: dict[TopicPartition, int]) -> list[tuple[bytes | None, bytes]]:
+def _probe_consumer(settings: Settings) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=PROBE_GROUP, enable_auto_commit=False
+    )
+
+
+Record = tuple[bytes | None, bytes]
+
+
+def read_from(settings: Settings, start: dict[TopicPartition, int]) -> list[Record]:
     """Every (key, value) from the given offsets up to the current end."""
 
-    async def read() -> list[tuple[bytes | None, bytes]]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=PROBE_GROUP,
-                                    enable_auto_commit=False)
+    async def read() -> list[Record]:
+        consumer = _probe_consumer(settings)
         await consumer.start()
         try:
             consumer.assign(list(start))
             ends = await consumer.end_offsets(list(start))
-            records: list[tuple[bytes | None, bytes]] = []
+            records: list[Record] = []
             for tp, offset in start.items():
                 consumer.seek(tp, offset)
             while [tp for tp in start if await consumer.position(tp) < ends[tp]]:
@@ -107,7 +114,10 @@ def read_from(settings: Settings, start: dict[TopicPartition, int]) -> list[tupl
     return asyncio.run(read())
 
 
-def committed(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+Offsets = dict[TopicPartition, int]
+
+
+def committed(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> Offsets:
     """The consumer group's committed offsets (0 where none)."""
 
     async def read() -> dict[TopicPartition, int]:
@@ -124,7 +134,7 @@ def committed(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> 
 
 
 def rewind(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> None:
-    """Commit offset 0 for the (stopped) group: the next worker replays the topics from the start."""
+    """Commit the first offsets for the (stopped) group: its next worker replays everything."""
 
     async def commit() -> None:
         consumer = AIOKafkaConsumer(
@@ -144,11 +154,11 @@ def rewind(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> Non
 def query(dsn: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """Run one query and return its rows."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(sql, params).fetchall()
 
 
 class Worker:
-    """A real worker process (``faust -A streams.app worker``) with its own consumer group."""
+    """A real worker process (``nezlam worker``) with its own consumer group."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self._env = env
@@ -159,7 +169,7 @@ class Worker:
         """Start the worker in the background."""
         with self._log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", "info"],
+                [sys.executable, "-m", "streams.cli", "worker"],
                 env={**os.environ, **self._env}, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )

@@ -16,7 +16,7 @@ from streams.stack.kafka_config import (
 )
 from streams.stack.kafka_dist import java_major
 from streams.stack.topics import new_topics
-from streams.topics import REGISTRY, TELEMETRY, all_topics
+from streams.topics import REGISTRY, TELEMETRY, all_topics, changelog_topics
 
 
 @pytest.fixture
@@ -93,7 +93,13 @@ def test_every_contract_topic_is_requested_with_the_configured_partitions(
     settings: Settings,
 ) -> None:
     requested = {topic.name: topic for topic in new_topics(settings)}
-    assert list(requested) == [spec.name for spec in all_topics(settings.deadletter_topic)]
+    assert list(requested) == [
+        *(spec.name for spec in all_topics(settings.deadletter_topic)),
+        *(spec.name for spec in changelog_topics(settings.app_id)),
+    ]
+    assert requested[f"{settings.app_id}-fuel-changelog"].topic_configs == {
+        "cleanup.policy": "compact"
+    }
     assert {topic.num_partitions for topic in requested.values()} == {6}
     assert {topic.replication_factor for topic in requested.values()} == {1}
     assert requested[REGISTRY].topic_configs == {"cleanup.policy": "compact"}

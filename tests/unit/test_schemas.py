@@ -39,6 +39,9 @@ CONTRACT_REQUIRED: dict[str, list[str]] = {
         "point_id", "ts", "fuel_level_l", "burn_rate_lph", "hours_to_empty", "empty_at",
         "confidence", "generator_running", "refuel_detected", "method",
     ],
+    "points.state.schema.json": [
+        "point_id", "ts", "state", "previous_state", "activation_overdue", "since", "oblast", "kind",
+    ],
     "alerts.schema.json": [
         "fingerprint", "alertname", "status", "severity", "point_id", "oblast", "point_kind",
         "ts", "starts_at", "ends_at", "summary", "labels", "annotations",
@@ -111,7 +114,7 @@ def test_shared_fields_are_defined_once() -> None:
             point_ids.append(properties["point_id"])
         if "ts" in properties:
             timestamps.append({k: v for k, v in properties["ts"].items() if k != "description"})
-    assert len(point_ids) == 7
+    assert len(point_ids) == 8
     assert all(definition == point_ids[0] for definition in point_ids)
     assert all(definition == {"type": "string", "format": "date-time"} for definition in timestamps)
 

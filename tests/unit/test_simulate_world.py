@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -9,8 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 
+from streams.contract import Contract, Rejection
 from streams.simulate.registry import build_registry
 from streams.simulate.world import Message, PointTruth, Scenario, Simulation
 from streams.topics import ACTIVATIONS, TELEMETRY, VISITS
@@ -178,7 +181,9 @@ def test_visits_have_unique_ids_and_departures_never_outnumber_arrivals(run: Run
     inside: Counter[str] = Counter()
     for visit in visits:
         assert 1 <= visit["people"] <= 6
-        inside[visit["point_id"]] += visit["people"] if visit["kind"] == "arrival" else -visit["people"]
+        inside[visit["point_id"]] += (
+            visit["people"] if visit["kind"] == "arrival" else -visit["people"]
+        )
         assert inside[visit["point_id"]] >= 0
     kinds = Counter(v["kind"] for v in visits)
     # Some departures are missed on purpose; arrivals are reliable.
@@ -204,7 +209,7 @@ def test_standby_points_open_after_activation_and_stand_down_later(run: Run) -> 
     for point_id, actions in orders.items():
         assert kinds[point_id] == "standby"
         assert actions[0] == "activate"
-        assert all(a != b for a, b in zip(actions, actions[1:], strict=False))
+        assert all(a != b for a, b in itertools.pairwise(actions))
     delays = [
         (truth.opened_at - truth.activation_ordered_at).total_seconds() / 60
         for truth in run.snapshots[-1]
@@ -213,8 +218,17 @@ def test_standby_points_open_after_activation_and_stand_down_later(run: Run) -> 
     assert delays and all(10 <= d <= 180 for d in delays)
 
 
+def test_orders_of_both_kinds_validate(run: Run) -> None:
+    contract = Contract(max_future_skew_seconds=300)
+    orders = run.topic(ACTIVATIONS)
+    assert {order["action"] for order in orders} == {"activate", "stand_down"}
+    for order in orders:
+        result = contract.validate(ACTIVATIONS, orjson.dumps(order), now=_epoch(order["ts"]))
+        assert not isinstance(result, Rejection), result
+
+
 def test_standby_points_report_standby_until_activated(run: Run) -> None:
-    first_order = {}
+    first_order: dict[str, float] = {}
     for order in run.topic(ACTIVATIONS):
         first_order.setdefault(order["point_id"], _epoch(order["ts"]))
     standby = {p["point_id"] for p in run.registry if p["kind"] == "standby"}

@@ -1,0 +1,263 @@
+"""Fuel and logistics: which generator runs dry when, so a fuel truck leaves in time."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import barchart, table, timeseries
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.models import common, dashboard
+
+from streams.dashboards import base, datasources
+from streams.dashboards.fragments import POINT_FILTER, latest_forecasts, with_cte
+from streams.dashboards.query import ResultFormat, SqlQuery
+
+UID = "nezlam-fuel"
+FUEL_ALERTS = "('fuel_low', 'fuel_critical')"
+
+
+def build() -> dashboard.Dashboard:
+    """The fuel and logistics dashboard; the time range reaches a day ahead for forecasts."""
+    builder = (
+        base.new_dashboard(
+            UID,
+            "Nezlam: fuel and logistics",
+            "Generators' fuel: the refuel plan (soonest empty first), level and forecast per "
+            "point, hours to empty across the network, fuel alerts and fuel burned per oblast.",
+            time_to="now+24h",
+        )
+        .with_variable(base.oblast_variable())
+        .with_variable(base.kind_variable())
+        .with_variable(_point_variable())
+        .with_panel(_refuel_plan())
+        .with_panel(_level_and_forecast())
+        .with_panel(_hours_to_empty())
+        .with_panel(_active_fuel_alerts())
+        .with_panel(_fuel_alerts_raised())
+        .with_panel(_fuel_burned())
+    )
+    return base.finish(builder)
+
+
+def _point_variable() -> dash.QueryVariable:
+    """``$point``: one generator, the soonest to run dry first."""
+    return (
+        dash.QueryVariable("point")
+        .label("Point")
+        .datasource(datasources.postgres())
+        .query(
+            with_cte(
+                "latest",
+                latest_forecasts(),
+                "SELECT point_id AS __value, name || ' (' || point_id || ')' AS __text\n"
+                "FROM latest\n"
+                "ORDER BY hours_to_empty NULLS LAST, point_id",
+            )
+        )
+        .refresh(dashboard.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dashboard.VariableSort.DISABLED)
+    )
+
+
+def _refuel_plan() -> table.Panel:
+    query = SqlQuery(
+        with_cte(
+            "latest",
+            latest_forecasts(),
+            """
+            SELECT
+                point_id, name, oblast, hromada, kind,
+                fuel_level_l, fuel_tank_l,
+                greatest(fuel_tank_l - fuel_level_l, 0) AS litres_to_fill,
+                burn_rate_lph, hours_to_empty, empty_at, confidence, generator_running,
+                ts AS forecast_at
+            FROM latest
+            WHERE hours_to_empty IS NOT NULL
+            ORDER BY generator_running DESC, hours_to_empty, point_id
+            LIMIT 500
+            """,
+        ),
+        columns=("point_id", "name", "oblast", "litres_to_fill", "hours_to_empty", "empty_at"),
+    )
+    return (
+        table.Panel()
+        .title("Refuel plan")
+        .description(
+            "Each generator's latest forecast: running generators first, soonest empty first. "
+            "hours_to_empty counts running hours; empty_at is set while the generator runs."
+        )
+        .datasource(datasources.postgres())
+        .with_target(query)
+        .span(24)
+        .height(10)
+        .override_by_name("hours_to_empty", [base.unit("h"), base.decimals(1)])
+        .override_by_name("burn_rate_lph", [base.decimals(2)])
+        .override_by_name("confidence", [base.unit("percentunit")])
+    )
+
+
+def _level_and_forecast() -> timeseries.Panel:
+    measured = SqlQuery(
+        """
+        SELECT $__timeGroupAlias(ts, $__interval), avg(fuel_level_l) AS measured
+        FROM telemetry
+        WHERE point_id = '$point' AND $__timeFilter(ts) AND fuel_level_l IS NOT NULL
+        GROUP BY 1
+        ORDER BY 1
+        """,
+        columns=("time", "measured"),
+        format=ResultFormat.TIME_SERIES,
+    )
+    # The latest forecast drawn as a line from its level now to zero at empty_at.
+    forecast = SqlQuery(
+        """
+        WITH latest AS (
+            SELECT ts, fuel_level_l, empty_at
+            FROM fuel_forecast
+            WHERE point_id = '$point' AND $__timeFilter(ts) AND empty_at IS NOT NULL
+            ORDER BY ts DESC
+            LIMIT 1
+        )
+        SELECT ts AS time, fuel_level_l AS forecast FROM latest
+        UNION ALL
+        SELECT empty_at, 0 FROM latest
+        ORDER BY 1
+        """,
+        columns=("time", "forecast"),
+        format=ResultFormat.TIME_SERIES,
+        ref_id="B",
+    )
+    return (
+        timeseries.Panel()
+        .title("Fuel level and forecast: $point")
+        .description("Measured level (litres) and the latest forecast down to empty.")
+        .datasource(datasources.postgres())
+        .with_target(measured)
+        .with_target(forecast)
+        .interval("1m")
+        .unit("litre")
+        .min(0)
+        .span(12)
+        .height(9)
+        .override_by_name(
+            "forecast",
+            [dashboard.DynamicConfigValue(id_val="custom.lineStyle",
+                                          value={"fill": "dash", "dash": [10, 10]})],
+        )
+    )
+
+
+def _hours_to_empty() -> barchart.Panel:
+    query = SqlQuery(
+        with_cte(
+            "latest",
+            latest_forecasts(),
+            """
+            SELECT b.band, count(l.point_id) AS generators
+            FROM (VALUES
+                (1, '< 6 h', 0, 6), (2, '6-12 h', 6, 12), (3, '12-24 h', 12, 24),
+                (4, '24-48 h', 24, 48), (5, '48-72 h', 48, 72), (6, '72 h or more', 72, NULL)
+            ) AS b (rank, band, lower_h, upper_h)
+            LEFT JOIN latest AS l
+                ON l.hours_to_empty >= b.lower_h
+                AND (b.upper_h IS NULL OR l.hours_to_empty < b.upper_h)
+            GROUP BY b.rank, b.band
+            ORDER BY b.rank
+            """,
+        ),
+        columns=("band", "generators"),
+    )
+    return (
+        barchart.Panel()
+        .title("Hours to empty")
+        .description("Generators by running hours of fuel left (latest forecast).")
+        .datasource(datasources.postgres())
+        .with_target(query)
+        .x_field("band")
+        .show_value(common.VisibilityMode.AUTO)
+        .span(12)
+        .height(9)
+    )
+
+
+def _active_fuel_alerts() -> barchart.Panel:
+    query = SqlQuery(
+        f"""
+        SELECT
+            p.oblast,
+            count(*) FILTER (WHERE a.alertname = 'fuel_critical') AS fuel_critical,
+            count(*) FILTER (WHERE a.alertname = 'fuel_low') AS fuel_low
+        FROM alerts_active AS a
+        JOIN points AS p USING (point_id)
+        WHERE a.alertname IN {FUEL_ALERTS} AND {POINT_FILTER}
+        GROUP BY p.oblast
+        ORDER BY p.oblast
+        """,
+        columns=("oblast", "fuel_critical", "fuel_low"),
+    )
+    return (
+        barchart.Panel()
+        .title("Active fuel alerts by oblast")
+        .datasource(datasources.postgres())
+        .with_target(query)
+        .x_field("oblast")
+        .stacking(common.StackingMode.NORMAL)
+        .span(12)
+        .height(9)
+        .override_by_name("fuel_critical", [base.fixed_colour("red")])
+        .override_by_name("fuel_low", [base.fixed_colour("orange")])
+    )
+
+
+def _fuel_alerts_raised() -> timeseries.Panel:
+    query = SqlQuery(
+        f"""
+        SELECT $__timeGroupAlias(a.ts, '1h'), p.oblast AS metric, count(*) AS raised
+        FROM alert_events AS a
+        JOIN points AS p USING (point_id)
+        WHERE a.status = 'firing' AND a.alertname IN {FUEL_ALERTS}
+            AND $__timeFilter(a.ts) AND {POINT_FILTER}
+        GROUP BY 1, 2
+        ORDER BY 1
+        """,
+        columns=("time", "metric", "raised"),
+        format=ResultFormat.TIME_SERIES,
+    )
+    return (
+        timeseries.Panel()
+        .title("Fuel alerts raised per hour, by oblast")
+        .datasource(datasources.postgres())
+        .with_target(query)
+        .draw_style(common.GraphDrawStyle.BARS)
+        .fill_opacity(80)
+        .stacking(common_builders.StackingConfig().mode(common.StackingMode.NORMAL))
+        .span(12)
+        .height(9)
+    )
+
+
+def _fuel_burned() -> timeseries.Panel:
+    query = SqlQuery(
+        """
+        SELECT day AS time, oblast AS metric, fuel_burned_l
+        FROM fuel_use_daily
+        WHERE $__timeFilter(day) AND oblast IN ($oblast)
+        ORDER BY 1
+        """,
+        columns=("time", "metric", "fuel_burned_l"),
+        format=ResultFormat.TIME_SERIES,
+    )
+    return (
+        timeseries.Panel()
+        .title("Fuel burned per day, by oblast")
+        .description("Approximate litres per UTC day (fuel_use_daily; all point kinds).")
+        .datasource(datasources.postgres())
+        .with_target(query)
+        .time_from("14d")
+        .draw_style(common.GraphDrawStyle.BARS)
+        .fill_opacity(80)
+        .stacking(common_builders.StackingConfig().mode(common.StackingMode.NORMAL))
+        .unit("litre")
+        .span(24)
+        .height(9)
+    )
+

@@ -1,0 +1,109 @@
+"""Delivery of alerts to Prometheus Alertmanager (``POST /api/v2/alerts``).
+
+Alertmanager does the grouping, silencing, inhibition and the Telegram / e-mail / webhook
+notifications; this module only keeps every Alertmanager told. Each URL gets every alert
+(Alertmanager's HA model: the instances gossip to de-duplicate notifications) and has its own
+:class:`~streams.sinks.alert_outbox.Outbox`, so one instance being down delays nothing for the
+others and loses nothing for itself. The scheduling lives in the outbox; here is only the HTTP.
+
+Use: :meth:`AlertmanagerNotifier.offer` every ``alerts`` message (and, after a restart or a
+rebalance, the firing alerts of the state table: ``AlertState.firing()``), and call
+:meth:`AlertmanagerNotifier.deliver_due` every second or so, or run
+:meth:`AlertmanagerNotifier.run` as a task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+
+from streams.config import Settings
+from streams.sinks.alert_outbox import Batch, DeliveryPolicy, Outbox
+
+log = logging.getLogger(__name__)
+
+API_PATH = "/api/v2/alerts"
+
+
+class AlertmanagerNotifier:
+    """Posts alerts to every Alertmanager in ``urls`` (base URLs, e.g. http://am:9093)."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        policy: DeliveryPolicy | None = None,
+        *,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        self._policy = policy or DeliveryPolicy()
+        self._outboxes = {url.rstrip("/"): Outbox(self._policy) for url in urls}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlertmanagerNotifier:
+        """A notifier for ``NEZLAM_ALERTMANAGER_URLS`` with the configured re-send periods."""
+        urls = [url.strip() for url in settings.alertmanager_urls.split(",") if url.strip()]
+        policy = DeliveryPolicy(
+            resend_seconds=settings.alertmanager_resend_seconds,
+            resolved_resend_seconds=settings.alertmanager_resolved_resend_seconds,
+        )
+        return cls(urls, policy)
+
+    @property
+    def outboxes(self) -> Mapping[str, Outbox]:
+        """The outbox of each Alertmanager URL (for metrics and tests)."""
+        return self._outboxes
+
+    def offer(self, message: Mapping[str, Any], now: float) -> None:
+        """Queue an ``alerts`` topic message for every Alertmanager."""
+        for outbox in self._outboxes.values():
+            outbox.offer(message, now)
+
+    async def deliver_due(self, now: float) -> None:
+        """Post what is due to every Alertmanager, concurrently; failures back off."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        await asyncio.gather(
+            *(self._deliver(url, outbox, now) for url, outbox in self._outboxes.items())
+        )
+
+    async def run(self, clock: Callable[[], float] = time.time, tick_seconds: float = 1.0) -> None:
+        """Deliver every ``tick_seconds`` until cancelled."""
+        while True:
+            await self.deliver_due(clock())
+            await asyncio.sleep(tick_seconds)
+
+    async def close(self) -> None:
+        """Close the HTTP session (what is still queued is not delivered)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _deliver(self, url: str, outbox: Outbox, now: float) -> None:
+        while (batch := outbox.due(now)) is not None:
+            if not await self._post(url, batch):
+                delay = outbox.failed(now)
+                log.warning(
+                    "alertmanager %s: %d alerts not delivered (attempt %d), retrying in %.0f s",
+                    url, len(outbox), outbox.failures, delay,
+                )  # fmt: skip
+                return
+            outbox.delivered(batch, now)
+
+    async def _post(self, url: str, batch: Batch) -> bool:
+        assert self._session is not None
+        try:
+            async with self._session.post(url + API_PATH, json=batch.alerts) as response:
+                if response.status < 300:
+                    return True
+                body = (await response.text())[:300]
+                log.error("alertmanager %s: HTTP %d: %s", url, response.status, body)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.debug("alertmanager %s: %r", url, exc)
+        return False

@@ -1,0 +1,131 @@
+"""The ten ready queries of docs/analysts.md, read from the document itself, run as
+``nezlam_analyst`` over a simulated network on plain PostgreSQL and on TimescaleDB (WASM), and
+answer; the read-only roles cannot write anything."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from streams.config import REPO_ROOT
+from tests.integration import dashboard_db
+
+pytestmark = pytest.mark.integration
+
+Conn = psycopg.Connection[tuple[object, ...]]
+ANALYST = "nezlam_analyst"
+READ_ONLY_ROLES = ("nezlam_analyst", "nezlam_reader")
+DOC = REPO_ROOT / "docs" / "analysts.md"
+# A heading "### N. Question" followed, after some prose, by one ```sql block.
+_QUERY = re.compile(r"^### (\d+)\. (.+?)$.*?^```sql\n(.*?)^```", re.MULTILINE | re.DOTALL)
+WRITES = (
+    "INSERT INTO visits (event_id, point_id, ts, kind, people)"
+    " VALUES ('w', 'dash-kyiv-1', now(), 'arrival', 1)",
+    "UPDATE points SET name = 'renamed' WHERE point_id = 'dash-kyiv-1'",
+    "DELETE FROM alert_events",
+    "TRUNCATE telemetry",
+    "CREATE TABLE scratch (x int)",
+)
+
+
+@dataclass(frozen=True)
+class AnalystQuery:
+    """One ready query of the document."""
+
+    number: int
+    question: str
+    sql: str
+
+
+def _queries() -> list[AnalystQuery]:
+    section = DOC.read_text(encoding="utf-8").split("## Ready queries", 1)[1]
+    return [AnalystQuery(int(n), q.strip(), sql) for n, q, sql in _QUERY.findall(section)]
+
+
+QUERIES = _queries()
+IDS = [f"{q.number}-{q.question}" for q in QUERIES]
+
+
+@pytest.fixture(scope="module")
+def now() -> datetime:
+    """The moment the simulated network's data ends."""
+    return datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def postgres_dsn(now: datetime) -> Iterator[str]:
+    """Admin DSN of a throwaway local database holding the simulated network."""
+    with dashboard_db.scratch_postgres() as dsn:
+        dashboard_db.load(dsn, "off", now)
+        yield dsn
+
+
+@pytest.fixture(scope="module")
+def analyst(postgres_dsn: str) -> Iterator[Conn]:
+    """A login as the analyst: read-only session, statement timeout."""
+    with dashboard_db.connect_as(postgres_dsn, ANALYST) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="module")
+def tsdb(now: datetime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Conn]:
+    """The one connection to a private TimescaleDB (WASM) holding the simulated network."""
+    with dashboard_db.wasm_timescaledb(tmp_path_factory.mktemp("analyst-tsdb")) as dsn:
+        dashboard_db.load(dsn, "on", now)
+        with dashboard_db.connect(dsn) as conn:
+            yield conn
+
+
+def test_the_document_has_ten_numbered_queries() -> None:
+    assert [q.number for q in QUERIES] == list(range(1, 11))
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=IDS)
+def test_query_answers_as_analyst_on_postgres(analyst: Conn, query: AnalystQuery) -> None:
+    rows = analyst.execute(query.sql.encode()).fetchall()
+    assert rows, f"query {query.number} found nothing in the simulated network"
+
+
+def test_silences_are_the_real_gaps(analyst: Conn) -> None:
+    silences = next(q for q in QUERIES if q.question.startswith("Silences: gaps"))
+    rows = analyst.execute(silences.sql.encode()).fetchall()
+    # dash-lviv-2 stopped reporting 40 min ago; dash-kyiv-2 missed half an hour yesterday.
+    assert sorted(str(row[1]) for row in rows) == ["dash-kyiv-2", "dash-lviv-2"]
+
+
+@pytest.mark.timescaledb
+@pytest.mark.parametrize("query", QUERIES, ids=IDS)
+def test_query_answers_as_analyst_on_timescaledb(tsdb: Conn, query: AnalystQuery) -> None:
+    with dashboard_db.acting_as(tsdb, ANALYST):
+        rows = tsdb.execute(query.sql.encode()).fetchall()
+    assert rows, f"query {query.number} found nothing in the simulated network"
+
+
+@pytest.mark.parametrize("statement", WRITES, ids=[w.split()[0] for w in WRITES])
+@pytest.mark.parametrize("role", READ_ONLY_ROLES)
+def test_read_only_roles_cannot_write(postgres_dsn: str, role: str, statement: str) -> None:
+    with dashboard_db.connect_as(postgres_dsn, role) as conn:
+        # The analyst's read-only session is a default a session can lift: the grants must
+        # refuse the write all the same.
+        conn.execute("SET default_transaction_read_only = off")
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute(statement.encode())
+
+
+def test_an_analyst_session_starts_read_only(analyst: Conn) -> None:
+    with pytest.raises(errors.ReadOnlySqlTransaction):
+        analyst.execute(WRITES[0].encode())
+
+
+@pytest.mark.timescaledb
+@pytest.mark.parametrize("statement", WRITES, ids=[w.split()[0] for w in WRITES])
+@pytest.mark.parametrize("role", READ_ONLY_ROLES)
+def test_read_only_roles_cannot_write_on_timescaledb(tsdb: Conn, role: str, statement: str) -> None:
+    with dashboard_db.acting_as(tsdb, role), pytest.raises(errors.InsufficientPrivilege):
+        tsdb.execute(statement.encode())

@@ -1,0 +1,144 @@
+"""Delivery scheduling for one Alertmanager: re-sends, resolutions, backoff, ordering."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from streams.domain.alert_rules import iso
+from streams.sinks.alert_outbox import Batch, DeliveryPolicy, Outbox, to_alertmanager
+
+T0 = 1_767_225_600.0
+POLICY = DeliveryPolicy(
+    resend_seconds=60, resolved_resend_seconds=300, backoff_initial_seconds=1,
+    backoff_max_seconds=30, batch_size=3,
+)  # fmt: skip
+
+
+def message(fp: str = "f1", status: str = "firing", ts: float = T0, **extra: Any) -> dict[str, Any]:
+    """An ``alerts`` message of alert ``fp``."""
+    return {
+        "fingerprint": fp,
+        "status": status,
+        "ts": iso(ts),
+        "starts_at": iso(T0 - 600),
+        "ends_at": iso(ts) if status == "resolved" else None,
+        "labels": {"alertname": "fuel_low", "point_id": fp},
+        "annotations": {"summary": f"{fp} {status} at {ts}", **extra},
+    }
+
+
+def fingerprints(batch: Batch | None) -> list[str]:
+    return [] if batch is None else [fp for fp, _ in batch.versions]
+
+
+def test_a_new_alert_is_due_at_once_then_every_resend_period() -> None:
+    outbox = Outbox(POLICY)
+    assert outbox.offer(message(), T0)
+    batch = outbox.due(T0)
+    assert batch is not None and batch.alerts == [to_alertmanager(message())]
+    outbox.delivered(batch, T0)
+    assert outbox.due(T0 + 59) is None
+    assert fingerprints(outbox.due(T0 + 60)) == ["f1"]
+
+
+def test_firing_alerts_carry_no_ends_at_and_resolutions_do() -> None:
+    firing = to_alertmanager(message())
+    assert firing == {
+        "labels": {"alertname": "fuel_low", "point_id": "f1"},
+        "annotations": {"summary": f"f1 firing at {T0}"},
+        "startsAt": iso(T0 - 600),
+    }
+    resolved = to_alertmanager(message(status="resolved", ts=T0 + 5))
+    assert resolved["endsAt"] == iso(T0 + 5)
+
+
+def test_a_resolution_is_repeated_for_a_while_after_its_first_delivery() -> None:
+    outbox = Outbox(POLICY)
+    outbox.offer(message(), T0)
+    outbox.delivered(outbox.due(T0) or pytest.fail("due"), T0)
+    outbox.offer(message(status="resolved", ts=T0 + 10), T0 + 10)
+    sends = []
+    now = T0 + 10
+    while now < T0 + 1000:
+        batch = outbox.due(now)
+        if batch is not None:
+            assert batch.alerts[0]["endsAt"] == iso(T0 + 10)
+            sends.append(now)
+            outbox.delivered(batch, now)
+        now += 1
+    assert sends == [T0 + 10 + 60 * i for i in range(5)]
+    assert len(outbox) == 0
+
+
+def test_nothing_is_lost_while_alertmanager_is_down() -> None:
+    outbox = Outbox(POLICY)
+    outbox.offer(message("a"), T0)
+    outbox.offer(message("b"), T0)
+    attempts = []
+    now = T0
+    while now < T0 + 600:  # down for ten minutes; meanwhile b resolves
+        if now == T0 + 100:
+            outbox.offer(message("b", "resolved", ts=now), now)
+        if outbox.due(now) is not None:
+            attempts.append(now - T0)
+            outbox.failed(now)
+        now += 1
+    # exponential backoff, capped at 30 s
+    assert attempts[:7] == [0, 1, 3, 7, 15, 31, 61]
+    assert all(b - a == 30 for a, b in itertools.pairwise(attempts[6:]))
+    batch = outbox.due(T0 + 700)
+    assert batch is not None
+    assert {a["labels"]["point_id"]: "endsAt" in a for a in batch.alerts} == {"a": False, "b": True}
+    outbox.delivered(batch, T0 + 700)
+    assert outbox.failures == 0 and outbox.retry_at == 0
+    assert len(outbox) == 2  # the resolution is repeated for another five minutes
+
+
+def test_older_or_repeated_messages_change_nothing() -> None:
+    outbox = Outbox(POLICY)
+    assert outbox.offer(message(ts=T0 + 10), T0)
+    outbox.delivered(outbox.due(T0) or pytest.fail("due"), T0)
+    assert not outbox.offer(message(ts=T0 + 10), T0 + 1)  # a redelivery
+    assert not outbox.offer(message(ts=T0 + 5), T0 + 1)  # an older event
+    assert outbox.due(T0 + 1) is None
+    assert outbox.offer(message(status="resolved", ts=T0 + 20), T0 + 2)
+    # a re-offered firing snapshot older than the resolution must not revive the alert
+    assert not outbox.offer(message(ts=T0 + 20), T0 + 3)
+    assert not outbox.offer(message(ts=T0 + 15), T0 + 3)
+    batch = outbox.due(T0 + 3)
+    assert batch is not None and "endsAt" in batch.alerts[0]
+    # the same alert firing again later is news
+    assert outbox.offer(message(ts=T0 + 30), T0 + 4)
+
+
+def test_a_version_replaced_in_flight_is_sent_again() -> None:
+    outbox = Outbox(POLICY)
+    outbox.offer(message(), T0)
+    in_flight = outbox.due(T0)
+    assert in_flight is not None
+    outbox.offer(message(status="resolved", ts=T0 + 1), T0 + 0.5)
+    outbox.delivered(in_flight, T0 + 1)
+    batch = outbox.due(T0 + 1)
+    assert batch is not None and "endsAt" in batch.alerts[0]
+
+
+def test_batches_are_bounded_and_oldest_first() -> None:
+    outbox = Outbox(POLICY)
+    for i in range(7):
+        outbox.offer(message(f"f{i}"), T0 + i)
+    sent = []
+    while (batch := outbox.due(T0 + 10)) is not None:
+        assert len(batch.alerts) <= 3
+        sent.extend(fingerprints(batch))
+        outbox.delivered(batch, T0 + 10)
+    assert sent == [f"f{i}" for i in range(7)]
+
+
+def test_policy_is_checked() -> None:
+    with pytest.raises(ValueError):
+        DeliveryPolicy(resend_seconds=0)
+    with pytest.raises(ValueError):
+        DeliveryPolicy(backoff_initial_seconds=10, backoff_max_seconds=1)
