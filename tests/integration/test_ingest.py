@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
 
 from streams.config import Settings
+from streams.simulate.registry import build_registry
 from streams.topics import ACTIVATIONS, INPUT_TOPICS, REGISTRY, TELEMETRY, VISITS
 from tests.integration.conftest import WORKER_GROUP, registry_record, telemetry_record
 from tests.integration.pipeline import (
@@ -135,3 +138,37 @@ def test_replaying_every_input_topic_from_the_beginning_adds_no_rows(
 
     assert before["telemetry"] >= 10
     assert _row_counts(admin_dsn, run_id) == before
+
+
+def test_every_simulated_message_reaches_the_database(
+    worker: Worker, settings: Settings, admin_dsn: str, run_id: str, tmp_path: Path
+) -> None:
+    # A start of its own (derived from the run id) keeps this run's rows apart from earlier runs'.
+    start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=int(run_id, 16) % 500_000)
+    end = start + timedelta(minutes=10)
+    summary = tmp_path / "summary.json"
+    subprocess.run(
+        [sys.executable, "-m", "streams.cli", "simulate", "--points", "150", "--speed", "max",
+         "--start", start.isoformat(), "--duration", "10m", "--seed", "7",
+         "--summary-json", str(summary)],
+        check=True, timeout=300,
+    )
+    sent = orjson.loads(summary.read_bytes())
+    point_ids = [p["point_id"] for p in build_registry(7, 150)]
+    expected = {"telemetry": sent[TELEMETRY], "visits": sent[VISITS],
+                "activations": sent[ACTIVATIONS]}
+
+    def arrived() -> dict[str, int] | None:
+        counts = {
+            table: query(admin_dsn, f"SELECT count(*) FROM {table} "
+                         "WHERE point_id = ANY(%s) AND ts >= %s AND ts <= %s",
+                         [point_ids, start, end])[0][0]
+            for table in expected
+        }
+        return counts if counts == expected else None
+
+    wait_for(f"the simulated messages in the database ({expected})", arrived, timeout=120)
+    assert sent[TELEMETRY] > 1000
+    registered = query(admin_dsn, "SELECT count(*) FROM points WHERE point_id = ANY(%s)",
+                       [point_ids])[0][0]
+    assert registered == len(point_ids) == sent[REGISTRY]
