@@ -10,7 +10,7 @@ import logging
 from typing import Any, cast
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from psycopg_pool import AsyncConnectionPool
 
 from streams import topics
@@ -24,12 +24,14 @@ from streams.contract import Contract
 from streams.domain.clock import LagGuardConfig
 from streams.domain.occupancy import OccupancyConfig
 from streams.domain.staleness import StalenessConfig
-from streams.kafka_client import faust_credentials
+from streams.kafka_client import client_kwargs, faust_credentials
 from streams.metrics import PipelineMetrics
 from streams.point_directory import PointDirectory, RegistryFollower
 from streams.sinks.database import DatabaseSink
 
 log = logging.getLogger(__name__)
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -53,7 +55,7 @@ def create_app(settings: Settings) -> faust.App:
     metrics = PipelineMetrics(registry)
     contract = Contract(max_future_skew_seconds=settings.max_future_skew_seconds)
     follower = RegistryFollower(
-        settings.kafka_bootstrap, contract, PointDirectory(), on_change=metrics.points_known.set
+        client_kwargs(settings), contract, PointDirectory(), on_change=metrics.points_known.set
     )
     pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=4, open=False)
     deadletter = app.topic(settings.deadletter_topic, key_type=bytes, value_type=bytes)
@@ -96,7 +98,8 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.page("/metrics")
     async def prometheus_metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp takes the charset apart from the content type
+        return web.bytes(generate_latest(registry), content_type=METRICS_CONTENT_TYPE)
 
     return app
 

@@ -8,7 +8,6 @@ cleanly (simulator first, so the worker drains what was produced).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import subprocess
 import sys
@@ -86,16 +85,12 @@ async def _watch(
 ) -> None:
     reader = StatusReader(settings)
     previous: Snapshot | None = None
-    try:
-        with Live(console=console, refresh_per_second=2, screen=False) as live:
-            while all(child.poll() is None for child in children):
-                snap = await reader.snapshot()
-                live.update(render(snap, previous))
-                previous = snap
-                await asyncio.sleep(REFRESH_SECONDS)
-    finally:
-        with contextlib.suppress(Exception):
-            await reader.close()
+    with Live(console=console, refresh_per_second=2, screen=False) as live:
+        while all(child.poll() is None for child in children):
+            snap = await reader.snapshot()
+            live.update(render(snap, previous))
+            previous = snap
+            await asyncio.sleep(REFRESH_SECONDS)
     for child in children:
         if child.poll() is not None:
             console.print(f"[red]a child process exited with code {child.returncode}; "

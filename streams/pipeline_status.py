@@ -12,10 +12,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config import Settings
+from streams.kafka_client import client_kwargs
+from streams.kafka_offsets import end_offsets
 from streams.topics import all_topics
 
 _ROW_COUNTS = """
@@ -57,12 +58,6 @@ class StatusReader:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._consumer: AIOKafkaConsumer | None = None
-
-    async def close(self) -> None:
-        """Release the Kafka client."""
-        if self._consumer is not None:
-            await self._consumer.stop()
 
     async def snapshot(self) -> Snapshot:
         """Read every source once; failures are noted in ``errors``, never raised."""
@@ -84,22 +79,9 @@ class StatusReader:
         return snap
 
     async def _topic_offsets(self) -> dict[str, int]:
-        if self._consumer is None:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._settings.kafka_bootstrap, enable_auto_commit=False
-            )
-            await consumer.start()
-            self._consumer = consumer
-        consumer = self._consumer
         names = [spec.name for spec in all_topics(self._settings.deadletter_topic)]
-        tps = [
-            TopicPartition(name, p)
-            for name in names
-            for p in sorted(consumer.partitions_for_topic(name) or ())
-        ]
-        ends = await consumer.end_offsets(tps)
         totals: dict[str, int] = dict.fromkeys(names, 0)
-        for tp, end in ends.items():
+        for tp, end in (await end_offsets(client_kwargs(self._settings), names)).items():
             totals[tp.topic] += end
         return totals
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,13 +56,13 @@ class RegistryFollower:
 
     def __init__(
         self,
-        bootstrap: str,
+        client: Mapping[str, Any],
         contract: Contract,
         directory: PointDirectory,
         *,
         on_change: Callable[[int], None] | None = None,
     ) -> None:
-        self._bootstrap = bootstrap
+        self._client = client
         self._contract = contract
         self.directory = directory
         self._on_change = on_change
@@ -76,7 +76,7 @@ class RegistryFollower:
         # the beginning: the compacted registry is read whole.
         consumer = AIOKafkaConsumer(
             topics.REGISTRY,
-            bootstrap_servers=self._bootstrap,
+            **self._client,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

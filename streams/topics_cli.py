@@ -1,4 +1,5 @@
-"""``nezlam topics create``: the contract topics on the cluster at ``NEZLAM_KAFKA_BOOTSTRAP``.
+"""``nezlam topics create``: the contract topics and the workers' changelog topics, on the
+cluster at ``NEZLAM_KAFKA_BOOTSTRAP``.
 
 The deployment's one-shot jobs run it before the workers start (deploy/compose.yaml,
 deploy/k8s/jobs/): brokers there refuse to auto-create topics, and an auto-created topic would
@@ -11,8 +12,7 @@ import click
 from aiokafka.errors import KafkaError
 
 from streams.config import get_settings
-from streams.stack.topics import ensure_topics
-from streams.topics import all_topics
+from streams.stack.topics import ensure_topics, new_topics
 
 
 @click.group()
@@ -22,15 +22,15 @@ def topics() -> None:
 
 @topics.command()
 def create() -> None:
-    """Create the missing contract topics; existing ones are left exactly as they are."""
+    """Create the missing contract and changelog topics; existing ones are left as they are."""
     settings = get_settings()
     try:
         created = ensure_topics(settings)
     except KafkaError as exc:
         raise click.ClickException(f"kafka: could not create the topics: {exc}") from exc
-    names = [spec.name for spec in all_topics(settings.deadletter_topic)]
+    wanted = len(new_topics(settings))
     click.echo(
         f"kafka {settings.kafka_bootstrap}: {len(created)} created "
         f"({settings.topic_partitions} partitions, replication {settings.topic_replication}), "
-        f"{len(names) - len(created)} already present"
+        f"{wanted - len(created)} already present"
     )

@@ -18,7 +18,8 @@ UID = "nezlam-alerts"
 SEVERITIES = ("critical", "warning", "info")
 _HISTORY_ROWS = 500
 
-# The first firing event of an alert's current episode: after its latest resolution.
+# When the episode of alert event ``a`` began: its first firing event after the resolution
+# before ``a`` (alerts fire, update and resolve; a fingerprint may fire again later).
 _EPISODE_START = " ".join(
     (
         "SELECT min(e.ts) FROM alert_events AS e",

@@ -48,12 +48,6 @@ def _points_by_state() -> stat.Panel:
         with_cte("points_now", points_now(), f"SELECT\n{counts}\nFROM points_now"),
         columns=STATES,
     )
-    overrides = [
-        dashboard.DynamicConfigValue(
-            id_val="color", value={"mode": "fixed", "fixedColor": STATE_COLOURS[state]}
-        )
-        for state in STATES
-    ]
     panel = (
         base.stat_panel(
             "Points by state", "Unknown: registered, never reported.", query,
@@ -63,8 +57,8 @@ def _points_by_state() -> stat.Panel:
         .height(5)
         .color_mode(common.BigValueColorMode.BACKGROUND)
     )
-    for state, colour in zip(STATES, overrides, strict=True):
-        panel = panel.override_by_name(state, [colour])
+    for state in STATES:
+        panel = panel.override_by_name(state, [base.fixed_colour(STATE_COLOURS[state])])
     return panel
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -48,9 +48,15 @@ def partition_for(key: bytes, partitions: Sequence[int]) -> int:
 class Publisher:
     """Keyed records into Kafka, batched per partition; use as ``async with Publisher(...)``."""
 
-    def __init__(self, bootstrap: str, topics: Iterable[str], client_id: str = "nezlam-simulate"):
+    def __init__(
+        self,
+        client: Mapping[str, Any],
+        topics: Iterable[str],
+        client_id: str = "nezlam-simulate",
+    ):
+        """``client``: connection settings, see :func:`streams.kafka_client.client_kwargs`."""
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
+            **client,
             client_id=client_id,
             acks=ACKS,
             linger_ms=LINGER_MS,

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import orjson
 
+from streams.config import get_settings
+from streams.kafka_client import client_kwargs
 from streams.simulate.clock import Pacer, default_start
 from streams.simulate.faults import Corruptor
 from streams.simulate.producer import PARTIAL_BATCH_S, Publisher
@@ -81,7 +83,8 @@ async def _run(config: RunConfig) -> dict[str, int]:
     )
     reached = start
     try:
-        async with Publisher(config.bootstrap, TOPICS) as publisher:
+        client = {**client_kwargs(get_settings()), "bootstrap_servers": config.bootstrap}
+        async with Publisher(client, TOPICS) as publisher:
             for entry in registry:
                 publisher.add(REGISTRY, entry["point_id"].encode(), orjson.dumps(entry))
             tally.counts[REGISTRY] += len(registry)

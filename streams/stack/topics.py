@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from streams.config import Settings
+from streams.kafka_client import client_kwargs
 from streams.topics import TopicSpec, all_topics, changelog_topics
 
 MS_PER_HOUR = 3_600_000
@@ -48,7 +49,7 @@ async def ensure_topics_async(
     settings: Settings, specs: Sequence[TopicSpec] | None = None
 ) -> list[str]:
     """Create the topics (see :func:`new_topics`) that do not exist yet; return those created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -66,7 +66,7 @@ class WebhookReceiver:
                 self.send_response(200)
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (base's name)
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -104,7 +104,10 @@ def test_config(webhook_url: str) -> dict[str, Any]:
         },
         "inhibit_rules": shipped["inhibit_rules"],
         "receivers": [
-            {"name": "test-webhook", "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}
+            {
+                "name": "test-webhook",
+                "webhook_configs": [{"url": webhook_url, "send_resolved": True}],
+            }
         ],
     }
 

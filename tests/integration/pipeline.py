@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 import orjson
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from streams import kafka_offsets
 from streams.config import Settings
+from streams.kafka_client import client_kwargs
 
 T = TypeVar("T")
 
@@ -50,41 +51,15 @@ def produce(settings: Settings, messages: Iterable[tuple[str, str | None, Any]])
     asyncio.run(send())
 
 
-PROBE_GROUP = "nezlam-it-probe"  # never commits; a group keeps aiokafka's stop() clean
-
-
-async def _partitions(settings: Settings, topics: Sequence[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
-    return [
-        TopicPartition(topic["topic"], part["partition"])
-        for topic in described
-        for part in topic["partitions"]
-    ]
-
-
 def end_offsets(settings: Settings, topics: Sequence[str]) -> dict[TopicPartition, int]:
     """The current end offset of every partition of ``topics``."""
-
-    async def read() -> dict[TopicPartition, int]:
-        tps = await _partitions(settings, topics)
-        consumer = _probe_consumer(settings)
-        await consumer.start()
-        try:
-            return dict(await consumer.end_offsets(tps))
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
+    return asyncio.run(kafka_offsets.end_offsets(client_kwargs(settings), topics))
 
 
 def _probe_consumer(settings: Settings) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=PROBE_GROUP, enable_auto_commit=False
+        bootstrap_servers=settings.kafka_bootstrap, group_id=kafka_offsets.PROBE_GROUP,
+        enable_auto_commit=False,
     )
 
 

@@ -9,6 +9,8 @@ webhook receiver inside the test, so each assertion is about what on-call staff 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 import subprocess
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -113,8 +115,16 @@ def liveness(last_report: float, now: float) -> staleness.PointLiveness:
 
 
 def report(ts: float, **overrides: Any) -> Report:
-    values = {"ts": ts, "status": "open", "power": "grid", "generator_running": False,
-              "heating_on": True, "internet_up": True, "indoor_temp_c": 19.0, **overrides}
+    values = {
+        "ts": ts,
+        "status": "open",
+        "power": "grid",
+        "generator_running": False,
+        "heating_on": True,
+        "internet_up": True,
+        "indoor_temp_c": 19.0,
+        **overrides,
+    }
     return Report(**values)
 
 
@@ -127,13 +137,13 @@ def what(notification: Notification) -> list[tuple[str, str, str]]:
 
 
 async def pump(
-    notifier: AlertmanagerNotifier, condition: Callable[[], bool], what: str, timeout: float = 20
+    notifier: AlertmanagerNotifier, condition: Callable[[], bool], what: str, within: float = 20
 ) -> None:
-    """Deliver until ``condition`` holds."""
-    deadline = time.monotonic() + timeout
+    """Deliver until ``condition`` holds; fail naming ``what`` after ``within`` seconds."""
+    deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
         await notifier.deliver_due(time.time())
         await asyncio.sleep(0.05)
 
@@ -161,7 +171,9 @@ def test_fuel_low_escalates_to_critical_and_a_refuel_resolves_both(
     notifier = AlertmanagerNotifier([am.url], FAST)
     generator = Point(point("UA-IT-FUEL-1"), rules, notifier)
     base = time.time() - 3 * 3600
-    got = lambda: receiver.received("/am")  # noqa: E731
+
+    def got() -> list[Notification]:
+        return receiver.received("/am")
 
     async def scenario() -> None:
         for minute in range(0, 6):  # 11 h left: below 2 x 6 h for the 5-minute pending time
@@ -218,7 +230,9 @@ def test_a_silent_point_fires_mutes_its_other_alerts_and_resolves_when_it_report
     notifier = AlertmanagerNotifier([am.url], FAST)
     tent = Point(point("UA-IT-SILENT-1"), rules, notifier)
     base = time.time() - 3 * 3600
-    got = lambda: receiver.received("/am")  # noqa: E731
+
+    def got() -> list[Notification]:
+        return receiver.received("/am")
 
     async def scenario() -> None:
         for minute in range(0, 16):  # internet down for 15 minutes: internet_down fires
@@ -260,7 +274,9 @@ def test_nothing_is_lost_while_alertmanager_is_down(
     kyiv = Point(point("UA-IT-DOWN-1"), rules, notifier)
     odesa = Point(point("UA-IT-DOWN-2", "Одеська область"), rules, notifier)
     base = time.time() - 3 * 3600
-    got = lambda: receiver.received("/am")  # noqa: E731
+
+    def got() -> list[Notification]:
+        return receiver.received("/am")
 
     async def scenario() -> None:
         kyiv.judge(base + 600, liveness=liveness(base, base + 600))  # silent
@@ -320,8 +336,11 @@ def test_a_noisy_sensor_hovering_at_the_threshold_does_not_flap(
     notifier = AlertmanagerNotifier([am.url], FAST)
     generator = Point(point("UA-IT-NOISY-1"), rules, notifier)
     base = time.time() - 3 * 3600
-    # hours left wobble around the 12 h fuel_low threshold by +-1 h, every minute for 2 h
-    wobble = [12.0 + (1.0 if i % 3 == 0 else -1.0) * (i % 7) / 7 for i in range(120)]
+    # Every minute for 2 h, a tank slowly going from 12.6 h to 11.4 h of fuel, seen through a
+    # sensor whose noise (+-0.5 h) keeps crossing the 12 h fuel_low threshold both ways.
+    noise = random.Random(7)
+    wobble = [12.6 - 1.2 * i / 120 + noise.uniform(-0.5, 0.5) for i in range(120)]
+    assert sum(1 for a, b in itertools.pairwise(wobble) if (a < 12) != (b < 12)) > 20
 
     async def scenario() -> None:
         for i, hours in enumerate(wobble):

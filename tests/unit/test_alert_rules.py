@@ -626,6 +626,7 @@ def test_alerts_never_flap_faster_than_their_pending_and_clear_periods(
                 firing = True
             elif event.status == "resolved":
                 assert firing
+                assert event.ends_at is not None
                 assert event.ts - event.ends_at >= spec.clear_seconds  # no refuels here
                 last_resolved = event.ts
                 firing = False

@@ -40,7 +40,8 @@ CONTRACT_REQUIRED: dict[str, list[str]] = {
         "confidence", "generator_running", "refuel_detected", "method",
     ],
     "points.state.schema.json": [
-        "point_id", "ts", "state", "previous_state", "activation_overdue", "since", "oblast", "kind",
+        "point_id", "ts", "state", "previous_state", "activation_overdue", "since", "oblast",
+        "kind",
     ],
     "alerts.schema.json": [
         "fingerprint", "alertname", "status", "severity", "point_id", "oblast", "point_kind",
