@@ -7,8 +7,8 @@ NEZLAM := $(VENV)/bin/nezlam
 PYTEST := $(VENV)/bin/pytest
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps stack-up stack-down stack-status migrate run worker simulate \
-	test lint unit integration bench bench-forecast
+.PHONY: help setup system-deps stack-up stack-down stack-status migrate run worker \
+	test lint unit integration bench bench-forecast dashboards up down deploy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -64,3 +64,15 @@ bench-forecast: $(VENV)/.installed ## fuel forecaster against the predict_linear
 
 bench: migrate ## end-to-end throughput of the worker
 	@$(PY) -m streams.bench.pipeline
+
+dashboards: $(VENV)/.installed ## regenerate dashboards/*.json and the Grafana datasource provisioning
+	@$(PY) -m streams.dashboards
+
+up: ## the production-like stack in containers (deploy/compose.yaml; needs a Docker Engine)
+	@bash tools/compose-up.sh
+
+down: ## stop the container stack (data kept in its volumes)
+	@docker compose -f deploy/compose.yaml --env-file deploy/.env down
+
+deploy-check: $(VENV)/.installed ## validate deploy/: promtool, amtool, compose and k8s schemas, hadolint
+	@bash tools/deploy-checks.sh

@@ -11,6 +11,7 @@ from streams.config import get_settings
 from streams.db.cli import db
 from streams.grafana_push import grafana
 from streams.live import run
+from streams.refuel_plan import refuel_plan
 from streams.simulate.cli import simulate
 from streams.stack.cli import stack
 from streams.stack.topics import ensure_topics
@@ -30,6 +31,7 @@ main.add_command(grafana)
 main.add_command(simulate)
 main.add_command(run)
 main.add_command(topics)
+main.add_command(refuel_plan)
 
 
 @main.command()

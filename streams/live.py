@@ -44,6 +44,9 @@ def run(points: int, speed: str, seed: int, no_stack: bool) -> None:
         console, "simulator", logs / "simulate.log",
         "simulate", "--points", str(points), "--speed", speed, "--seed", str(seed),
     )
+    # A closed terminal or a `kill` stops the children as cleanly as Ctrl-C does.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     try:
         asyncio.run(_watch(settings, console, (worker, simulator)))
     except KeyboardInterrupt:
@@ -136,7 +139,44 @@ def render(snap: Snapshot, previous: Snapshot | None) -> Group:
     for state, count in sorted(snap.points_by_state.items()):
         states.add_row(state, f"{count:,}")
 
-    parts: list[Table | str] = [flows, rows, rejects, states]
+    parts: list[Table | str] = [flows, rows, rejects, states, *_point_tables(snap)]
     parts.extend(f"[yellow]waiting for {error}[/yellow]" for error in snap.errors)
     parts.append("[dim]Ctrl-C stops the simulator and the worker[/dim]")
     return Group(*parts)
+
+
+def _table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f} h"
+
+
+def _point_tables(snap: Snapshot) -> list[Table]:
+    driest = _table(
+        "Closest to running dry", ("point", "oblast", "hours to empty", "refuel due in"),
+        [(f"{pid} {name}", oblast, _hours(hours), _hours(due))
+         for pid, name, oblast, hours, due in snap.driest],
+    )
+    silent = _table(
+        "Silent points", ("point", "oblast", "kind", "last report"),
+        [(f"{pid} {name}", oblast, kind, f"{last:%Y-%m-%d %H:%M}")
+         for pid, name, oblast, kind, last in snap.silent],
+    )
+    crowded = _table(
+        "Most crowded", ("point", "oblast", "inside", "capacity", "utilisation"),
+        [(f"{pid} {name}", oblast, str(inside), str(capacity), f"{(util or 0):.0%}")
+         for pid, name, oblast, inside, capacity, util in snap.crowded],
+    )
+    alerts = _table(
+        "Active alerts", ("alert", "severity", "point", "oblast", "summary"),
+        [(name, severity, pid, oblast or "", summary)
+         for name, severity, pid, oblast, summary in snap.alerts],
+    )
+    return [driest, silent, crowded, alerts]

@@ -7,9 +7,11 @@ while a service is still starting simply lacks that part.
 from __future__ import annotations
 
 import asyncio
+import json
 import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from prometheus_client.parser import text_string_to_metric_families
@@ -31,6 +33,30 @@ SELECT CASE WHEN last_seen IS NULL THEN 'never reported'
        count(*)
 FROM point_status GROUP BY 1
 """
+_DRIEST = """
+SELECT point_id, name, oblast, hours_to_empty, hours_until_refuel_due
+FROM refuel_plan WHERE hours_to_empty IS NOT NULL
+ORDER BY hours_until_refuel_due LIMIT 10
+"""
+# Silence as the database sees it: last report older than the kind's threshold (the worker's
+# own, lag-aware judgement is published on points.state).
+_SILENT = """
+SELECT point_id, name, oblast, kind, last_seen FROM point_status
+WHERE last_seen < now()
+      - make_interval(secs => coalesce((%(thresholds)s::jsonb ->> kind)::float, 900))
+ORDER BY last_seen LIMIT 10
+"""
+_CROWDED = """
+SELECT o.point_id, p.name, p.oblast, o.people_inside, p.capacity_people, o.utilisation
+FROM (SELECT DISTINCT ON (point_id) point_id, people_inside, utilisation FROM occupancy
+      WHERE ts > now() - interval '15 minutes' ORDER BY point_id, ts DESC) AS o
+JOIN points AS p USING (point_id)
+ORDER BY o.utilisation DESC NULLS LAST LIMIT 10
+"""
+_ALERTS = """
+SELECT alertname, severity, point_id, oblast, summary FROM alerts_active
+ORDER BY severity = 'critical' DESC, ts DESC LIMIT 10
+"""
 
 
 @dataclass
@@ -42,6 +68,10 @@ class Snapshot:
     worker: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
     table_rows: dict[str, int] = field(default_factory=dict)
     points_by_state: dict[str, int] = field(default_factory=dict)
+    driest: list[tuple[Any, ...]] = field(default_factory=list)
+    silent: list[tuple[Any, ...]] = field(default_factory=list)
+    crowded: list[tuple[Any, ...]] = field(default_factory=list)
+    alerts: list[tuple[Any, ...]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def worker_sum(self, metric: str, *labels: str) -> dict[tuple[str, ...], float]:
@@ -74,8 +104,10 @@ class StatusReader:
             snap.topic_offsets = offsets
         if isinstance(worker, list):
             snap.worker = worker
-        if isinstance(database, tuple):
-            snap.table_rows, snap.points_by_state = database
+        if isinstance(database, Snapshot):
+            snap.table_rows, snap.points_by_state = database.table_rows, database.points_by_state
+            snap.driest, snap.silent = database.driest, database.silent
+            snap.crowded, snap.alerts = database.crowded, database.alerts
         return snap
 
     async def _topic_offsets(self) -> dict[str, int]:
@@ -94,13 +126,22 @@ class StatusReader:
             for sample in family.samples
         ]
 
-    async def _database(self) -> tuple[dict[str, int], dict[str, int]]:
+    async def _database(self) -> Snapshot:
+        thresholds = {"thresholds": json.dumps(self._settings.silence_after_seconds)}
         async with await psycopg.AsyncConnection.connect(
             self._settings.database_url, connect_timeout=3, autocommit=True
         ) as conn:
             rows = await (await conn.execute(_ROW_COUNTS)).fetchall()
             states = await (await conn.execute(_POINTS_BY_STATE)).fetchall()
-        return {name: int(n) for name, n in rows}, {state: int(n) for state, n in states}
+            return Snapshot(
+                taken_at=0.0,
+                table_rows={name: int(n) for name, n in rows},
+                points_by_state={state: int(n) for state, n in states},
+                driest=await (await conn.execute(_DRIEST)).fetchall(),
+                silent=await (await conn.execute(_SILENT, thresholds)).fetchall(),
+                crowded=await (await conn.execute(_CROWDED)).fetchall(),
+                alerts=await (await conn.execute(_ALERTS)).fetchall(),
+            )
 
 
 def _fetch(url: str) -> str:
