@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import psycopg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
@@ -23,6 +24,8 @@ from tests.integration.tsdb_wasm import tsdb_wasm_dsn  # noqa: F401  (a session 
 
 WORKER_GROUP = "nezlam-it"
 WORKER_WEB_PORT = 6067
+# Short silence thresholds, so that detecting a silent point takes seconds, not minutes.
+SILENCE_AFTER = {"permanent": 20, "mobile": 20, "standby": 20}
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +95,9 @@ def worker(
     state = tmp_path_factory.mktemp("worker")
     proc = Worker(
         {"NEZLAM_APP_ID": WORKER_GROUP, "NEZLAM_WEB_PORT": str(WORKER_WEB_PORT),
-         "NEZLAM_STATE_DIR": str(state), "NEZLAM_SINK_BATCH_SECONDS": "0.2"},
+         "NEZLAM_STATE_DIR": str(state), "NEZLAM_SINK_BATCH_SECONDS": "0.2",
+         "NEZLAM_SILENCE_AFTER_SECONDS": orjson.dumps(SILENCE_AFTER).decode(),
+         "NEZLAM_LIVENESS_INTERVAL_SECONDS": "2"},
         Path(state) / "worker.log",
     )
     proc.start()

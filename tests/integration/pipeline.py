@@ -110,7 +110,17 @@ def committed(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> 
 
 def rewind(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> None:
     """Commit the first offsets for the (stopped) group: its next worker replays everything."""
+    _commit(settings, group, tps, to_end=False)
 
+
+def skip_to_end(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> None:
+    """Commit the end offsets for a (new or stopped) group: its worker sees only what follows."""
+    _commit(settings, group, tps, to_end=True)
+
+
+def _commit(
+    settings: Settings, group: str, tps: Sequence[TopicPartition], *, to_end: bool
+) -> None:
     async def commit() -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False
@@ -118,8 +128,8 @@ def rewind(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> Non
         await consumer.start()
         try:
             consumer.assign(list(tps))
-            starts = await consumer.beginning_offsets(list(tps))
-            await consumer.commit(dict(starts))
+            where = consumer.end_offsets if to_end else consumer.beginning_offsets
+            await consumer.commit(dict(await where(list(tps))))
         finally:
             await consumer.stop()
 

@@ -200,3 +200,21 @@ def test_readers_may_read_the_plan(synced: str) -> None:
             refused = (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)
             with pytest.raises(refused):
                 conn.execute("DELETE FROM fuel_lead_times")
+
+
+def test_the_view_has_the_documented_columns(scratch_dsn: str) -> None:
+    with psycopg.connect(scratch_dsn) as conn:
+        found = conn.execute(
+            "SELECT column_name::text, data_type::text FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND table_name = 'refuel_plan'"
+            " ORDER BY ordinal_position"
+        ).fetchall()
+    tz, number = "timestamp with time zone", "double precision"
+    assert found == [
+        ("point_id", "text"), ("name", "text"), ("oblast", "text"), ("hromada", "text"),
+        ("kind", "text"), ("lat", number), ("lon", number), ("fuel_tank_l", number),
+        ("fuel_level_l", number), ("litres_to_fill", number), ("burn_rate_lph", number),
+        ("hours_to_empty", number), ("empty_at", tz), ("hours_until_refuel_due", number),
+        ("last_reading_at", tz), ("lead_time_hours", number), ("generator_running", "boolean"),
+        ("confidence", number),
+    ]  # fmt: skip

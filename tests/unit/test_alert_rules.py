@@ -638,3 +638,33 @@ def test_alerts_never_flap_faster_than_their_pending_and_clear_periods(
 def test_every_rule_has_defaults_and_wording(alertname: str) -> None:
     assert alertname in DEFAULT_RULES
     assert Thresholds().problems() == []
+
+
+def test_inputs_from_validated_messages() -> None:
+    contract = Contract(max_future_skew_seconds=300)
+    registry = contract.validate(
+        "points.registry",
+        orjson.dumps({
+            "point_id": "UA-KV-1", "name": "School", "kind": "mobile", "oblast": "Київська область",
+            "hromada": "Бучанська", "lat": 50.5, "lon": 30.2, "capacity_people": 80,
+            "fuel_tank_l": 150,
+        }),
+        now=T0,
+    )  # fmt: skip
+    telemetry = contract.validate(
+        "points.telemetry",
+        orjson.dumps({
+            "point_id": "UA-KV-1", "ts": "2026-01-01T00:00:00Z", "status": "open",
+            "power": "battery", "generator_running": False, "fuel_level_l": None,
+            "heating_on": None, "internet_up": True, "indoor_temp_c": 15.5, "headcount": None,
+        }),
+        now=T0,
+    )  # fmt: skip
+    assert isinstance(registry, dict) and isinstance(telemetry, dict)
+    assert PointInfo.from_registry(registry) == PointInfo(
+        "UA-KV-1", "School", "mobile", "Київська область", "Бучанська", 80, 150
+    )
+    assert Report.from_telemetry(telemetry) == Report(
+        ts=T0, status="open", power="battery", generator_running=False, heating_on=None,
+        internet_up=True, indoor_temp_c=15.5, headcount=None,
+    )  # fmt: skip

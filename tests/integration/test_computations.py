@@ -1,0 +1,221 @@
+"""The computations end to end on the real stack: Kafka in, Faust tables, database and topics out."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.bench.fuel_traces import generate_trace
+from streams.config import Settings
+from streams.domain.fuel_forecast import FuelReading, update
+from streams.simulate.registry import build_registry
+from streams.topics import (
+    ACTIVATIONS,
+    INPUT_TOPICS,
+    POINT_STATE,
+    REGISTRY,
+    TELEMETRY,
+    VISITS,
+)
+from tests.integration.conftest import SILENCE_AFTER, registry_record, telemetry_record
+from tests.integration.pipeline import (
+    Worker,
+    end_offsets,
+    produce,
+    query,
+    read_from,
+    skip_to_end,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def test_visits_and_headcount_give_the_expected_occupancy(
+    worker: Worker, settings: Settings, admin_dsn: str, run_id: str
+) -> None:
+    point = f"IT-{run_id}-occ"
+    t0 = datetime(2026, 2, 1, 18, 0, tzinfo=UTC).timestamp()
+    visits = [(f"{run_id}-a{i}", t0 + 60 * i, "arrival", 2) for i in range(5)]
+    visits += [(f"{run_id}-d{i}", t0 + 400 + 60 * i, "departure", 1) for i in range(2)]
+    produce(settings, [(REGISTRY, point, registry_record(point, capacity_people=20))] + [
+        (VISITS, point, {"event_id": eid, "point_id": point, "ts": _iso(ts), "kind": kind,
+                         "people": people})
+        for eid, ts, kind, people in visits
+    ])
+    last_visit = _iso(t0 + 460)
+    rows = wait_for("the occupancy after the visits", lambda: query(
+        admin_dsn, "SELECT people_inside, visits_15m, visits_1h, utilisation FROM occupancy "
+        "WHERE point_id = %s AND ts = %s", [point, last_visit]))
+    assert rows == [(8, 10, 10, 0.4)]  # 10 arrived, 2 left; 8 of 20 places
+
+    # A reported headcount overrides the running count; a replayed visit changes nothing.
+    report_ts = _iso(t0 + 600)
+    produce(settings, [
+        (TELEMETRY, point, telemetry_record(point, report_ts, headcount=3)),
+        (VISITS, point, {"event_id": visits[0][0], "point_id": point, "ts": _iso(visits[0][1]),
+                         "kind": "arrival", "people": 2}),
+    ])
+    rows = wait_for("the occupancy after the headcount", lambda: query(
+        admin_dsn, "SELECT people_inside, visits_15m FROM occupancy WHERE point_id = %s "
+        "AND ts = %s", [point, report_ts]))
+    assert rows == [(3, 10)]
+
+
+def test_fuel_forecasts_follow_the_ground_truth(
+    worker: Worker, settings: Settings, admin_dsn: str, run_id: str
+) -> None:
+    point = f"IT-{run_id}-fuel"
+    trace = generate_trace(seed=3, trace_id=5, days=1.0)
+    produce(settings, [(REGISTRY, point, registry_record(point, fuel_tank_l=trace.params.tank_l))]
+            + [(TELEMETRY, point, telemetry_record(point, _iso(ts), fuel_level_l=level,
+                                                   generator_running=running, headcount=None))
+               for ts, level, running in zip(trace.ts, trace.level_reading, trace.running,
+                                             strict=True)])
+    last = _iso(trace.ts[-1])
+    wait_for("the forecast of the last reading", lambda: query(
+        admin_dsn, "SELECT 1 FROM fuel_forecast WHERE point_id = %s AND ts = %s",
+        [point, last]), timeout=120)
+    stored = dict(query(admin_dsn, "SELECT ts, hours_to_empty FROM fuel_forecast "
+                                   "WHERE point_id = %s", [point]))
+
+    # The same readings through the pure forecaster, in process: the pipeline must agree.
+    state = None
+    errors_pipeline, errors_direct = [], []
+    for i, ts in enumerate(trace.ts):
+        reading = FuelReading(ts, trace.level_reading[i], trace.running[i])
+        state, forecast = update(state, reading, trace.params.tank_l)
+        truth = trace.true_hours_to_empty[i]
+        if truth is None or truth >= 24 or not trace.running[i]:
+            continue
+        row = stored.get(datetime.fromtimestamp(ts, UTC))
+        if forecast.hours_to_empty is None or row is None:
+            continue
+        errors_direct.append(abs(min(forecast.hours_to_empty, 48) - truth))
+        errors_pipeline.append(abs(min(row, 48) - truth))
+    assert len(errors_pipeline) > 100
+    mae = sum(errors_pipeline) / len(errors_pipeline)
+    assert mae == pytest.approx(sum(errors_direct) / len(errors_direct), abs=1e-6)
+    assert mae < 3.0, f"mean absolute error of hours to empty {mae:.2f} h"
+
+
+def test_a_silent_point_is_reported_within_its_threshold_plus_30_seconds(
+    worker: Worker, settings: Settings, run_id: str
+) -> None:
+    point = f"IT-{run_id}-quiet"
+    start = end_offsets(settings, [POINT_STATE])
+    last_report = time.time()
+    produce(settings, [(REGISTRY, point, registry_record(point)),
+                       (TELEMETRY, point, telemetry_record(point, _iso(last_report)))])
+
+    def silent() -> dict[str, Any] | None:
+        for key, value in read_from(settings, start):
+            change = orjson.loads(value)
+            if key == point.encode() and change["state"] == "silent":
+                return change
+        return None
+
+    change = wait_for("the point to be reported silent", silent, timeout=90)
+    detected = datetime.fromisoformat(change["ts"]).timestamp()
+    threshold = SILENCE_AFTER["permanent"]
+    assert threshold < detected - last_report <= threshold + 30
+    assert change["previous_state"] == "open"
+    assert change["oblast"] == "Київська"
+
+
+@pytest.fixture(scope="module")
+def event_clock_worker(
+    kafka: str, admin_dsn: str, settings: Settings, run_id: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Worker]:
+    """A worker on a simulated clock (the newest event ts), seeing only new messages."""
+    group = f"nezlam-it-event-{run_id}"
+    skip_to_end(settings, group, list(end_offsets(settings, [s.name for s in INPUT_TOPICS])))
+    state = tmp_path_factory.mktemp("event-worker")
+    proc = Worker({"NEZLAM_APP_ID": group, "NEZLAM_WEB_PORT": "6068",
+                   "NEZLAM_STATE_DIR": str(state), "NEZLAM_CLOCK": "event",
+                   "NEZLAM_SINK_BATCH_SECONDS": "0.2", "NEZLAM_LIVENESS_INTERVAL_SECONDS": "1"},
+                  Path(state) / "worker.log")
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def test_activation_overdue_after_two_simulated_hours(
+    event_clock_worker: Worker, settings: Settings, admin_dsn: str, run_id: str
+) -> None:
+    point = f"IT-{run_id}-standby"
+    ordered = time.time() - 3 * 3600  # the whole scenario lies in the past: no future ts
+    start = end_offsets(settings, [POINT_STATE])
+
+    def reports(until_minutes: int, since_minutes: int = 0) -> list[tuple[str, str, Any]]:
+        return [(TELEMETRY, point, telemetry_record(point, _iso(ordered + 60 * m),
+                                                    status="standby", headcount=None))
+                for m in range(since_minutes, until_minutes)]
+
+    def changes() -> list[dict[str, Any]]:
+        return [orjson.loads(v) for k, v in read_from(settings, start) if k == point.encode()]
+
+    produce(settings, [
+        (REGISTRY, point, registry_record(point, kind="standby")),
+        (ACTIVATIONS, point, {"point_id": point, "ts": _iso(ordered), "action": "activate",
+                              "requested_by": "ДСНС test"}),
+        *reports(110),
+    ])
+    wait_for("the standby point's first state", lambda: query(
+        admin_dsn, "SELECT 1 FROM telemetry WHERE point_id = %s AND ts = %s",
+        [point, _iso(ordered + 60 * 109)]) and changes(), timeout=120)
+    time.sleep(3)  # several judgements at 1 h 49 min after the order
+    assert not any(change["activation_overdue"] for change in changes())
+
+    produce(settings, reports(125, since_minutes=110))
+    overdue = wait_for("activation overdue", lambda: [
+        c for c in changes() if c["activation_overdue"]], timeout=60)
+    judged_at = datetime.fromisoformat(overdue[0]["ts"]).timestamp()
+    assert 2 * 3600 < judged_at - ordered <= 2 * 3600 + 15 * 60
+
+
+def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
+    worker: Worker, settings: Settings, admin_dsn: str, run_id: str, tmp_path: Path
+) -> None:
+    start = datetime(2025, 6, 1, tzinfo=UTC) + timedelta(minutes=int(run_id, 16) % 100_000)
+    end = start + timedelta(minutes=30)
+    summary = tmp_path / "summary.json"
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "simulate", "--points", "400", "--speed", "max",
+         "--start", start.isoformat(), "--duration", "30m", "--seed", "11",
+         "--summary-json", str(summary)],
+    )
+    time.sleep(3)
+    worker.stop(signal.SIGKILL)
+    worker.start()
+    assert simulator.wait(timeout=300) == 0
+    sent = orjson.loads(summary.read_bytes())
+    point_ids = [p["point_id"] for p in build_registry(11, 400)]
+    expected = {"telemetry": sent[TELEMETRY], "visits": sent[VISITS]}
+
+    def counts() -> dict[str, int]:
+        return {table: query(admin_dsn, f"SELECT count(*) FROM {table} WHERE point_id = ANY(%s) "
+                             "AND ts >= %s AND ts <= %s", [point_ids, start, end])[0][0]
+                for table in expected}
+
+    wait_for(f"every simulated row after the crash ({expected})",
+             lambda: counts() == expected, timeout=240)
+    time.sleep(3)
+    assert counts() == expected  # and no more: nothing was written twice
+    assert worker.alive()
+    assert query(admin_dsn, "SELECT count(*) FROM fuel_forecast WHERE point_id = ANY(%s) "
+                 "AND ts >= %s AND ts <= %s", [point_ids, start, end])[0][0] > 0
