@@ -77,11 +77,13 @@ def create_app(settings: Settings) -> faust.App:
     async def judge_points() -> None:
         owned = [tp for tp in app.consumer.assignment() if tp.topic == topics.TELEMETRY]
         highwaters = await app.consumer.highwaters(*owned) if owned else {}
-        positions = {
-            partition: offset
-            for (topic, partition), offset in ingestor.positions.items()
-            if topic == topics.TELEMETRY
-        }
+        positions: dict[int, int] = {}
+        for tp in owned:
+            # Where this worker has processed nothing yet, the consumer's position stands in
+            # (the committed offset it resumed from, or what it has fetched since).
+            processed = ingestor.positions.get((tp.topic, tp.partition))
+            position = processed if processed is not None else await app.consumer.position(tp)
+            positions[tp.partition] = position or 0
         await pipeline.judge({tp.partition: high for tp, high in highwaters.items()}, positions)
 
     app.timer(settings.liveness_interval_seconds)(judge_points)

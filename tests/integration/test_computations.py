@@ -1,4 +1,4 @@
-"""The computations end to end on the real stack: Kafka in, Faust tables, database and topics out."""
+"""The computations end to end on the real stack: Kafka in, Faust tables, database, topics out."""
 
 from __future__ import annotations
 
@@ -154,8 +154,21 @@ def event_clock_worker(
     proc.stop()
 
 
+@pytest.fixture()
+def wall_clock_worker_paused(worker: Worker) -> Iterator[None]:
+    """The session's wall-clock worker would judge the same points on the wall clock and
+    publish its own verdicts to points.state: pause it while an event-clock test runs."""
+    worker.stop()
+    yield
+    worker.start()
+
+
 def test_activation_overdue_after_two_simulated_hours(
-    event_clock_worker: Worker, settings: Settings, admin_dsn: str, run_id: str
+    wall_clock_worker_paused: None,
+    event_clock_worker: Worker,
+    settings: Settings,
+    admin_dsn: str,
+    run_id: str,
 ) -> None:
     point = f"IT-{run_id}-standby"
     ordered = time.time() - 3 * 3600  # the whole scenario lies in the past: no future ts
