@@ -20,10 +20,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from streams.config import Settings, get_settings
 from streams.topics import REGISTRY, TELEMETRY
 from tests.integration.pipeline import Worker, produce, query, wait_for
-from tests.integration.tsdb_wasm import tsdb_wasm_dsn  # noqa: F401  (a session fixture)
+from tests.integration.tsdb_wasm import free_port, tsdb_wasm_dsn  # noqa: F401 (a fixture)
 
 WORKER_GROUP = "nezlam-it"
-WORKER_WEB_PORT = 6067
 # Short silence thresholds, so that detecting a silent point takes seconds, not minutes.
 SILENCE_AFTER = {"permanent": 20, "mobile": 20, "standby": 20}
 
@@ -94,7 +93,7 @@ def worker(
     """One real worker for the session, in its own consumer group, ready to process."""
     state = tmp_path_factory.mktemp("worker")
     proc = Worker(
-        {"NEZLAM_APP_ID": WORKER_GROUP, "NEZLAM_WEB_PORT": str(WORKER_WEB_PORT),
+        {"NEZLAM_APP_ID": WORKER_GROUP, "NEZLAM_WEB_PORT": str(free_port()),
          "NEZLAM_STATE_DIR": str(state), "NEZLAM_SINK_BATCH_SECONDS": "0.2",
          "NEZLAM_SILENCE_AFTER_SECONDS": orjson.dumps(SILENCE_AFTER).decode(),
          "NEZLAM_LIVENESS_INTERVAL_SECONDS": "2"},

@@ -23,7 +23,7 @@ from streams.config import get_settings
 from streams.db.migrate import apply_migrations
 from tests.integration import dashboard_dataset
 from tests.integration.db_contract import CONTINUOUS_AGGREGATES
-from tests.integration.tsdb_wasm import TOOL_DIR, _free_port, _stop, _wait_ready
+from tests.integration.tsdb_wasm import TOOL_DIR, _stop, _wait_ready, free_port
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -49,7 +49,7 @@ def scratch_postgres() -> Iterator[str]:
 @contextmanager
 def wasm_timescaledb(log_dir: Path) -> Iterator[str]:
     """DSN of a private TimescaleDB-in-WASM server, stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     log = log_dir / "tsdb-wasm.log"
     with log.open("w") as out:
         server = subprocess.Popen(

@@ -36,6 +36,7 @@ from tests.integration.pipeline import (
     skip_to_end,
     wait_for,
 )
+from tests.integration.tsdb_wasm import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +146,7 @@ def event_clock_worker(
     group = f"nezlam-it-event-{run_id}"
     skip_to_end(settings, group, list(end_offsets(settings, [s.name for s in INPUT_TOPICS])))
     state = tmp_path_factory.mktemp("event-worker")
-    proc = Worker({"NEZLAM_APP_ID": group, "NEZLAM_WEB_PORT": "6068",
+    proc = Worker({"NEZLAM_APP_ID": group, "NEZLAM_WEB_PORT": str(free_port()),
                    "NEZLAM_STATE_DIR": str(state), "NEZLAM_CLOCK": "event",
                    "NEZLAM_SINK_BATCH_SECONDS": "0.2", "NEZLAM_LIVENESS_INTERVAL_SECONDS": "1"},
                   Path(state) / "worker.log")

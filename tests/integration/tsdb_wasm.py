@@ -37,7 +37,7 @@ def tsdb_wasm_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.fail(
                 f"{tool} is needed for the TimescaleDB-in-WASM tests (apt-get install {tool})"
             )
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("tsdb-wasm") / "server.log"
     with log.open("w") as out:
         server = subprocess.Popen(
@@ -62,7 +62,7 @@ def tsdb_wasm_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _stop(server)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     """A loopback port nobody listens on right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
