@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import Any, cast
 
 import faust
@@ -15,10 +17,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from streams import topics
 from streams.agents import ingest
+from streams.agents.alerts import AlertProcessor
 from streams.agents.fuel import FuelProcessor
 from streams.agents.liveness import LivenessProcessor
 from streams.agents.occupancy import OccupancyProcessor
 from streams.agents.pipeline import Pipeline
+from streams.alert_config import load_alert_rules
 from streams.config import Settings, get_settings
 from streams.contract import Contract
 from streams.domain.clock import LagGuardConfig
@@ -27,6 +31,7 @@ from streams.domain.staleness import StalenessConfig
 from streams.kafka_client import client_kwargs, faust_credentials
 from streams.metrics import PipelineMetrics
 from streams.point_directory import PointDirectory, RegistryFollower
+from streams.sinks.alertmanager import AlertmanagerNotifier
 from streams.sinks.database import DatabaseSink
 
 log = logging.getLogger(__name__)
@@ -65,7 +70,15 @@ def create_app(settings: Settings) -> faust.App:
 
     sink = DatabaseSink(pool)
     events = ingest.PartitionEvents()
-    pipeline = _pipeline(app, settings, follower.directory, sink, metrics, events)
+    notifier = AlertmanagerNotifier.from_settings(settings)
+    alerts = AlertProcessor(
+        _state_table(app, "alerts", settings), follower.directory,
+        load_alert_rules(settings.alert_rules_file), settings.topic_partitions,
+    )
+    pipeline = _pipeline(
+        app, settings, follower.directory, sink, metrics, events, alerts,
+        lambda message: notifier.offer(message, time.time()),
+    )
     ingestor = ingest.Ingestor(
         contract, sink, follower, send_deadletter, metrics, downstream=pipeline.process
     )
@@ -98,6 +111,23 @@ def create_app(settings: Settings) -> faust.App:
 
     app.task(follow_registry)
 
+    async def deliver_alerts() -> None:
+        try:
+            await notifier.run()
+        finally:
+            await notifier.close()
+
+    app.task(deliver_alerts)
+
+    async def reoffer_firing_alerts() -> None:
+        # The notifier's queue lives in memory: the firing set, re-offered from the table,
+        # rebuilds it after a restart or a rebalance (Alertmanager dedups by labels).
+        now = time.time()
+        for message in alerts.firing():
+            notifier.offer(message, now)
+
+    app.timer(settings.alertmanager_resend_seconds)(reoffer_firing_alerts)
+
     @app.page("/metrics")
     async def prometheus_metrics(web: Any, request: Any) -> Any:
         # aiohttp takes the charset apart from the content type
@@ -123,9 +153,11 @@ def _pipeline(
     sink: DatabaseSink,
     metrics: PipelineMetrics,
     events: ingest.PartitionEvents,
+    alerts: AlertProcessor,
+    on_alert: Callable[[dict[str, Any]], None],
 ) -> Pipeline:
     channels = {name: app.topic(name) for name in (topics.FUEL_FORECAST, topics.OCCUPANCY,
-                                                   topics.POINT_STATE)}
+                                                   topics.POINT_STATE, topics.ALERTS)}
 
     def send(topic: str, key: bytes, value: bytes) -> None:
         channels[topic].send_soon(key=key, value=value, force=True)
@@ -146,6 +178,8 @@ def _pipeline(
             StalenessConfig(silence_after_seconds=settings.silence_after_seconds,
                             activation_deadline_seconds=settings.activation_deadline_seconds),
         ),
+        alerts=alerts,
+        on_alert=on_alert,
         sink=sink,
         send=send,
         metrics=metrics,

@@ -6,12 +6,14 @@ import os
 import sys
 
 import click
+import psycopg
 
+from streams.alert_config import AlertConfigError, load_alert_rules
 from streams.config import get_settings
 from streams.db.cli import db
 from streams.grafana_push import grafana
 from streams.live import run
-from streams.refuel_plan import refuel_plan
+from streams.refuel_plan import refuel_plan, sync_lead_times
 from streams.simulate.cli import simulate
 from streams.stack.cli import stack
 from streams.stack.topics import ensure_topics
@@ -39,7 +41,14 @@ main.add_command(refuel_plan)
 def worker(loglevel: str) -> None:
     """Run one pipeline worker (a Faust worker) in the foreground; Ctrl-C stops it cleanly."""
     settings = get_settings()
+    try:
+        rules = load_alert_rules(settings.alert_rules_file)
+    except AlertConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     ensure_topics(settings, changelog_topics(settings.app_id))
+    with psycopg.connect(settings.database_url) as conn:
+        # the refuel plan counts with the lead times the fuel alerts use
+        sync_lead_times(conn, rules)
     args = [sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", loglevel]
     os.execv(sys.executable, args)
 

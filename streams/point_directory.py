@@ -14,37 +14,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import topics
 from streams.contract import Contract, Rejection
+from streams.domain.points import PointInfo
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class PointInfo:
-    """The registry fields the computations need."""
-
-    point_id: str
-    kind: str
-    oblast: str
-    capacity_people: int
-    fuel_tank_l: float
-
-    @classmethod
-    def from_message(cls, msg: dict[str, Any]) -> PointInfo:
-        """Build from a validated ``points.registry`` message."""
-        return cls(
-            point_id=msg["point_id"],
-            kind=msg["kind"],
-            oblast=msg["oblast"],
-            capacity_people=int(msg["capacity_people"]),
-            fuel_tank_l=float(msg["fuel_tank_l"]),
-        )
 
 
 class PointDirectory(dict[str, PointInfo]):
@@ -107,7 +85,7 @@ class RegistryFollower:
         msg = self._contract.validate(topics.REGISTRY, value, now=time.time())
         if isinstance(msg, Rejection):
             return  # the ingest agent dead-letters it; the directory only holds valid points
-        self.directory[msg["point_id"]] = PointInfo.from_message(msg)
+        self.directory[msg["point_id"]] = PointInfo.from_registry(msg)
 
     async def catch_up(self, wait_seconds: float = 30.0) -> bool:
         """Wait until every registry message produced so far has been read; False on timeout."""

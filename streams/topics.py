@@ -40,7 +40,7 @@ OUTPUT_TOPICS: tuple[TopicSpec, ...] = (
 
 
 #: Faust tables of per-point state, each with a compacted ``<app id>-<name>-changelog`` topic.
-STATE_TABLES = ("fuel", "occupancy", "liveness")
+STATE_TABLES = ("fuel", "occupancy", "liveness", "alerts")
 
 
 def changelog_topics(app_id: str) -> tuple[TopicSpec, ...]:

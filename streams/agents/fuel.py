@@ -20,14 +20,16 @@ class FuelProcessor:
         self._table = table
         self._directory = directory
 
-    def on_telemetry(self, messages: Sequence[dict[str, Any]], out: Outputs) -> int:
-        """Update forecasts for a batch of validated telemetry; returns forecasts made."""
+    def on_telemetry(
+        self, messages: Sequence[dict[str, Any]], out: Outputs
+    ) -> dict[str, Forecast]:
+        """Update forecasts for a batch of validated telemetry; returns each point's newest."""
         states: dict[str, FuelState | None] = {}
-        made = 0
+        newest: dict[str, Forecast] = {}
         for msg in messages:
             point_id = msg["point_id"]
             info = self._directory.get(point_id)
-            if info is None:
+            if info is None or info.fuel_tank_l is None:
                 continue
             if point_id not in states:
                 stored = self._table.get(point_id)
@@ -41,11 +43,14 @@ class FuelProcessor:
             if forecast.level_l is not None:
                 out.emit(topics.FUEL_FORECAST, point_id, forecast_message(point_id, forecast),
                          store=True)
-                made += 1
+            if point_id in newest and newest[point_id].refuel_detected:
+                # the batch's newest forecast stands for the batch: keep its refuel news
+                forecast = forecast._replace(refuel_detected=True)
+            newest[point_id] = forecast
         for point_id, state in states.items():
             if state is not None:
                 self._table[point_id] = state.to_dict()  # written back, or the changelog misses it
-        return made
+        return newest
 
 
 def forecast_message(point_id: str, forecast: Forecast) -> dict[str, Any]:

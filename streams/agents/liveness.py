@@ -60,13 +60,23 @@ class LivenessProcessor:
             )
         self._store(states)
 
-    def judge(self, now: float, reference: float | None, out: Outputs) -> StateCounts:
-        """Judge every point this worker owns; publish changes; return the counts by state."""
-        verdicts: list[PointLiveness] = []
+    def verdict_of(self, point_id: str, now: float) -> PointLiveness | None:
+        """The point's liveness judged at ``now`` (the ts of its report just processed)."""
+        stored = self._table.get(point_id)
+        if stored is None:
+            return None
+        return evaluate(LivenessState.from_dict(stored), now, now, self._config)
+
+    def judge(
+        self, now: float, reference: float | None, out: Outputs
+    ) -> tuple[StateCounts, dict[str, PointLiveness]]:
+        """Judge every point this worker owns and publish the changes; return the counts by
+        state and each point's verdict."""
+        verdicts: dict[str, PointLiveness] = {}
         for key, stored in list(self._table.items()):
             point_id = key.decode() if isinstance(key, bytes) else key  # the table's raw keys
             verdict = evaluate(LivenessState.from_dict(stored), now, reference, self._config)
-            verdicts.append(verdict)
+            verdicts[point_id] = verdict
             if verdict.category == "unknown":
                 continue  # judgement suspended (the pipeline is behind): keep the last verdict
             current = (verdict.category, verdict.activation_overdue)
@@ -75,7 +85,7 @@ class LivenessProcessor:
                 out.emit(topics.POINT_STATE, point_id, self._change(
                     point_id, verdict, previous[0] if previous else None, now))
                 self._published[point_id] = current
-        return count_states(verdicts)
+        return count_states(verdicts.values()), verdicts
 
     def _state(
         self, states: dict[str, LivenessState], point_id: str, processed_at: float

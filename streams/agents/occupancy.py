@@ -10,6 +10,7 @@ from streams.agents.outputs import Outputs, iso
 from streams.domain.occupancy import (
     Applied,
     OccupancyConfig,
+    OccupancySnapshot,
     OccupancyState,
     Visit,
     apply_headcount,
@@ -62,6 +63,16 @@ class OccupancyProcessor:
         if late:
             self._on_late(topics.TELEMETRY, late)
         self._publish(states, out)
+
+    def snapshot_of(self, point_id: str, at_ts: float) -> OccupancySnapshot | None:
+        """The point's occupancy as of ``at_ts`` (None before its first visit or headcount)."""
+        stored = self._table.get(point_id)
+        info = self._directory.get(point_id)
+        if stored is None or info is None:
+            return None
+        state = OccupancyState.from_dict(stored)
+        return snapshot(state, max(at_ts, state.high_ts or at_ts), info.capacity_people,
+                        self._config)
 
     def _state(self, states: dict[str, OccupancyState], point_id: str) -> OccupancyState:
         if point_id not in states:

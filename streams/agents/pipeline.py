@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from streams import topics
+from streams.agents.alerts import AlertProcessor
 from streams.agents.fuel import FuelProcessor
 from streams.agents.liveness import LivenessProcessor
 from streams.agents.occupancy import OccupancyProcessor
@@ -39,6 +40,8 @@ class Pipeline:
         fuel: FuelProcessor,
         occupancy: OccupancyProcessor,
         liveness: LivenessProcessor,
+        alerts: AlertProcessor,
+        on_alert: Callable[[dict[str, Any]], None],
         sink: DatabaseSink,
         send: Send,
         metrics: PipelineMetrics,
@@ -49,6 +52,8 @@ class Pipeline:
         self._fuel = fuel
         self._occupancy = occupancy
         self._liveness = liveness
+        self._alerts = alerts
+        self._on_alert = on_alert
         self._sink = sink
         self._send = send
         self._metrics = metrics
@@ -76,9 +81,13 @@ class Pipeline:
 
     def _feed(self, topic: str, messages: list[dict[str, Any]], out: Outputs) -> None:
         if topic == topics.TELEMETRY:
-            self._metrics.forecasts.inc(self._fuel.on_telemetry(messages, out))
+            forecasts = self._fuel.on_telemetry(messages, out)
+            self._metrics.forecasts.inc(len(forecasts))
             self._occupancy.on_headcounts(messages, out)
             self._liveness.on_telemetry(messages, self.now())
+            self._alerts.on_reports(
+                messages, forecasts, self._occupancy.snapshot_of, self._liveness.verdict_of, out
+            )
         elif topic == topics.VISITS:
             self._occupancy.on_visits(messages, out)
         elif topic == topics.ACTIVATIONS:
@@ -90,7 +99,9 @@ class Pipeline:
         health = pipeline_health(self._partition_progress(highwaters, positions))
         reference = now if self._event_clock else reference_time(now, health, self._lag_guard)
         out = Outputs()
-        counts = self._liveness.judge(now, reference, out)
+        counts, verdicts = self._liveness.judge(now, reference, out)
+        if reference is not None:
+            self._alerts.on_judgement(verdicts, reference, self._scope, out)
         for state in ("open", "standby", "closed", "silent", "unknown"):
             self._metrics.points_by_state.labels(state).set(getattr(counts, state))
         self._metrics.activation_overdue.set(counts.activation_overdue)
@@ -102,6 +113,8 @@ class Pipeline:
         for topic, key, message in out.messages:
             self._send(topic, key.encode(), orjson.dumps(message))
             self._metrics.messages_out.labels(topic).inc()
+            if topic == topics.ALERTS:
+                self._on_alert(message)
         for topic, rows in out.rows.items():
             written = await self._sink.write(topic, rows)
             table = TABLES[topic].table

@@ -39,6 +39,7 @@ from streams.domain import alert_text as text
 from streams.domain.alert_text import Language
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
+from streams.domain.points import PointInfo
 from streams.domain.staleness import PointLiveness
 
 Severity = Literal["info", "warning", "critical"]
@@ -199,32 +200,6 @@ class AlertRules:
 
 
 # --- inputs -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PointInfo:
-    """The registry's facts about a point that alerts show and route on."""
-
-    point_id: str
-    name: str
-    kind: str
-    oblast: str
-    hromada: str | None = None
-    capacity_people: int | None = None
-    fuel_tank_l: float | None = None
-
-    @classmethod
-    def from_registry(cls, message: Mapping[str, Any]) -> PointInfo:
-        """From a validated ``points.registry`` message."""
-        return cls(
-            point_id=message["point_id"],
-            name=message["name"],
-            kind=message["kind"],
-            oblast=message["oblast"],
-            hromada=message.get("hromada"),
-            capacity_people=message.get("capacity_people"),
-            fuel_tank_l=message.get("fuel_tank_l"),
-        )
 
 
 @dataclass(frozen=True, slots=True)

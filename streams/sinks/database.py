@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
@@ -123,6 +124,23 @@ TABLES: Mapping[str, TableSpec] = {
         ),
         key=("point_id", "ts"),
     ),
+    topics.ALERTS: TableSpec(
+        "alert_events",
+        (
+            ("fingerprint", "text"),
+            ("ts", "timestamptz"),
+            ("status", "text"),
+            ("alertname", "text"),
+            ("severity", "text"),
+            ("point_id", "text"),
+            ("oblast", "text"),
+            ("point_kind", "text"),
+            ("summary", "text"),
+            ("labels", "jsonb"),
+            ("annotations", "jsonb"),
+        ),
+        key=("fingerprint", "ts", "status"),
+    ),
 }
 
 
@@ -130,7 +148,8 @@ def insert_statement(spec: TableSpec) -> sql.Composed:
     """The batch insert for one table: one array parameter per column."""
     cols = sql.SQL(", ").join(sql.Identifier(name) for name in spec.names)
     arrays = sql.SQL(", ").join(
-        sql.SQL("%s::{}[]").format(sql.SQL(pgtype)) for _, pgtype in spec.columns
+        sql.SQL("%s::text[]::jsonb[]" if pgtype == "jsonb" else "%s::{}[]").format(sql.SQL(pgtype))
+        for _, pgtype in spec.columns
     )
     key = sql.SQL(", ").join(sql.Identifier(name) for name in spec.key)
     if spec.upsert:
@@ -150,8 +169,18 @@ def insert_statement(spec: TableSpec) -> sql.Composed:
 
 
 def column_arrays(spec: TableSpec, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-    """Transpose message dicts into one list per column, in the spec's order."""
-    return [[row.get(name) for row in rows] for name in spec.names]
+    """Transpose message dicts into one list per column, in the spec's order (JSON columns
+    travel as text and are cast by the statement)."""
+    return [
+        [_json_text(row.get(name)) for row in rows]
+        if pgtype == "jsonb"
+        else [row.get(name) for row in rows]
+        for name, pgtype in spec.columns
+    ]
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
 
 
 def latest_per_key(spec: TableSpec, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -17,11 +17,20 @@ from streams.kafka_client import client_kwargs
 from streams.topics import TopicSpec, all_topics, changelog_topics
 
 MS_PER_HOUR = 3_600_000
+CHANGELOG_SEGMENT_MS = 600_000
 NO_ERROR = 0
 
 
 def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
-    """Broker settings of one topic: compacted master data, or time-limited events."""
+    """Broker settings of one topic: compacted master data or state, or time-limited events."""
+    if spec.schema is None:  # a state changelog: rewritten per message, read whole on recovery
+        return {
+            "cleanup.policy": "compact",
+            # Compaction only touches closed segments: roll them often, so that recovering a
+            # table reads about one record per key rather than every update since creation.
+            "segment.ms": str(CHANGELOG_SEGMENT_MS),
+            "min.cleanable.dirty.ratio": "0.1",
+        }
     if spec.compacted:
         return {"cleanup.policy": "compact"}
     return {

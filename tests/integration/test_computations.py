@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -137,13 +139,22 @@ def test_a_silent_point_is_reported_within_its_threshold_plus_30_seconds(
     assert change["oblast"] == "Київська"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
+def wall_clock_worker_paused(worker: Worker) -> Iterator[None]:
+    """The session's wall-clock worker would judge the same points on the wall clock and
+    publish its own verdicts to points.state: pause it while an event-clock test runs."""
+    worker.stop()
+    yield
+    worker.start()
+
+
+@pytest.fixture()
 def event_clock_worker(
-    kafka: str, admin_dsn: str, settings: Settings, run_id: str,
-    tmp_path_factory: pytest.TempPathFactory,
+    wall_clock_worker_paused: None, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
-    """A worker on a simulated clock (the newest event ts), seeing only new messages."""
-    group = f"nezlam-it-event-{run_id}"
+    """A fresh worker on a simulated clock (the newest event ts it has seen), in a group of
+    its own that sees only new messages."""
+    group = f"nezlam-it-event-{uuid.uuid4().hex[:8]}"
     skip_to_end(settings, group, list(end_offsets(settings, [s.name for s in INPUT_TOPICS])))
     state = tmp_path_factory.mktemp("event-worker")
     proc = Worker({"NEZLAM_APP_ID": group, "NEZLAM_WEB_PORT": str(free_port()),
@@ -155,17 +166,7 @@ def event_clock_worker(
     proc.stop()
 
 
-@pytest.fixture()
-def wall_clock_worker_paused(worker: Worker) -> Iterator[None]:
-    """The session's wall-clock worker would judge the same points on the wall clock and
-    publish its own verdicts to points.state: pause it while an event-clock test runs."""
-    worker.stop()
-    yield
-    worker.start()
-
-
 def test_activation_overdue_after_two_simulated_hours(
-    wall_clock_worker_paused: None,
     event_clock_worker: Worker,
     settings: Settings,
     admin_dsn: str,
@@ -233,3 +234,41 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
     assert worker.alive()
     assert query(admin_dsn, "SELECT count(*) FROM fuel_forecast WHERE point_id = ANY(%s) "
                  "AND ts >= %s AND ts <= %s", [point_ids, start, end])[0][0] > 0
+
+
+def test_a_generator_running_dry_fires_escalates_and_resolves_after_a_refuel(
+    event_clock_worker: Worker, settings: Settings, admin_dsn: str, run_id: str
+) -> None:
+    point = f"IT-{run_id}-dry"
+    t0 = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
+    rng = random.Random(5)
+    level, reports = 70.0, []
+    for minute in range(9 * 60 + 20):  # 5 l/h from 70 l: 14 h of fuel, falling to under 6 h
+        if minute == 9 * 60:
+            level = 100.0  # the truck came
+        reports.append((TELEMETRY, point, telemetry_record(
+            point, _iso(t0 + 60 * minute), fuel_level_l=round(level + rng.gauss(0, 0.3), 1),
+            headcount=None)))
+        level -= 5 / 60
+    produce(settings, [(REGISTRY, point, registry_record(point, fuel_tank_l=100.0))])
+    # Rules judge each point's newest report per batch: feed the hours a few minutes at a time,
+    # as a live point would, so that pending periods pass between evaluations.
+    for chunk in range(0, len(reports), 10):
+        batch = reports[chunk:chunk + 10]
+        produce(settings, batch)
+        last_ts = batch[-1][2]["ts"]
+        wait_for("the chunk's telemetry", lambda ts=last_ts: query(
+            admin_dsn, "SELECT 1 FROM telemetry WHERE point_id = %s AND ts = %s", [point, ts]))
+
+    def events() -> list[tuple[str, str]]:
+        return query(admin_dsn, "SELECT alertname, status FROM alert_events WHERE point_id = %s "
+                     "ORDER BY ts, status", [point])
+
+    wait_for("both fuel alerts resolved", lambda: [
+        e for e in events() if e[1] == "resolved"][1:], timeout=120)
+    fired = [name for name, status in events() if status == "firing"]
+    assert fired == ["fuel_low", "fuel_critical"]
+    assert {name for name, status in events() if status == "resolved"} == {
+        "fuel_low", "fuel_critical"}
+    assert query(admin_dsn, "SELECT count(*) FROM alerts_active WHERE point_id = %s",
+                 [point]) == [(0,)]

@@ -98,7 +98,7 @@ def test_every_contract_topic_is_requested_with_the_configured_partitions(
         *(spec.name for spec in changelog_topics(settings.app_id)),
     ]
     assert requested[f"{settings.app_id}-fuel-changelog"].topic_configs == {
-        "cleanup.policy": "compact"
+        "cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1",
     }
     assert {topic.num_partitions for topic in requested.values()} == {6}
     assert {topic.replication_factor for topic in requested.values()} == {1}
