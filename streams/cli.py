@@ -7,6 +7,7 @@ import sys
 
 import click
 import psycopg
+from pydantic import SecretStr
 
 from streams.alert_config import AlertConfigError, load_alert_rules
 from streams.config import get_settings
@@ -37,7 +38,9 @@ main.add_command(refuel_plan)
 
 
 @main.command()
-@click.option("--loglevel", "-l", default="info", show_default=True, help="Worker log level.")
+@click.option("--loglevel", "-l", default="info", show_default=True,
+              type=click.Choice(["crit", "error", "warn", "info", "debug"]),
+              help="Worker log level.")
 def worker(loglevel: str) -> None:
     """Run one pipeline worker (a Faust worker) in the foreground; Ctrl-C stops it cleanly."""
     settings = get_settings()
@@ -51,6 +54,18 @@ def worker(loglevel: str) -> None:
         sync_lead_times(conn, rules)
     args = [sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", loglevel]
     os.execv(sys.executable, args)
+
+
+@main.command("config")
+def show_config() -> None:
+    """Every setting: its environment variable, its value here, and what it is for."""
+    settings = get_settings()
+    for name, field in type(settings).model_fields.items():
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            value = "********" if value.get_secret_value() else ""
+        click.echo(f"NEZLAM_{name.upper()}={value}")
+        click.echo(f"    {field.description}")
 
 
 if __name__ == "__main__":

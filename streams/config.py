@@ -124,7 +124,7 @@ class Settings(BaseSettings):
         "thresholds per point kind and oblast; validated at start.",
     )
     alertmanager_urls: str = Field(
-        "http://127.0.0.1:9093",
+        "",
         description="Alertmanager base URLs, comma separated; every one gets every alert "
         "(Alertmanager's HA model). Empty: alerts are not delivered.",
     )
