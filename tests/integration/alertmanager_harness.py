@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -24,6 +23,7 @@ import pytest
 import yaml
 
 from streams.config import REPO_ROOT
+from tests.integration.tsdb_wasm import free_port
 
 SHIPPED_CONFIG = REPO_ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 INSTALL_HINT = "install it with `make system-deps` (apt-get install prometheus-alertmanager)"
@@ -36,14 +36,6 @@ def binary(*names: str) -> str:
         if found is not None:
             return found
     pytest.fail(f"{' / '.join(names)} not found; {INSTALL_HINT}")
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 Notification = dict[str, Any]

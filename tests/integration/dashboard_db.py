@@ -8,42 +8,21 @@ checked by ``test_timescaledb_wasm.py`` to start empty, and serves one connectio
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import psycopg
-import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from streams.config import get_settings
 from streams.db.migrate import apply_migrations
 from tests.integration import dashboard_dataset
 from tests.integration.db_contract import CONTINUOUS_AGGREGATES
 from tests.integration.tsdb_wasm import TOOL_DIR, _stop, _wait_ready, free_port
 
 Conn = psycopg.Connection[tuple[object, ...]]
-
-
-@contextmanager
-def scratch_postgres() -> Iterator[str]:
-    """Admin DSN of a fresh database on the local cluster, dropped afterwards."""
-    admin_dsn = get_settings().admin_database_url
-    name = f"nezlam_dash_{uuid.uuid4().hex[:10]}"
-    maintenance = make_conninfo(admin_dsn, dbname="postgres")
-    try:
-        with psycopg.connect(maintenance, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL unreachable; start it with `nezlam stack up`: {exc}")
-    try:
-        yield make_conninfo(admin_dsn, dbname=name)
-    finally:
-        with psycopg.connect(maintenance, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @contextmanager

@@ -3,7 +3,6 @@ throwaway database created and dropped by the fixture."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from streams.config import get_settings
 from streams.db.migrate import MigrationError, apply_migrations
 from streams.db.migration_files import MIGRATIONS_DIR, POSTGRES, plan
 from tests.integration.db_contract import (
@@ -22,6 +20,7 @@ from tests.integration.db_contract import (
     insert_scenario,
     relation_columns,
 )
+from tests.integration.scratch_db import scratch_postgres
 
 pytestmark = pytest.mark.integration
 
@@ -43,19 +42,8 @@ _ALERT_INSERT = (
 @pytest.fixture(scope="module")
 def scratch_dsn() -> Iterator[str]:
     """Admin DSN of a fresh database on the local cluster, dropped afterwards."""
-    admin_dsn = get_settings().admin_database_url
-    name = f"nezlam_test_{uuid.uuid4().hex[:10]}"
-    maintenance = make_conninfo(admin_dsn, dbname="postgres")
-    try:
-        with psycopg.connect(maintenance, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL unreachable; start it with `nezlam stack up`: {exc}")
-    try:
-        yield make_conninfo(admin_dsn, dbname=name)
-    finally:
-        with psycopg.connect(maintenance, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_postgres() as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="module")

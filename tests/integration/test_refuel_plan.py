@@ -7,19 +7,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 from click.testing import CliRunner
-from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from streams.alert_config import load_alert_rules
 from streams.config import get_settings
 from streams.db.migrate import apply_migrations
 from streams.refuel_plan import COLUMNS, fetch_plan, lead_time_rows, refuel_plan, sync_lead_times
+from tests.integration.scratch_db import scratch_postgres
 
 pytestmark = pytest.mark.integration
 
@@ -48,23 +47,11 @@ FORECASTS = (
 @pytest.fixture(scope="module")
 def scratch_dsn() -> Iterator[str]:
     """Admin DSN of a fresh, migrated database with the scenario's points and forecasts."""
-    admin_dsn = get_settings().admin_database_url
-    name = f"nezlam_test_{uuid.uuid4().hex[:10]}"
-    maintenance = make_conninfo(admin_dsn, dbname="postgres")
-    try:
-        with psycopg.connect(maintenance, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL unreachable; start it with `nezlam stack up`: {exc}")
-    dsn = make_conninfo(admin_dsn, dbname=name)
-    try:
+    with scratch_postgres() as dsn:
         apply_migrations(dsn, mode="off")
         with psycopg.connect(dsn, autocommit=True) as conn:
             _insert_scenario(conn)
         yield dsn
-    finally:
-        with psycopg.connect(maintenance, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _insert_scenario(conn: Conn) -> None:
