@@ -55,6 +55,7 @@ def create_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         web_bind="0.0.0.0",
         producer_acks=-1,
+        producer_linger=0.005,  # a few ms of batching: changelog and output sends come in bursts
     )
     registry = CollectorRegistry()
     metrics = PipelineMetrics(registry)

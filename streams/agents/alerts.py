@@ -102,6 +102,9 @@ class AlertProcessor:
         stored = self._table.get(point_id)
         state = None if stored is None else AlertState.from_dict(stored)
         new_state, events = evaluate(state, inputs, now, self._rules)
-        self._table[point_id] = new_state.to_dict()
+        if state is None or new_state.alerts != state.alerts:
+            # Only what the rules remember goes to the changelog; the time of an evaluation
+            # that changed nothing need not be kept (a later one never goes back before it).
+            self._table[point_id] = new_state.to_dict()
         for event in events:
             out.emit(topics.ALERTS, point_id, event.to_message(), store=True)

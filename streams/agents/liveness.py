@@ -71,21 +71,25 @@ class LivenessProcessor:
         self, now: float, reference: float | None, out: Outputs
     ) -> tuple[StateCounts, dict[str, PointLiveness]]:
         """Judge every point this worker owns and publish the changes; return the counts by
-        state and each point's verdict."""
-        verdicts: dict[str, PointLiveness] = {}
+        state, and the verdicts alert rules must see: points silent or overdue, and points
+        whose state just changed (a verdict that says "all well" as before needs no rule)."""
+        verdicts: list[PointLiveness] = []
+        notable: dict[str, PointLiveness] = {}
         for key, stored in list(self._table.items()):
             point_id = key.decode() if isinstance(key, bytes) else key  # the table's raw keys
             verdict = evaluate(LivenessState.from_dict(stored), now, reference, self._config)
-            verdicts[point_id] = verdict
+            verdicts.append(verdict)
             if verdict.category == "unknown":
                 continue  # judgement suspended (the pipeline is behind): keep the last verdict
             current = (verdict.category, verdict.activation_overdue)
             previous = self._published.get(point_id)
+            if verdict.category == "silent" or verdict.activation_overdue or current != previous:
+                notable[point_id] = verdict
             if current != previous:
                 out.emit(topics.POINT_STATE, point_id, self._change(
                     point_id, verdict, previous[0] if previous else None, now))
                 self._published[point_id] = current
-        return count_states(verdicts.values()), verdicts
+        return count_states(verdicts), notable
 
     def _state(
         self, states: dict[str, LivenessState], point_id: str, processed_at: float
