@@ -60,36 +60,34 @@ def _point_variable() -> dash.QueryVariable:
 
 def _refuel_plan() -> table.Panel:
     query = SqlQuery(
-        with_cte(
-            "latest",
-            latest_forecasts(),
-            """
-            SELECT
-                point_id, name, oblast, hromada, kind,
-                fuel_level_l, fuel_tank_l,
-                greatest(fuel_tank_l - fuel_level_l, 0) AS litres_to_fill,
-                burn_rate_lph, hours_to_empty, empty_at, confidence, generator_running,
-                ts AS forecast_at
-            FROM latest
-            WHERE hours_to_empty IS NOT NULL
-            ORDER BY generator_running DESC, hours_to_empty, point_id
-            LIMIT 500
-            """,
-        ),
-        columns=("point_id", "name", "oblast", "litres_to_fill", "hours_to_empty", "empty_at"),
+        f"""
+        SELECT
+            p.point_id, p.name, p.oblast, p.hromada, p.kind,
+            p.fuel_level_l, p.fuel_tank_l, p.litres_to_fill,
+            p.hours_until_refuel_due, p.hours_to_empty, p.empty_at,
+            p.burn_rate_lph, p.confidence, p.generator_running, p.last_reading_at
+        FROM refuel_plan AS p
+        WHERE p.hours_to_empty IS NOT NULL AND {POINT_FILTER}
+        ORDER BY p.hours_until_refuel_due, p.point_id
+        LIMIT 500
+        """,
+        columns=("point_id", "name", "oblast", "litres_to_fill", "hours_until_refuel_due",
+                 "hours_to_empty", "empty_at"),
     )
     return (
         table.Panel()
         .title("Refuel plan")
         .description(
-            "Each generator's latest forecast: running generators first, soonest empty first. "
-            "hours_to_empty counts running hours; empty_at is set while the generator runs."
+            "The list trucks are sent from: hours until the refuel is due (hours to empty minus "
+            "the delivery lead time) first. hours_to_empty counts running hours; empty_at is set "
+            "while the generator runs."
         )
         .datasource(datasources.postgres())
         .with_target(query)
         .span(24)
         .height(10)
         .override_by_name("hours_to_empty", [base.unit("h"), base.decimals(1)])
+        .override_by_name("hours_until_refuel_due", [base.unit("h"), base.decimals(1)])
         .override_by_name("burn_rate_lph", [base.decimals(2)])
         .override_by_name("confidence", [base.unit("percentunit")])
     )

@@ -15,6 +15,7 @@ from psycopg import errors
 
 from streams.config import REPO_ROOT
 from tests.integration import dashboard_db
+from tests.integration.scratch_db import scratch_postgres
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +62,7 @@ def now() -> datetime:
 @pytest.fixture(scope="module")
 def postgres_dsn(now: datetime) -> Iterator[str]:
     """Admin DSN of a throwaway local database holding the simulated network."""
-    with dashboard_db.scratch_postgres() as dsn:
+    with scratch_postgres("nezlam_dash") as dsn:
         dashboard_db.load(dsn, "off", now)
         yield dsn
 

@@ -23,6 +23,7 @@ from streams.dashboards.query import ResultFormat, SqlQuery
 from streams.dashboards.render import build_all
 from tests.integration import dashboard_db
 from tests.integration.grafana_macros import TimeRange, Variable, expand, parse_duration
+from tests.integration.scratch_db import scratch_postgres
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +69,7 @@ def now() -> datetime:
 @pytest.fixture(scope="module")
 def postgres(now: datetime) -> Iterator[Conn]:
     """A reader's connection to a throwaway local database holding the simulated network."""
-    with dashboard_db.scratch_postgres() as dsn:
+    with scratch_postgres("nezlam_dash") as dsn:
         dashboard_db.load(dsn, "off", now)
         with dashboard_db.connect_as(dsn, READER) as conn:
             yield conn
