@@ -21,7 +21,7 @@ def build() -> dashboard.Dashboard:
         base.new_dashboard(
             UID,
             "Nezlam: fuel and logistics",
-            "Generators' fuel: the refuel plan (soonest empty first), level and forecast per "
+            "Generators' fuel: the refuel plan (most urgent first), level and forecast per "
             "point, hours to empty across the network, fuel alerts and fuel burned per oblast.",
             time_to="now+24h",
         )
