@@ -43,15 +43,6 @@ class InboundMessage:
 Pair = tuple[InboundMessage, dict[str, Any]]  # a consumed record and its validated message
 
 
-@dataclass(frozen=True, slots=True)
-class BatchOutcome:
-    """What one batch did."""
-
-    accepted: list[dict[str, Any]]
-    written: int
-    rejected: int
-
-
 class Ingestor:
     """Validates, dead-letters and writes batches of one input topic."""
 
@@ -77,26 +68,23 @@ class Ingestor:
         """The registry as this worker knows it."""
         return self._follower.directory
 
-    async def handle(self, topic: str, batch: Sequence[InboundMessage]) -> BatchOutcome:
-        """Process one batch of ``topic``; returns the accepted messages for downstream agents."""
+    async def handle(self, topic: str, batch: Sequence[InboundMessage]) -> None:
+        """Process one batch of ``topic`` and feed what it accepts to the computations."""
         now = time.time()
         self._metrics.messages_in.labels(topic).inc(len(batch))
         valid: list[Pair] = []
-        rejected = 0
         for message in batch:
             result = self._contract.validate(topic, message.value, now=now)
             if isinstance(result, Rejection):
                 await self._reject(message, result, now)
-                rejected += 1
             else:
                 valid.append((message, result))
         if topic != topics.REGISTRY:
             valid, unknown = await self._split_unknown(valid)
             for message, msg in unknown:
                 await self._reject(message, unknown_point(topic, msg["point_id"]), now)
-            rejected += len(unknown)
         accepted = [msg for _, msg in valid]
-        written = await self._write(topic, valid, now)
+        await self._write(topic, valid, now)
         if self._downstream is not None and accepted:
             await self._downstream(topic, accepted, [message.partition for message, _ in valid])
         for message in batch:
@@ -105,7 +93,6 @@ class Ingestor:
         for msg in accepted:
             if "_ts" in msg:
                 delay.observe(max(now - msg["_ts"], 0.0))
-        return BatchOutcome(accepted, written, rejected)
 
     async def _split_unknown(self, valid: list[Pair]) -> tuple[list[Pair], list[Pair]]:
         directory = self.directory
@@ -116,9 +103,9 @@ class Ingestor:
         unknown = [pair for pair in valid if pair[1]["point_id"] not in directory]
         return known, unknown
 
-    async def _write(self, topic: str, valid: list[Pair], now: float) -> int:
+    async def _write(self, topic: str, valid: list[Pair], now: float) -> None:
         if not valid:
-            return 0
+            return
         table = TABLES[topic].table
         rows = [msg for _, msg in valid]
         started = time.perf_counter()
@@ -132,7 +119,6 @@ class Ingestor:
         self._metrics.batch_rows.labels(table).observe(len(rows))
         self._metrics.rows.labels(table, "written").inc(written)
         self._metrics.rows.labels(table, "duplicate").inc(max(len(rows) - written, 0))
-        return written
 
     async def _reject(self, message: InboundMessage, rejection: Rejection, now: float) -> None:
         record = dead_letter(

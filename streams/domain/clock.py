@@ -1,8 +1,8 @@
-"""Which "now" silence is judged against: wall clock, simulated clock, and the lag guard.
+"""Which "now" silence is judged against: the clock, or how far the pipeline has got.
 
-Production judges silence on the wall clock, tests and simulations on a :class:`SimulatedClock`.
-Either way the clock is read once by the caller and the number is passed into the pure
-functions, which never read a clock themselves.
+Production judges silence on the wall clock, tests and simulations on event time
+(``NEZLAM_CLOCK``). Either way the caller reads the clock once and passes the number into the
+pure functions, which never read a clock themselves.
 
 The lag guard answers one question: *may the pipeline trust the clock right now?* While the
 pipeline is behind (a backlog of unread messages), a point whose reports are still waiting in
@@ -13,50 +13,8 @@ gone the wall clock applies again, so a network that truly goes quiet is still r
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
-
-
-class Clock(Protocol):
-    """A source of the current time in epoch seconds."""
-
-    def now(self) -> float:
-        """The current time, epoch seconds."""
-        ...
-
-
-class WallClock:
-    """The system clock; what production uses."""
-
-    def now(self) -> float:
-        """The current wall-clock time, epoch seconds."""
-        return time.time()
-
-
-class SimulatedClock:
-    """A clock that only moves when told to; what tests and simulations use."""
-
-    def __init__(self, start: float) -> None:
-        self._now = start
-
-    def now(self) -> float:
-        """The simulated time, epoch seconds."""
-        return self._now
-
-    def advance(self, seconds: float) -> float:
-        """Move the clock forward by ``seconds`` (>= 0) and return the new time."""
-        if seconds < 0:
-            raise ValueError(f"a simulated clock cannot go back ({seconds} s)")
-        self._now += seconds
-        return self._now
-
-    def set(self, ts: float) -> None:
-        """Jump to ``ts``; never backwards, since judgements made earlier would be undone."""
-        if ts < self._now:
-            raise ValueError(f"a simulated clock cannot go back (from {self._now} to {ts})")
-        self._now = ts
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,14 +229,6 @@ def count_states(verdicts: Iterable[PointLiveness]) -> StateCounts:
     )
 
 
-def count_states_by(pairs: Iterable[tuple[str, PointLiveness]]) -> dict[str, StateCounts]:
-    """:func:`count_states` per group, e.g. ``(oblast, verdict)`` pairs."""
-    groups: dict[str, list[PointLiveness]] = {}
-    for key, verdict in pairs:
-        groups.setdefault(key, []).append(verdict)
-    return {key: count_states(verdicts) for key, verdicts in groups.items()}
-
-
 def _activate(state: LivenessState, ts: float) -> tuple[LivenessState, ActivationResolved | None]:
     if state.activation_floor_ts is not None and ts <= state.activation_floor_ts:
         return state, None  # a replayed order, or one a later stand-down superseded
