@@ -1,6 +1,8 @@
 """The local PostgreSQL cluster of ``nezlam stack up|down|status``.
 
-A private cluster under ``settings.state_dir / "postgres"`` (git-ignored), run with Debian's
+A private cluster under ``settings.state_dir / "postgres"`` (git-ignored; under
+``/var/lib/nezlam`` when the checkout sits below a directory the ``postgres`` user cannot
+enter, such as ``/root``), run with Debian's
 PostgreSQL binaries on ``settings.pg_port``, so it never touches a system cluster. It is for
 local development only: authentication is ``trust`` on the loopback addresses and the unix
 socket, and nothing else is accepted. Production runs the official TimescaleDB image.
@@ -9,8 +11,10 @@ socket, and nothing else is accepted. Production runs the official TimescaleDB i
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -57,10 +61,28 @@ class _Paths:
     """Where the cluster keeps its files."""
 
     def __init__(self, settings: Settings) -> None:
-        self.root = settings.state_dir / "postgres"
+        self.root = _cluster_root(settings.state_dir)
         self.data = self.root / "data"
         self.socket_dir = self.root / "run"
         self.log = self.root / "postgres.log"
+
+
+# Where the cluster lives when the postgres OS user cannot reach the state dir (a checkout
+# below a private directory such as /root or a mktemp dir): one directory per state dir.
+FALLBACK_ROOT = Path("/var/lib/nezlam")
+
+
+def _cluster_root(state_dir: Path) -> Path:
+    """``state_dir/postgres``, unless we are root and an ancestor of the state dir is closed to
+    other users: the server runs as ``postgres`` and must traverse every parent directory."""
+    preferred = state_dir / "postgres"
+    if os.geteuid() != 0:
+        return preferred
+    ancestors = [p for p in state_dir.resolve().parents if p.exists()]
+    if all(p.stat().st_mode & stat.S_IXOTH for p in ancestors):
+        return preferred
+    digest = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:12]
+    return FALLBACK_ROOT / f"postgres-{digest}"
 
 
 def up(settings: Settings) -> None:
