@@ -2,8 +2,11 @@
 
 Phase 1 (throughput): the simulator pushes a backlog of the full network into Kafka at full
 speed; a bare aiokafka consumer reads the same messages (the practical limit of one Python
-process), then one worker with every agent and the database sink on drains them. Both rates
-are messages per second over the same offsets.
+process); a Faust app whose one agent takes the same batches as the worker and drops them
+(:mod:`streams.bench.faust_ceiling`) drains them as its own consumer group (the framework
+limit: what any Faust worker costs before its agents do anything); then one worker with every
+agent and the database sink on drains them. All three rates are messages per second over the
+same offsets; the two Faust rates run from the group's first offset commit to its last.
 
 Phase 2 (latency): the simulator runs the national network at a steady load (``--load``
 times real time) while probe reports are produced at known moments; the time until each
@@ -50,6 +53,7 @@ class BenchResult:
 
     messages: int
     worker_rate: float
+    faust_rate: float
     bare_rate: float
     latency_p50: float
     latency_p99: float
@@ -125,6 +129,14 @@ def _start_worker(settings: Settings, group: str, state: Path) -> subprocess.Pop
                             env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
 
 
+def _start_faust_ceiling(group: str, state: Path) -> subprocess.Popen[bytes]:
+    env = {"NEZLAM_APP_ID": group, "NEZLAM_STATE_DIR": str(state)}
+    log = (state / "faust-ceiling.log").open("ab")
+    command = ["-m", "faust", "-A", "streams.bench.faust_ceiling", "worker", "-l", "warn"]
+    return subprocess.Popen([sys.executable, *command], env={**os.environ, **env},
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
 def _peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -133,22 +145,23 @@ def _peak_rss_mib(pid: int) -> float:
 
 
 async def _drain_rate(
-    settings: Settings, group: str, start: Offsets, end: Offsets, worker: subprocess.Popen[bytes]
+    settings: Settings, group: str, start: Offsets, end: Offsets, worker: subprocess.Popen[bytes],
+    label: str = "worker",
 ) -> float:
-    """Messages per second from the worker's first commit to its last."""
+    """Messages per second from the group's first commit to its last."""
     total = sum(end[tp] - start.get(tp, 0) for tp in end)
     first: tuple[float, int] | None = None
     while True:
         if worker.poll() is not None:
-            raise click.ClickException("the worker exited during the benchmark (see its log)")
+            raise click.ClickException(f"the {label} exited during the benchmark (see its log)")
         done = await _committed(settings, group, list(end))
         processed = sum(done[tp] - start.get(tp, 0) for tp in end)
         now = time.perf_counter()
         if first is None and processed > 0:
             first = (now, processed)
-            _say("worker started consuming")
+            _say(f"{label} started consuming")
         if first is not None:
-            _say(f"worker: {processed:,} / {total:,} messages")
+            _say(f"{label}: {processed:,} / {total:,} messages")
         if processed >= total and first is not None:
             return (processed - first[1]) / max(now - first[0], 1e-9)
         await asyncio.sleep(1.0)
@@ -190,6 +203,22 @@ async def _latency(settings: Settings, probes: int) -> list[float]:
     return latencies
 
 
+async def _faust_ceiling_rate(
+    settings: Settings, group: str, start: Offsets, end: Offsets
+) -> float:
+    """The no-op Faust agent's rate over the backlog, as its own consumer group."""
+    await _commit(settings, group, {tp: start.get(tp, 0) for tp in end})
+    _say("faust no-op agent (streams.bench.faust_ceiling) draining the backlog")
+    with tempfile.TemporaryDirectory(prefix="nezlam-bench-faust-") as state:
+        ceiling = _start_faust_ceiling(group, Path(state))
+        try:
+            return await _drain_rate(settings, group, start, end, ceiling,
+                                     label="faust no-op agent")
+        finally:
+            ceiling.terminate()
+            ceiling.wait()
+
+
 async def run_benchmark(
     settings: Settings, minutes: int, probes: int, load: int
 ) -> BenchResult:
@@ -207,6 +236,8 @@ async def run_benchmark(
     _say(f"{total:,} messages in the backlog; bare aiokafka consumer reading them")
     bare = await _bare_consumer_rate(settings, start, end)
     _say(f"bare consumer: {bare:,.0f} messages/s")
+    faust_rate = await _faust_ceiling_rate(settings, f"{group}-faust", start, end)
+    _say(f"faust no-op agent: {faust_rate:,.0f} messages/s (framework limit)")
     await _commit(settings, group, {tp: start.get(tp, 0) for tp in end})
     with tempfile.TemporaryDirectory(prefix="nezlam-bench-") as state:
         worker = _start_worker(settings, group, Path(state))
@@ -227,6 +258,7 @@ async def run_benchmark(
     return BenchResult(
         messages=total,
         worker_rate=rate,
+        faust_rate=faust_rate,
         bare_rate=bare,
         latency_p50=statistics.median(latencies) if latencies else float("nan"),
         latency_p99=latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
@@ -242,6 +274,7 @@ def report(result: BenchResult) -> tuple[str, bool]:
         f"messages in the backlog            {result.messages:>12,}",
         f"worker, all agents + sink          {result.worker_rate:>12,.0f} events/s  "
         f"(target {TARGET_EVENTS_PER_SECOND:,}: {'PASS' if ok_rate else 'FAIL'})",
+        f"faust no-op agent (framework limit){result.faust_rate:>12,.0f} events/s",
         f"bare aiokafka consumer             {result.bare_rate:>12,.0f} events/s",
         f"ratio                              {result.ratio:>12.2f}  "
         f"(target {TARGET_RATIO}: {'PASS' if ok_ratio else 'FAIL'})",
