@@ -33,6 +33,7 @@ from streams.metrics import PipelineMetrics
 from streams.point_directory import PointDirectory, RegistryFollower
 from streams.sinks.alertmanager import AlertmanagerNotifier
 from streams.sinks.database import DatabaseSink
+from streams.sinks.kafka_outputs import BatchProducer
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,10 @@ def create_app(settings: Settings) -> faust.App:
         _state_table(app, "alerts", settings), follower.directory,
         load_alert_rules(settings.alert_rules_file), settings.topic_partitions,
     )
+    outputs = BatchProducer(client_kwargs(settings))
+    app.task(outputs.run)
     pipeline = _pipeline(
-        app, settings, follower.directory, sink, metrics, events, alerts,
+        app, outputs, settings, follower.directory, sink, metrics, events, alerts,
         lambda message: notifier.offer(message, time.time()),
     )
     ingestor = ingest.Ingestor(
@@ -101,6 +104,17 @@ def create_app(settings: Settings) -> faust.App:
         await pipeline.judge({tp.partition: high for tp, high in highwaters.items()}, positions)
 
     app.timer(settings.liveness_interval_seconds)(judge_points)
+
+    async def restore_log_level() -> None:
+        # At -l warn and above Faust's worker sets the root logger to DEBUG so that its terminal
+        # spinner moves on every record: each library then builds its debug records (aiokafka
+        # one per message sent, 8 % of a busy worker's time). Its first handler keeps the chosen
+        # level, which the root logger gets back.
+        handlers = logging.root.handlers
+        if handlers and handlers[0].level > logging.root.level:
+            logging.root.setLevel(handlers[0].level)
+
+    app.task(restore_log_level)
 
     async def follow_registry() -> None:
         while True:  # the directory is vital: a failure restarts the follower, never ends it
@@ -149,6 +163,7 @@ def _state_table(app: faust.App, name: str, settings: Settings) -> faust.Table[s
 
 def _pipeline(
     app: faust.App,
+    publish: BatchProducer,
     settings: Settings,
     directory: PointDirectory,
     sink: DatabaseSink,
@@ -157,12 +172,6 @@ def _pipeline(
     alerts: AlertProcessor,
     on_alert: Callable[[dict[str, Any]], None],
 ) -> Pipeline:
-    channels = {name: app.topic(name) for name in (topics.FUEL_FORECAST, topics.OCCUPANCY,
-                                                   topics.POINT_STATE, topics.ALERTS)}
-
-    def send(topic: str, key: bytes, value: bytes) -> None:
-        channels[topic].send_soon(key=key, value=value, force=True)
-
     def count_late(topic: str, n: int) -> None:
         metrics.late_events.labels(topic).inc(n)
 
@@ -182,7 +191,7 @@ def _pipeline(
         alerts=alerts,
         on_alert=on_alert,
         sink=sink,
-        send=send,
+        publish=publish.send_all,
         metrics=metrics,
         lag_guard=LagGuardConfig(settings.lag_guard_max_backlog_messages,
                                  settings.lag_guard_max_watermark_delay_seconds),

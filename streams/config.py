@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     # --- Worker ----------------------------------------------------------------------------
     app_id: str = Field("nezlam", description="Faust application id (consumer group).")
     web_port: int = Field(6066, description="Worker HTTP port (health and /metrics).")
-    sink_batch_size: int = Field(2000, ge=1, description="Rows per database batch.")
+    sink_batch_size: int = Field(10_000, ge=1, description="Rows per database batch.")
     sink_batch_seconds: float = Field(1.0, gt=0, description="Longest wait to fill a batch.")
     max_future_skew_seconds: int = Field(
         300, ge=0, description="Reject messages whose ts is further than this in the future."

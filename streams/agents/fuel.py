@@ -26,6 +26,7 @@ class FuelProcessor:
         """Update forecasts for a batch of validated telemetry; returns each point's newest."""
         states: dict[str, FuelState | None] = {}
         newest: dict[str, Forecast] = {}
+        published: dict[str, dict[str, Any]] = {}
         for msg in messages:
             point_id = msg["point_id"]
             info = self._directory.get(point_id)
@@ -40,24 +41,32 @@ class FuelProcessor:
             reading = FuelReading(msg["_ts"], msg["fuel_level_l"], msg["generator_running"])
             new_state, forecast = update(state, reading, info.fuel_tank_l)
             states[point_id] = new_state
-            if forecast.level_l is not None:
-                out.emit(topics.FUEL_FORECAST, point_id, forecast_message(point_id, forecast),
-                         store=True)
             if point_id in newest and newest[point_id].refuel_detected:
                 # the batch's newest forecast stands for the batch: keep its refuel news
                 forecast = forecast._replace(refuel_detected=True)
+            if forecast.level_l is not None:
+                # a late reading leaves the state (and its forecast's ts) as it was
+                arrived_ts = msg["ts"] if forecast.ts == msg["_ts"] else None
+                message = forecast_message(point_id, forecast, arrived_ts)
+                out.store(topics.FUEL_FORECAST, message)
+                published[point_id] = message
             newest[point_id] = forecast
         for point_id, state in states.items():
             if state is not None:
                 self._table[point_id] = state.to_dict()  # written back, or the changelog misses it
+        # Every forecast is a row; the topic gets each point's newest of the batch (the same
+        # thing at the live rate, where a batch holds one report per point at most).
+        for point_id, message in published.items():
+            out.emit(topics.FUEL_FORECAST, point_id, message)
         return newest
 
 
-def forecast_message(point_id: str, forecast: Forecast) -> dict[str, Any]:
-    """A ``points.fuel_forecast`` message (also the ``fuel_forecast`` row)."""
+def forecast_message(point_id: str, forecast: Forecast, ts: str | None = None) -> dict[str, Any]:
+    """A ``points.fuel_forecast`` message (also the ``fuel_forecast`` row); ``ts`` is the
+    reading's timestamp as it arrived, when at hand (formatting it again costs time)."""
     return {
         "point_id": point_id,
-        "ts": iso(forecast.ts),
+        "ts": ts if ts is not None else iso(forecast.ts),
         "fuel_level_l": forecast.level_l,
         "burn_rate_lph": forecast.burn_rate_lph,
         "hours_to_empty": forecast.hours_to_empty,

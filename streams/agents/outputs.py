@@ -25,3 +25,7 @@ class Outputs:
         self.messages.append((topic, key, message))
         if store:
             self.rows[topic].append(message)
+
+    def store(self, topic: str, row: dict[str, Any]) -> None:
+        """Queue ``row`` (shaped like a ``topic`` message) for the database only."""
+        self.rows[topic].append(row)

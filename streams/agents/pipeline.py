@@ -9,7 +9,8 @@ number as its input partition, and moves with it on a rebalance.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -24,8 +25,9 @@ from streams.agents.outputs import Outputs
 from streams.domain.clock import LagGuardConfig, PartitionProgress, pipeline_health, reference_time
 from streams.metrics import PipelineMetrics
 from streams.sinks.database import TABLES, DatabaseSink
+from streams.sinks.kafka_outputs import OutputMessage
 
-Send = Callable[[str, bytes, bytes], None]  # topic, key, value: queued, not awaited
+Publish = Callable[[list[OutputMessage]], Awaitable[None]]  # returns once all are acknowledged
 # Table writes must happen "in" a message of the partition the state belongs to (Faust's
 # RocksDB store files a key under the current event's partition).
 PartitionScope = Callable[[int], AbstractContextManager[None]]
@@ -43,7 +45,7 @@ class Pipeline:
         alerts: AlertProcessor,
         on_alert: Callable[[dict[str, Any]], None],
         sink: DatabaseSink,
-        send: Send,
+        publish: Publish,
         metrics: PipelineMetrics,
         lag_guard: LagGuardConfig,
         event_clock: bool,
@@ -55,7 +57,7 @@ class Pipeline:
         self._alerts = alerts
         self._on_alert = on_alert
         self._sink = sink
-        self._send = send
+        self._publish = publish
         self._metrics = metrics
         self._lag_guard = lag_guard
         self._event_clock = event_clock
@@ -109,10 +111,13 @@ class Pipeline:
         await self.flush(out)
 
     async def flush(self, out: Outputs) -> None:
-        """Queue the output messages and write the output rows (before the batch is acked)."""
-        for topic, key, message in out.messages:
-            self._send(topic, key.encode(), orjson.dumps(message))
-            self._metrics.messages_out.labels(topic).inc()
+        """Publish the output messages and write the output rows (before the batch is acked)."""
+        await self._publish(
+            [(topic, key.encode(), orjson.dumps(message)) for topic, key, message in out.messages]
+        )
+        for topic, n in Counter(topic for topic, _, _ in out.messages).items():
+            self._metrics.messages_out.labels(topic).inc(n)
+        for topic, _, message in out.messages:
             if topic == topics.ALERTS:
                 self._on_alert(message)
         for topic, rows in out.rows.items():

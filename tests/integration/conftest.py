@@ -15,16 +15,17 @@ from pathlib import Path
 import orjson
 import psycopg
 import pytest
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.config import Settings, get_settings
 from streams.topics import INPUT_TOPICS, REGISTRY, TELEMETRY
 from tests.integration.pipeline import (
     Worker,
+    commit_offsets,
     end_offsets,
     produce,
     query,
-    skip_to_end,
     wait_for,
 )
 from tests.integration.tsdb_wasm import free_port, tsdb_wasm_dsn  # noqa: F401 (a fixture)
@@ -93,15 +94,20 @@ def telemetry_record(point_id: str, ts: str, **overrides: object) -> dict[str, o
 
 
 @pytest.fixture(scope="session")
+def session_start(kafka: str, settings: Settings) -> dict[TopicPartition, int]:
+    """The end offsets of the input topics before this session produced anything."""
+    return end_offsets(settings, [spec.name for spec in INPUT_TOPICS])
+
+
+@pytest.fixture(scope="session")
 def worker(
     kafka: str, admin_dsn: str, settings: Settings, run_id: str,
-    tmp_path_factory: pytest.TempPathFactory,
+    session_start: dict[TopicPartition, int], tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Worker]:
     """One real worker for the session, in its own consumer group, ready to process."""
     state = tmp_path_factory.mktemp("worker")
     # Earlier local runs and benchmarks leave backlogs behind: the tests need only what they send.
-    skip_to_end(settings, WORKER_GROUP,
-                list(end_offsets(settings, [spec.name for spec in INPUT_TOPICS])))
+    commit_offsets(settings, WORKER_GROUP, session_start)
     proc = Worker(
         {"NEZLAM_APP_ID": WORKER_GROUP, "NEZLAM_WEB_PORT": str(free_port()),
          "NEZLAM_STATE_DIR": str(state), "NEZLAM_SINK_BATCH_SECONDS": "0.2",
@@ -110,7 +116,13 @@ def worker(
         Path(state) / "worker.log",
     )
     proc.start()
-    probe_id = f"IT-{run_id}-probe"
+    wait_until_processing(proc, settings, admin_dsn, f"IT-{run_id}-probe")
+    yield proc
+    proc.stop()
+
+
+def wait_until_processing(proc: Worker, settings: Settings, admin_dsn: str, probe_id: str) -> None:
+    """Wait until a started worker has written a probe report (stop it and fail if it does not)."""
     produce(settings, [(REGISTRY, probe_id, registry_record(probe_id)),
                        (TELEMETRY, probe_id, telemetry_record(probe_id, "2026-01-01T00:00:00Z"))])
     try:
@@ -123,5 +135,3 @@ def worker(
     except AssertionError as exc:
         proc.stop()
         raise AssertionError(f"{exc}\n--- worker log ---\n{proc.log_tail()}") from None
-    yield proc
-    proc.stop()

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -108,28 +108,17 @@ def committed(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> 
     return asyncio.run(read())
 
 
-def rewind(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> None:
-    """Commit the first offsets for the (stopped) group: its next worker replays everything."""
-    _commit(settings, group, tps, to_end=False)
+def commit_offsets(settings: Settings, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+    """Commit ``offsets`` for a (new or stopped) group: its next worker starts there."""
 
-
-def skip_to_end(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> None:
-    """Commit the end offsets for a (new or stopped) group: its worker sees only what follows."""
-    _commit(settings, group, tps, to_end=True)
-
-
-def _commit(
-    settings: Settings, group: str, tps: Sequence[TopicPartition], *, to_end: bool
-) -> None:
     async def commit() -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False
         )
         await consumer.start()
         try:
-            consumer.assign(list(tps))
-            where = consumer.end_offsets if to_end else consumer.beginning_offsets
-            await consumer.commit(dict(await where(list(tps))))
+            consumer.assign(list(offsets))
+            await consumer.commit(dict(offsets))
         finally:
             await consumer.stop()
 

@@ -28,14 +28,19 @@ from streams.topics import (
     TELEMETRY,
     VISITS,
 )
-from tests.integration.conftest import SILENCE_AFTER, registry_record, telemetry_record
+from tests.integration.conftest import (
+    SILENCE_AFTER,
+    registry_record,
+    telemetry_record,
+    wait_until_processing,
+)
 from tests.integration.pipeline import (
     Worker,
+    commit_offsets,
     end_offsets,
     produce,
     query,
     read_from,
-    skip_to_end,
     wait_for,
 )
 from tests.integration.tsdb_wasm import free_port
@@ -148,20 +153,42 @@ def wall_clock_worker_paused(worker: Worker) -> Iterator[None]:
     worker.start()
 
 
+def _fresh_worker(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory, name: str, **env: str
+) -> Worker:
+    """A started worker in a consumer group of its own (fresh state) that sees only new
+    messages."""
+    group = f"nezlam-it-{name}-{uuid.uuid4().hex[:8]}"
+    commit_offsets(settings, group, end_offsets(settings, [s.name for s in INPUT_TOPICS]))
+    state = tmp_path_factory.mktemp(f"{name}-worker")
+    proc = Worker({"NEZLAM_APP_ID": group, "NEZLAM_WEB_PORT": str(free_port()),
+                   "NEZLAM_STATE_DIR": str(state), "NEZLAM_SINK_BATCH_SECONDS": "0.2", **env},
+                  Path(state) / "worker.log")
+    proc.start()
+    return proc
+
+
 @pytest.fixture()
 def event_clock_worker(
     wall_clock_worker_paused: None, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
-    """A fresh worker on a simulated clock (the newest event ts it has seen), in a group of
-    its own that sees only new messages."""
-    group = f"nezlam-it-event-{uuid.uuid4().hex[:8]}"
-    skip_to_end(settings, group, list(end_offsets(settings, [s.name for s in INPUT_TOPICS])))
-    state = tmp_path_factory.mktemp("event-worker")
-    proc = Worker({"NEZLAM_APP_ID": group, "NEZLAM_WEB_PORT": str(free_port()),
-                   "NEZLAM_STATE_DIR": str(state), "NEZLAM_CLOCK": "event",
-                   "NEZLAM_SINK_BATCH_SECONDS": "0.2", "NEZLAM_LIVENESS_INTERVAL_SECONDS": "1"},
-                  Path(state) / "worker.log")
-    proc.start()
+    """A fresh worker on a simulated clock (the newest event ts it has seen)."""
+    proc = _fresh_worker(settings, tmp_path_factory, "event", NEZLAM_CLOCK="event",
+                         NEZLAM_LIVENESS_INTERVAL_SECONDS="1")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture()
+def lone_worker(
+    wall_clock_worker_paused: None, settings: Settings, admin_dsn: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Worker]:
+    """A fresh worker alone on the topics, already processing: the rows a test counts are its
+    work only, and no state from earlier runs (the simulator's point ids repeat) stands in
+    its way."""
+    proc = _fresh_worker(settings, tmp_path_factory, "lone")
+    wait_until_processing(proc, settings, admin_dsn, f"IT-lone-{uuid.uuid4().hex[:8]}")
     yield proc
     proc.stop()
 
@@ -204,8 +231,9 @@ def test_activation_overdue_after_two_simulated_hours(
 
 
 def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
-    worker: Worker, settings: Settings, admin_dsn: str, run_id: str, tmp_path: Path
+    lone_worker: Worker, settings: Settings, admin_dsn: str, run_id: str, tmp_path: Path
 ) -> None:
+    worker = lone_worker
     start = datetime(2025, 6, 1, tzinfo=UTC) + timedelta(minutes=int(run_id, 16) % 100_000)
     end = start + timedelta(minutes=30)
     summary = tmp_path / "summary.json"
