@@ -39,6 +39,13 @@ log = logging.getLogger(__name__)
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
+MIB = 1024 * 1024
+# Faust opens one RocksDB per table and partition (4 x 12 here), each sized by default for large
+# state (64 MiB write buffers, a 2 GiB block cache). The whole state of the network is a few
+# tens of MB: small buffers and caches keep the worker's memory to what it holds.
+ROCKSDB_OPTIONS = {"write_buffer_size": 4 * MIB, "max_write_buffer_number": 2,
+                   "block_cache_size": 8 * MIB, "block_cache_compressed_size": 2 * MIB}
+
 
 def create_app(settings: Settings) -> faust.App:
     """A Faust app with the ingest agents, the registry follower and ``/metrics``."""
@@ -161,13 +168,6 @@ def _state_table(app: faust.App, name: str, settings: Settings) -> faust.Table[s
                   options=ROCKSDB_OPTIONS),
     )
 
-
-MIB = 1024 * 1024
-# Faust opens one RocksDB per table and partition (4 x 12 here), each sized by default for large
-# state (64 MiB write buffers, a 2 GiB block cache). The whole state of the network is a few
-# tens of MB: small buffers and caches keep the worker's memory to what it holds.
-ROCKSDB_OPTIONS = {"write_buffer_size": 4 * MIB, "max_write_buffer_number": 2,
-                   "block_cache_size": 8 * MIB, "block_cache_compressed_size": 2 * MIB}
 
 
 def _pipeline(
