@@ -28,7 +28,7 @@ from streams.contract import Contract
 from streams.domain.clock import LagGuardConfig
 from streams.domain.occupancy import OccupancyConfig
 from streams.domain.staleness import StalenessConfig
-from streams.kafka_client import client_kwargs, faust_credentials
+from streams.kafka_client import client_kwargs, faust_app_kwargs
 from streams.metrics import PipelineMetrics
 from streams.point_directory import PointDirectory, RegistryFollower
 from streams.sinks.alertmanager import AlertmanagerNotifier
@@ -51,15 +51,9 @@ def create_app(settings: Settings) -> faust.App:
     """A Faust app with the ingest agents, the registry follower and ``/metrics``."""
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
-        broker_credentials=faust_credentials(settings),
+        **faust_app_kwargs(settings),
         store="rocksdb://",
         datadir=str(settings.state_dir / "worker"),
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication,
-        key_serializer="raw",
-        value_serializer="raw",
-        consumer_auto_offset_reset="earliest",
         web_port=settings.web_port,
         web_bind="0.0.0.0",
         producer_acks=-1,

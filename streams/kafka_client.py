@@ -1,7 +1,7 @@
 """How every Kafka client of the project reaches the brokers: address, TLS and SASL.
 
-Plain aiokafka clients take ``**client_kwargs(settings)``; the Faust app takes
-``broker_credentials=faust_credentials(settings)``. Both read the same ``NEZLAM_KAFKA_*``
+Plain aiokafka clients take ``**client_kwargs(settings)``; Faust apps take
+``**faust_app_kwargs(settings)``. Both read the same ``NEZLAM_KAFKA_*``
 settings, so a worker's consumers, producers, admin client and registry follower all connect
 the same way. The default (``PLAINTEXT``) is the local stack; production uses ``SASL_SSL``
 (docs/operations.md).
@@ -83,3 +83,17 @@ def faust_credentials(settings: Settings) -> CredentialsT | None:
         ssl_context=context,
         mechanism=settings.kafka_sasl_mechanism,
     )
+
+
+def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
+    """What every Faust app of the project shares: brokers, credentials, topic defaults and
+    raw bytes in and out (the contract validates the JSON itself)."""
+    return {
+        "broker": [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        "broker_credentials": faust_credentials(settings),
+        "topic_partitions": settings.topic_partitions,
+        "topic_replication_factor": settings.topic_replication,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "consumer_auto_offset_reset": "earliest",
+    }

@@ -22,21 +22,15 @@ import faust
 
 from streams import topics
 from streams.config import get_settings
-from streams.kafka_client import faust_credentials
+from streams.kafka_client import faust_app_kwargs
 
 settings = get_settings()
 
 app = faust.App(
     settings.app_id,
-    broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
-    broker_credentials=faust_credentials(settings),
+    **faust_app_kwargs(settings),
     store="memory://",
     datadir=str(settings.state_dir / "faust-ceiling"),
-    topic_partitions=settings.topic_partitions,
-    topic_replication_factor=settings.topic_replication,
-    key_serializer="raw",
-    value_serializer="raw",
-    consumer_auto_offset_reset="earliest",
     web_enabled=False,
 )
 

@@ -12,7 +12,12 @@ import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 from streams.config import Settings
-from streams.kafka_client import KafkaSecurityError, client_kwargs, faust_credentials
+from streams.kafka_client import (
+    KafkaSecurityError,
+    client_kwargs,
+    faust_app_kwargs,
+    faust_credentials,
+)
 
 BOOTSTRAP = "kafka-1.example:9093,kafka-2.example:9093"
 
@@ -47,6 +52,13 @@ def test_plaintext_is_the_default() -> None:
         "bootstrap_servers": BOOTSTRAP, "security_protocol": "PLAINTEXT",
     }
     assert faust_credentials(settings) is None
+
+
+def test_faust_apps_get_every_broker_and_raw_bytes() -> None:
+    kwargs = faust_app_kwargs(Settings(kafka_bootstrap=BOOTSTRAP, topic_partitions=48))
+    assert kwargs["broker"] == ["kafka://kafka-1.example:9093", "kafka://kafka-2.example:9093"]
+    assert kwargs["topic_partitions"] == 48
+    assert (kwargs["key_serializer"], kwargs["value_serializer"]) == ("raw", "raw")
 
 
 def test_sasl_ssl_client_kwargs(ca_file: Path) -> None:
