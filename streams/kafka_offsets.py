@@ -1,4 +1,5 @@
-"""End offsets of whole topics, for progress views, lag figures and tests."""
+"""End offsets of whole topics and a consumer group's committed offsets, for progress views,
+lag figures, the benchmark and tests."""
 
 from __future__ import annotations
 
@@ -38,5 +39,30 @@ async def end_offsets(
     await consumer.start()
     try:
         return dict(await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()
+
+
+async def committed_offsets(
+    client: Mapping[str, Any], group: str, tps: Sequence[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """The offsets ``group`` has committed on ``tps`` (0 where it has none)."""
+    consumer = AIOKafkaConsumer(**client, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return {tp: (await consumer.committed(tp)) or 0 for tp in tps}
+    finally:
+        await consumer.stop()
+
+
+async def commit_offsets(
+    client: Mapping[str, Any], group: str, offsets: Mapping[TopicPartition, int]
+) -> None:
+    """Commit ``offsets`` for a new or stopped ``group``: its next consumer starts there."""
+    consumer = AIOKafkaConsumer(**client, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(dict(offsets))
     finally:
         await consumer.stop()

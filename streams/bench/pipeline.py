@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,7 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from streams import topics
 from streams.config import Settings, get_settings
 from streams.kafka_client import client_kwargs
-from streams.kafka_offsets import end_offsets
+from streams.kafka_offsets import commit_offsets, committed_offsets, end_offsets
 
 TARGET_EVENTS_PER_SECOND = 20_000
 TARGET_RATIO = 0.5
@@ -100,27 +99,6 @@ async def _bare_consumer_rate(settings: Settings, start: Offsets, end: Offsets) 
         await consumer.stop()
 
 
-async def _commit(settings: Settings, group: str, offsets: Offsets) -> None:
-    consumer = AIOKafkaConsumer(**client_kwargs(settings), group_id=group,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(list(offsets))
-        await consumer.commit(dict(offsets))
-    finally:
-        await consumer.stop()
-
-
-async def _committed(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> Offsets:
-    consumer = AIOKafkaConsumer(**client_kwargs(settings), group_id=group,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        return {tp: (await consumer.committed(tp)) or 0 for tp in tps}
-    finally:
-        await consumer.stop()
-
-
 def _start_worker(settings: Settings, group: str, state: Path) -> subprocess.Popen[bytes]:
     env = {"NEZLAM_APP_ID": group, "NEZLAM_STATE_DIR": str(state),
            "NEZLAM_WEB_PORT": str(settings.web_port + 100)}
@@ -154,7 +132,7 @@ async def _drain_rate(
     while True:
         if worker.poll() is not None:
             raise click.ClickException(f"the {label} exited during the benchmark (see its log)")
-        done = await _committed(settings, group, list(end))
+        done = await committed_offsets(client_kwargs(settings), group, list(end))
         processed = sum(done[tp] - start.get(tp, 0) for tp in end)
         now = time.perf_counter()
         if first is None and processed > 0:
@@ -207,7 +185,7 @@ async def _faust_ceiling_rate(
     settings: Settings, group: str, start: Offsets, end: Offsets
 ) -> float:
     """The no-op Faust agent's rate over the backlog, as its own consumer group."""
-    await _commit(settings, group, {tp: start.get(tp, 0) for tp in end})
+    await commit_offsets(client_kwargs(settings), group, {tp: start.get(tp, 0) for tp in end})
     _say("faust no-op agent (streams.bench.faust_ceiling) draining the backlog")
     with tempfile.TemporaryDirectory(prefix="nezlam-bench-faust-") as state:
         ceiling = _start_faust_ceiling(group, Path(state))
@@ -238,7 +216,7 @@ async def run_benchmark(
     _say(f"bare consumer: {bare:,.0f} messages/s")
     faust_rate = await _faust_ceiling_rate(settings, f"{group}-faust", start, end)
     _say(f"faust no-op agent: {faust_rate:,.0f} messages/s (framework limit)")
-    await _commit(settings, group, {tp: start.get(tp, 0) for tp in end})
+    await commit_offsets(client_kwargs(settings), group, {tp: start.get(tp, 0) for tp in end})
     with tempfile.TemporaryDirectory(prefix="nezlam-bench-") as state:
         worker = _start_worker(settings, group, Path(state))
         try:

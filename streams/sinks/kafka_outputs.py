@@ -10,7 +10,7 @@ is acknowledged, which keeps delivery at-least-once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -47,15 +47,17 @@ class BatchProducer:
         finally:
             await producer.stop()
 
-    async def send_all(self, messages: Iterable[OutputMessage]) -> None:
+    async def send_all(self, messages: Sequence[OutputMessage]) -> None:
         """Send ``messages`` and return once the brokers have acknowledged every one."""
         await self._started.wait()
         producer = self._producer
         assert producer is not None  # set before _started
+        for topic in {topic for topic, _, _ in messages} - self._partition_counts.keys():
+            self._partition_counts[topic] = len(await producer.partitions_for(topic))
         open_batches: dict[tuple[str, int], BatchBuilder] = {}
         sent: list[asyncio.Future[Any]] = []
         for topic, key, value in messages:
-            partition = await self._partition(producer, topic, key)
+            partition = self._partition(topic, key)
             batch = open_batches.get((topic, partition))
             if batch is None:
                 batch = open_batches[(topic, partition)] = producer.create_batch()
@@ -69,10 +71,8 @@ class BatchProducer:
             sent.append(await producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*sent)
 
-    async def _partition(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
-        count = self._partition_counts.get(topic)
-        if count is None:
-            count = self._partition_counts[topic] = len(await producer.partitions_for(topic))
+    def _partition(self, topic: str, key: bytes) -> int:
+        count = self._partition_counts[topic]
         partition = self._partition_of.get((count, key))
         if partition is None:
             partition = self._partition_of[(count, key)] = (murmur2(key) & 0x7FFFFFFF) % count

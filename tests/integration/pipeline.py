@@ -94,35 +94,12 @@ Offsets = dict[TopicPartition, int]
 
 def committed(settings: Settings, group: str, tps: Sequence[TopicPartition]) -> Offsets:
     """The consumer group's committed offsets (0 where none)."""
-
-    async def read() -> dict[TopicPartition, int]:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            return {tp: (await consumer.committed(tp)) or 0 for tp in tps}
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
+    return asyncio.run(kafka_offsets.committed_offsets(client_kwargs(settings), group, tps))
 
 
 def commit_offsets(settings: Settings, group: str, offsets: Mapping[TopicPartition, int]) -> None:
     """Commit ``offsets`` for a (new or stopped) group: its next worker starts there."""
-
-    async def commit() -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            consumer.assign(list(offsets))
-            await consumer.commit(dict(offsets))
-        finally:
-            await consumer.stop()
-
-    asyncio.run(commit())
+    asyncio.run(kafka_offsets.commit_offsets(client_kwargs(settings), group, offsets))
 
 
 def query(dsn: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
