@@ -9,10 +9,24 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Where the local stack's PostgreSQL listens; a DSN to another host is left as written.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def with_local_passfile(dsn: str, passfile: Path) -> str:
+    """``dsn`` with ``passfile`` added when it points at a loopback address and carries neither a
+    password nor a passfile: the local stack's generated passwords then need no typing. libpq
+    ignores a missing file, and ``PGPASSWORD`` (production's Secrets) still comes first."""
+    params = conninfo_to_dict(dsn)
+    if params.get("host") not in LOOPBACK_HOSTS or {"password", "passfile"} & params.keys():
+        return dsn
+    return make_conninfo(dsn, passfile=str(passfile))
 
 
 class Settings(BaseSettings):
@@ -54,13 +68,19 @@ class Settings(BaseSettings):
     )
 
     # --- PostgreSQL / TimescaleDB --------------------------------------------------------
+    pg_passfile: Path = Field(
+        REPO_ROOT / ".local" / "pgpass",
+        description="libpq password file of the local stack's roles (written by `nezlam stack "
+        "up`, mode 0600); added as `passfile` to loopback DSNs without a password.",
+    )
     database_url: str = Field(
         "postgresql://nezlam_writer@127.0.0.1:55432/nezlam",
         description="DSN the pipeline writes with (role nezlam_writer).",
     )
     admin_database_url: str = Field(
-        "postgresql://postgres@127.0.0.1:55432/nezlam",
-        description="DSN migrations run with (owns the schema, may create roles).",
+        "postgresql://nezlam_owner@127.0.0.1:55432/nezlam",
+        description="DSN migrations run with (role nezlam_owner: owns the schema; the worker "
+        "never uses it).",
     )
     pg_port: int = Field(55432, description="Port of the local PostgreSQL cluster.")
     timescaledb: str = Field(
@@ -68,6 +88,11 @@ class Settings(BaseSettings):
         pattern="^(auto|on|off)$",
         description="Use TimescaleDB features: auto (when the extension is available), on, off.",
     )
+
+    @field_validator("database_url", "admin_database_url")
+    @classmethod
+    def _local_passfile(cls, dsn: str, info: ValidationInfo) -> str:
+        return with_local_passfile(dsn, info.data["pg_passfile"])
 
     # --- Worker ----------------------------------------------------------------------------
     app_id: str = Field("nezlam", description="Faust application id (consumer group).")

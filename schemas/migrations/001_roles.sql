@@ -1,30 +1,37 @@
 -- Roles of the pipeline (cluster-wide, so created only when missing) and their privileges in
--- this database. No passwords here: local development authenticates by trust on loopback;
--- production sets them with ALTER ROLE <role> PASSWORD '...' (docs/database.md).
+-- this database. No passwords here: `nezlam stack up` creates the roles with generated
+-- passwords; production creates them with their passwords before the first migration
+-- (docs/operations.md, "Security"), so the schema owner that runs the migrations needs no
+-- CREATEROLE. Revised after release: the old version tried CREATE ROLE first, which a role
+-- without CREATEROLE may not even attempt (streams/db/migration_files.py accepts both).
 
 DO $$
 DECLARE
     role_name text;
 BEGIN
     FOREACH role_name IN ARRAY ARRAY['nezlam_writer', 'nezlam_reader', 'nezlam_analyst'] LOOP
-        BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
             EXECUTE format('CREATE ROLE %I LOGIN', role_name);
-        EXCEPTION WHEN duplicate_object THEN
-            -- Created by another database's migrations (roles are cluster-wide).
-            NULL;
-        END;
+        END IF;
     END LOOP;
 END
 $$;
 
-COMMENT ON ROLE nezlam_writer IS 'Nezlam pipeline workers: read and write the pipeline tables.';
-COMMENT ON ROLE nezlam_reader IS 'Grafana and dashboards: read only.';
-COMMENT ON ROLE nezlam_analyst IS 'Analysts'' ad-hoc SQL: read only, read-only sessions, time-limited.';
-
 -- Analysts' sessions start read-only and a runaway query stops after five minutes. Both are
--- session defaults, not a security boundary: the grants below are.
-ALTER ROLE nezlam_analyst SET default_transaction_read_only = on;
-ALTER ROLE nezlam_analyst SET statement_timeout = '5min';
+-- session defaults, not a security boundary: the grants below are. Setting them (and the
+-- comments) needs CREATEROLE: a schema owner without it leaves them to whoever created the
+-- roles (`nezlam stack up` does; docs/operations.md, "Security").
+DO $$
+BEGIN
+    IF (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) THEN
+        COMMENT ON ROLE nezlam_writer IS 'Nezlam pipeline workers: read and write the pipeline tables.';
+        COMMENT ON ROLE nezlam_reader IS 'Grafana and dashboards: read only.';
+        COMMENT ON ROLE nezlam_analyst IS 'Analysts'' ad-hoc SQL: read only, read-only sessions, time-limited.';
+        ALTER ROLE nezlam_analyst SET default_transaction_read_only = on;
+        ALTER ROLE nezlam_analyst SET statement_timeout = '5min';
+    END IF;
+END
+$$;
 
 -- CONNECT: PUBLIC holds it on every new database, so it is not granted here. The database
 -- itself belongs to the deployment (like the passwords): one that revokes CONNECT from PUBLIC

@@ -160,7 +160,7 @@ def _resolve_mode(
 
 
 def _check_unchanged(done: AppliedMigration, migration: Migration) -> None:
-    if done.name != migration.name or done.checksum != migration.checksum:
+    if done.name != migration.name or not migration.matches(done.checksum):
         raise MigrationError(
             f"migration {done.label} was applied (checksum {done.checksum[:12]}) but its file "
             f"is now {migration.label} (checksum {migration.checksum[:12]}); applied "

@@ -19,6 +19,13 @@ TIMESCALEDB = "timescaledb"
 POSTGRES = "postgres"
 MODES = (TIMESCALEDB, POSTGRES)
 
+# Earlier checksums of migrations revised after release, each still accepted as applied. A
+# revision may only change how a migration reaches the same end state (001 once created roles
+# with CREATE ROLE first, which a schema owner without CREATEROLE may not attempt).
+SUPERSEDED_CHECKSUMS: dict[int, frozenset[str]] = {
+    1: frozenset({"b2e4dc6926a9948b47cf3f6c3fddfa9713011e3b160769274ac55166a5986e8c"}),
+}
+
 _NAME = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)(?:\.(?P<mode>[a-z]+))?\.sql$")
 
 
@@ -49,6 +56,11 @@ class Migration:
     def label(self) -> str:
         """``NNN_description``, as reported and recorded."""
         return f"{self.version:03d}_{self.name}"
+
+    def matches(self, checksum: str) -> bool:
+        """Whether an applied migration with ``checksum`` is this one (or a superseded version
+        of it)."""
+        return checksum == self.checksum or checksum in SUPERSEDED_CHECKSUMS.get(self.version, ())
 
 
 def parse_filename(path: Path) -> MigrationFile:

@@ -4,12 +4,20 @@ A private cluster under ``settings.state_dir / "postgres"`` (git-ignored; under
 ``/var/lib/nezlam`` when the checkout sits below a directory the ``postgres`` user cannot
 enter, such as ``/root``), run with Debian's
 PostgreSQL binaries on ``settings.pg_port``, so it never touches a system cluster. It is for
-local development only: authentication is ``trust`` on the loopback addresses and the unix
-socket, and nothing else is accepted. Production runs the official TimescaleDB image.
+local development only and listens on loopback alone. Production runs the official TimescaleDB
+image.
+
+Authentication: every TCP connection logs in with ``scram-sha-256`` and a password generated at
+the first ``up`` (``streams.stack.pgpass``; the settings hand the passfile to libpq). The
+superuser logs in over the unix socket alone, by peer authentication mapped from the OS user
+that runs ``nezlam stack up``: no password of it exists and no TCP login as it is accepted.
+``up`` also creates the pipeline's roles with their passwords and the database, owned by
+``nezlam_owner`` (the role migrations run as).
 """
 
 from __future__ import annotations
 
+import getpass
 import glob
 import hashlib
 import os
@@ -25,6 +33,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from streams.config import Settings
+from streams.stack import pgpass
 
 SUPERUSER = "postgres"
 # Debian's package creates this OS user; initdb and postgres refuse to run as root.
@@ -48,12 +57,60 @@ log_timezone = 'UTC'
 log_line_prefix = '%m [%p] %q%u@%d '
 """
 
-# Local development only: trust on the unix socket and loopback, no other address may connect.
+# First match wins. The superuser: the unix socket only, as the OS users of IDENT_CONF. Every
+# other role: a password (SCRAM) over loopback or the socket. Nothing else may connect.
 HBA_CONF = """\
-# Managed by `nezlam stack up`: LOCAL DEVELOPMENT ONLY, no passwords, loopback and socket only.
-local   all   all                 trust
-host    all   all   127.0.0.1/32  trust
-host    all   all   ::1/128       trust
+# Managed by `nezlam stack up`: local development, loopback and socket only.
+local   all   {superuser}                 peer map=nezlam
+host    all   {superuser}   all           reject
+local   all   all                         scram-sha-256
+host    all   all           127.0.0.1/32  scram-sha-256
+host    all   all           ::1/128       scram-sha-256
+"""
+
+# Which OS users may log in as the superuser over the socket: the one running the stack (the
+# developer, or root on a CI machine) and the cluster's own OS user.
+IDENT_CONF = """\
+# Managed by `nezlam stack up`.
+nezlam   {os_user}   {superuser}
+nezlam   {server_user}   {superuser}
+"""
+
+
+# Session defaults of the roles, as migration 001 sets them where it may manage roles (the
+# schema owner may not: it has no CREATEROLE).
+ROLE_SETTINGS = {
+    pgpass.ANALYST: {"default_transaction_read_only": "on", "statement_timeout": "5min"},
+}
+
+# Tables, views and functions the superuser created in schema public pass to the owner role.
+REASSIGN_TO_OWNER = """
+DO $$
+DECLARE
+    object record;
+BEGIN
+    FOR object IN
+        SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                              WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
+               format('%I.%I', n.nspname, c.relname) AS name
+        FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+          AND pg_get_userbyid(c.relowner) <> 'nezlam_owner'
+          -- sequences owned by a table's column follow their table
+          AND NOT EXISTS (SELECT FROM pg_depend AS d WHERE d.objid = c.oid AND d.deptype = 'a'
+                          AND c.relkind = 'S')
+    LOOP
+        EXECUTE format('ALTER %s %s OWNER TO nezlam_owner', object.kind, object.name);
+    END LOOP;
+    FOR object IN
+        SELECT 'FUNCTION' AS kind, p.oid::regprocedure::text AS name
+        FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> 'nezlam_owner'
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s OWNER TO nezlam_owner', object.name);
+    END LOOP;
+END
+$$;
 """
 
 
@@ -102,6 +159,7 @@ def up(settings: Settings) -> None:
             bin_dir, paths, "start", "-w", "-t", str(int(READY_TIMEOUT_S)), "-l", str(paths.log)
         )
     _wait_ready(settings)
+    _create_roles(settings)
     _create_database(settings)
 
 
@@ -190,7 +248,8 @@ def _initdb(bin_dir: Path, paths: _Paths) -> None:
         str(bin_dir / "initdb"),
         "-D", str(paths.data),
         "-U", SUPERUSER,
-        "--auth=trust",
+        "--auth-local=peer",
+        "--auth-host=scram-sha-256",
         "--encoding=UTF8",
         "--locale=C.UTF-8",
     ]  # fmt: skip
@@ -204,9 +263,14 @@ def _write_config(paths: _Paths, port: int) -> None:
     (paths.data / "nezlam.conf").write_text(
         SERVER_CONF.format(port=port, socket_dir=paths.socket_dir)
     )
-    (paths.data / "pg_hba.conf").write_text(HBA_CONF)
+    (paths.data / "pg_hba.conf").write_text(HBA_CONF.format(superuser=SUPERUSER))
+    server_user = OS_USER if os.geteuid() == 0 else getpass.getuser()
+    (paths.data / "pg_ident.conf").write_text(
+        IDENT_CONF.format(os_user=getpass.getuser(), server_user=server_user,
+                          superuser=SUPERUSER)
+    )
     if os.geteuid() == 0:
-        for name in ("nezlam.conf", "pg_hba.conf"):
+        for name in ("nezlam.conf", "pg_hba.conf", "pg_ident.conf"):
             shutil.chown(paths.data / name, user=OS_USER, group=OS_USER)
 
 
@@ -223,9 +287,11 @@ def _is_running(bin_dir: Path, paths: _Paths) -> bool:
     return result.returncode == 0
 
 
-def _local_conninfo(settings: Settings, dbname: str) -> str:
+def _superuser_conninfo(settings: Settings, dbname: str) -> str:
+    """The superuser over the unix socket (peer authentication; refused over TCP)."""
     return make_conninfo(
-        host="127.0.0.1", port=settings.pg_port, user=SUPERUSER, dbname=dbname, connect_timeout=5
+        host=str(_Paths(settings).socket_dir), port=settings.pg_port, user=SUPERUSER,
+        dbname=dbname, connect_timeout=5,
     )
 
 
@@ -234,7 +300,7 @@ def _wait_ready(settings: Settings) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while True:
         try:
-            with psycopg.connect(_local_conninfo(settings, "postgres")):
+            with psycopg.connect(_superuser_conninfo(settings, "postgres")):
                 return
         except psycopg.OperationalError:
             if time.monotonic() > deadline:
@@ -247,18 +313,52 @@ def _database_name(settings: Settings) -> str:
     return str(conninfo_to_dict(settings.admin_database_url).get("dbname", "nezlam"))
 
 
+def _create_roles(settings: Settings) -> None:
+    """Create the pipeline's login roles and set their passwords from the passfile (generating
+    them at the first ``up``), so the server and the file always agree."""
+    passwords = pgpass.ensure_passwords(settings.pg_passfile)
+    with psycopg.connect(_superuser_conninfo(settings, "postgres"), autocommit=True) as conn:
+        for role in pgpass.ROLES:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+            if exists is None:
+                click.echo(f"postgres: creating role {role}")
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            # Sent as a literal inside the statement, never logged: log_statement is off.
+            conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(passwords[role])))
+        for role, settings_of_role in ROLE_SETTINGS.items():
+            for name, value in settings_of_role.items():
+                conn.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(
+                    sql.Identifier(role), sql.Identifier(name), sql.Literal(value)))
+        # Local only: the tests create throwaway databases as the schema owner. No CREATEROLE:
+        # the roles exist before any migration runs.
+        conn.execute(sql.SQL("ALTER ROLE {} CREATEDB").format(sql.Identifier(pgpass.OWNER)))
+
+
 def _create_database(settings: Settings) -> None:
     name = _database_name(settings)
-    with psycopg.connect(_local_conninfo(settings, "postgres"), autocommit=True) as conn:
+    owner = sql.Identifier(pgpass.OWNER)
+    database = sql.Identifier(name)
+    with psycopg.connect(_superuser_conninfo(settings, "postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists is None:
             click.echo(f"postgres: creating database {name}")
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, owner))
+        else:
+            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(database, owner))
+    _hand_schema_to_owner(settings, name)
+
+
+def _hand_schema_to_owner(settings: Settings, dbname: str) -> None:
+    """Give ``nezlam_owner`` what a stack from before the owner role migrated as the superuser,
+    so that ``nezlam db migrate`` (now run as the owner) can carry on; a no-op otherwise."""
+    with psycopg.connect(_superuser_conninfo(settings, dbname), autocommit=True) as conn:
+        conn.execute(REASSIGN_TO_OWNER)
 
 
 def _server_version(settings: Settings) -> str:
     try:
-        with psycopg.connect(_local_conninfo(settings, "postgres")) as conn:
+        with psycopg.connect(_superuser_conninfo(settings, "postgres")) as conn:
             row = conn.execute("SHOW server_version").fetchone()
     except psycopg.OperationalError as exc:
         return f"unknown (not accepting connections: {exc})"
