@@ -1,7 +1,8 @@
 -- Least privilege: each role gets exactly what it uses, nothing by accident.
 --
 --   nezlam_writer   (workers)  SELECT everywhere; INSERT into the tables the sink fills; UPDATE
---                              only the columns the sink's two upserts set (points, occupancy);
+--                              only where the sink upserts (points: its non-key columns;
+--                              occupancy);
 --                              DELETE only on fuel_lead_times (replaced whole at start).
 --                              telemetry, visits, activations, fuel_forecast and alert_events are
 --                              append-only: no UPDATE, no DELETE.
@@ -28,8 +29,10 @@ GRANT INSERT
     TO nezlam_writer;
 GRANT UPDATE (name, kind, oblast, hromada, lat, lon, capacity_people, fuel_tank_l, updated_at)
     ON points TO nezlam_writer;
-GRANT UPDATE (people_inside, visits_15m, visits_1h, visits_24h, utilisation)
-    ON occupancy TO nezlam_writer;
+-- occupancy: the whole table, because TimescaleDB passes a column grant on to the hypertable's
+-- compressed twin, which has other columns, and fails; its key columns are what the conflict
+-- matches, so the upsert never changes them.
+GRANT UPDATE ON occupancy TO nezlam_writer;
 -- streams.refuel_plan.sync_lead_times: DELETE all rows, INSERT the rules' lead times.
 GRANT INSERT, DELETE ON fuel_lead_times TO nezlam_writer;
 
