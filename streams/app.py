@@ -34,6 +34,7 @@ from streams.point_directory import PointDirectory, RegistryFollower
 from streams.sinks.alertmanager import AlertmanagerNotifier
 from streams.sinks.database import DatabaseSink
 from streams.sinks.kafka_outputs import BatchProducer
+from streams.worker_web import worker_web_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,7 @@ def create_app(settings: Settings) -> faust.App:
         **faust_app_kwargs(settings),
         store="rocksdb://",
         datadir=str(settings.state_dir / "worker"),
-        web_port=settings.web_port,
-        web_bind="0.0.0.0",
+        **worker_web_kwargs(settings),
         producer_acks=-1,
         producer_linger=0.005,  # a few ms of batching: changelog and output sends come in bursts
     )

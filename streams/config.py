@@ -97,6 +97,17 @@ class Settings(BaseSettings):
     # --- Worker ----------------------------------------------------------------------------
     app_id: str = Field("nezlam", description="Faust application id (consumer group).")
     web_port: int = Field(6066, description="Worker HTTP port (health and /metrics).")
+    # --- Worker HTTP exposure (streams/worker_web.py; docs/operations.md, "Security") ------------
+    web_bind: str = Field(
+        "127.0.0.1",
+        description="Address the worker's HTTP server listens on: loopback by default; 0.0.0.0 "
+        "where Prometheus scrapes from elsewhere (the container image and Kubernetes set it).",
+    )
+    web_faust_views: bool = Field(
+        False,
+        description="Also serve Faust's /table/ (every point's state) and /router/ (partition "
+        "assignment) views: for debugging only, never on a reachable address.",
+    )
     sink_batch_size: int = Field(10_000, ge=1, description="Rows per database batch.")
     sink_batch_seconds: float = Field(1.0, gt=0, description="Longest wait to fill a batch.")
     max_future_skew_seconds: int = Field(

@@ -125,6 +125,11 @@ class Worker:
                 start_new_session=True,
             )
 
+    @property
+    def web_port(self) -> int:
+        """The port of its HTTP server (/metrics)."""
+        return int(self._env["NEZLAM_WEB_PORT"])
+
     def alive(self) -> bool:
         """True while the process runs."""
         return self.proc is not None and self.proc.poll() is None

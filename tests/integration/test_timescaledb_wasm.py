@@ -9,6 +9,8 @@ module's connection opens only after the migration runs have closed theirs.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 
 import psycopg
 import pytest
@@ -23,6 +25,12 @@ from tests.integration.db_contract import (
     check_scenario,
     insert_scenario,
     relation_columns,
+)
+from tests.integration.privileges import (
+    READ_ONLY_ROLES,
+    check_read_only_role_cannot_write_or_create,
+    check_writer_cannot_change_history,
+    check_writer_runs_every_sink_statement_twice,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timescaledb]
@@ -169,3 +177,25 @@ def test_writer_inserts_and_upserts(tsdb: Conn) -> None:
         tsdb.execute("RESET ROLE")
     name = tsdb.execute("SELECT name FROM points WHERE point_id = 'w1'").fetchone()
     assert name == ("Tent renamed",)
+
+
+@contextmanager
+def _set_role(tsdb: Conn, role: str) -> Iterator[Conn]:
+    tsdb.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+    try:
+        yield tsdb
+    finally:
+        tsdb.execute("RESET ROLE")
+
+
+def test_writer_runs_every_sink_statement_on_hypertables(tsdb: Conn) -> None:
+    check_writer_runs_every_sink_statement_twice(partial(_set_role, tsdb))
+
+
+def test_writer_cannot_update_or_delete_history_on_hypertables(tsdb: Conn) -> None:
+    check_writer_cannot_change_history(partial(_set_role, tsdb))
+
+
+@pytest.mark.parametrize("role", READ_ONLY_ROLES)
+def test_read_only_roles_cannot_write_or_create(tsdb: Conn, role: str) -> None:
+    check_read_only_role_cannot_write_or_create(partial(_set_role, tsdb), role)
