@@ -25,6 +25,7 @@ from psycopg.conninfo import conninfo_to_dict
 from streams.config import Settings, get_settings
 from streams.dashboards import datasources
 from streams.dashboards.render import build_all, dashboard_json
+from streams.stack.pgpass import READER, read_passwords
 
 FOLDER_UID = "nezlam"
 FOLDER_TITLE = "Nezlam"
@@ -62,8 +63,8 @@ def local_defaults(settings: Settings) -> dict[str, str]:
         "NEZLAM_DB_HOST": f"{database.get('host', '127.0.0.1')}:{database.get('port', 5432)}",
         "NEZLAM_DB_NAME": str(database.get("dbname", "nezlam")),
         "NEZLAM_DB_SSLMODE": "disable",
-        # Local clusters trust loopback connections; production sets the variable.
-        "NEZLAM_READER_PASSWORD": "",
+        # The local stack's generated password (`nezlam stack up`); production sets the variable.
+        "NEZLAM_READER_PASSWORD": read_passwords(settings.pg_passfile).get(READER, ""),
         "NEZLAM_PROMETHEUS_URL": "http://127.0.0.1:9090",
         "NEZLAM_ALERTMANAGER_URL": alertmanagers[0] if alertmanagers else "http://127.0.0.1:9093",
     }
