@@ -340,3 +340,101 @@ def test_dockerfile_is_slim_pinned_non_root_and_health_checked() -> None:
     ignore = (DOCKERFILE.parent / "Dockerfile.dockerignore").read_text(encoding="utf-8")
     for needed in ("!pyproject.toml", "!README.md", "!streams/", "!schemas/"):
         assert needed in ignore.splitlines(), needed
+
+
+# --- Least privilege in Kubernetes (docs/operations.md, "Security") -------------------------------
+
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY", re.IGNORECASE)
+
+
+def pod_templates() -> Iterator[tuple[str, dict[str, Any]]]:
+    """(name, pod template) of every workload in deploy/k8s."""
+    for _, resource in k8s_resources():
+        if resource["kind"] in {"Deployment", "Job"}:
+            yield resource["metadata"]["name"], resource["spec"]["template"]
+
+
+def network_policy_for(pod_labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The NetworkPolicies whose podSelector picks pods with ``pod_labels``."""
+    return [doc["spec"] for _, doc in k8s_resources() if doc["kind"] == "NetworkPolicy"
+            and doc["spec"]["podSelector"].get("matchLabels", {}).items() <= pod_labels.items()]
+
+
+def egress_ports(policies: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    return {(port["protocol"], port["port"])
+            for policy in policies for rule in policy.get("egress", [])
+            for port in rule["ports"]}
+
+
+def test_every_pod_is_non_root_read_only_and_without_capabilities() -> None:
+    templates = dict(pod_templates())
+    assert set(templates) == {"nezlam-worker", "nezlam-migrate", "nezlam-topics"}
+    for name, template in templates.items():
+        pod = template["spec"]
+        assert pod["automountServiceAccountToken"] is False, name
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["runAsUser"] == WORKER_UID, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["capabilities"] == {"drop": ["ALL"]}, name
+            # The only writable places are emptyDir volumes.
+            volumes = {volume["name"]: volume for volume in pod["volumes"]}
+            for mount in container["volumeMounts"]:
+                if not mount.get("readOnly"):
+                    assert "emptyDir" in volumes[mount["name"]], (name, mount)
+
+
+def test_secrets_come_only_from_secrets() -> None:
+    config = k8s_resource("ConfigMap", "nezlam-config")["data"]
+    assert not [key for key in config if SECRET_NAME.search(key)]
+    secrets = {doc["metadata"]["name"] for _, doc in k8s_resources() if doc["kind"] == "Secret"}
+    for name, template in pod_templates():
+        for container in template["spec"]["containers"]:
+            for variable in container.get("env", []):
+                assert not SECRET_NAME.search(variable["name"]), (name, variable)
+            refs = [ref["secretRef"]["name"] for ref in container["envFrom"] if "secretRef" in ref]
+            assert refs == [name], f"{name} reads the Secret of its own workload only"
+            assert set(refs) <= secrets
+
+
+def test_worker_http_is_reachable_by_prometheus_alone() -> None:
+    config = k8s_resource("ConfigMap", "nezlam-config")["data"]
+    assert config["NEZLAM_WEB_BIND"] == "0.0.0.0"
+    assert "NEZLAM_WEB_FAUST_VIEWS" not in config
+    assert re.search(r"^\s+NEZLAM_WEB_BIND=0\.0\.0\.0", DOCKERFILE.read_text(encoding="utf-8"),
+                     flags=re.MULTILINE)
+    (deny,) = [doc["spec"] for _, doc in k8s_resources()
+               if doc["kind"] == "NetworkPolicy" and doc["metadata"]["name"] == "default-deny-all"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    labels = k8s_resource("Deployment", "nezlam-worker")["spec"]["template"]["metadata"]["labels"]
+    ingress = [rule for policy in network_policy_for(labels)
+               for rule in policy.get("ingress", [])]
+    (rule,) = ingress
+    (source,) = rule["from"]
+    assert source["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
+    assert rule["ports"] == [{"protocol": "TCP", "port": int(config["NEZLAM_WEB_PORT"])}]
+
+
+def test_egress_reaches_only_what_each_workload_uses() -> None:
+    config = k8s_resource("ConfigMap", "nezlam-config")["data"]
+    kafka = {("TCP", int(address.rsplit(":", 1)[1]))
+             for address in config["NEZLAM_KAFKA_BOOTSTRAP"].split(",")}
+    database = {("TCP", int(re.search(r"@[^/:]+:(\d+)/", dsn)[1]))  # type: ignore[index]
+                for dsn in (config["NEZLAM_DATABASE_URL"], config["NEZLAM_ADMIN_DATABASE_URL"])}
+    alertmanager = {("TCP", int(url.rsplit(":", 1)[1]))
+                    for url in config["NEZLAM_ALERTMANAGER_URLS"].split(",")}
+    dns = {("UDP", 53), ("TCP", 53)}
+    expected = {
+        "nezlam-worker": dns | kafka | database | alertmanager,
+        "nezlam-migrate": dns | database,
+        "nezlam-topics": dns | kafka,
+    }
+    for name, template in pod_templates():
+        policies = network_policy_for(template["metadata"]["labels"])
+        assert all(set(policy["policyTypes"]) == {"Ingress", "Egress"} for policy in policies)
+        assert egress_ports(policies) == expected[name], name
+        if name != "nezlam-worker":
+            assert not [rule for policy in policies for rule in policy.get("ingress", [])], name
