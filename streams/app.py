@@ -50,6 +50,8 @@ ROCKSDB_OPTIONS = {"write_buffer_size": 4 * MIB, "max_write_buffer_number": 2,
 
 def create_app(settings: Settings) -> faust.App:
     """A Faust app with the ingest agents, the registry follower and ``/metrics``."""
+    # A fresh deployment may point NEZLAM_STATE_DIR at a folder nobody has made yet.
+    (settings.state_dir / "worker").mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         **faust_app_kwargs(settings),
@@ -61,19 +63,30 @@ def create_app(settings: Settings) -> faust.App:
     )
     registry = CollectorRegistry()
     metrics = PipelineMetrics(registry)
-    contract = Contract(max_future_skew_seconds=settings.max_future_skew_seconds)
+    contract = Contract(
+        max_future_skew_seconds=settings.max_future_skew_seconds,
+        max_age_seconds=settings.max_event_age_seconds,
+        max_message_bytes=settings.max_message_bytes,
+    )
     follower = RegistryFollower(
         client_kwargs(settings), contract, PointDirectory(), on_change=metrics.points_known.set
     )
     pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=4, open=False)
-    deadletter = app.topic(settings.deadletter_topic, key_type=bytes, value_type=bytes)
 
-    async def send_deadletter(key: bytes | None, value: bytes) -> None:
-        await deadletter.send(key=key, value=value, force=True)
+    def count_sink_error(table: str, error: str) -> None:
+        metrics.sink_errors.labels(table, error).inc()
 
-    sink = DatabaseSink(pool)
+    def count_sink_retry(table: str) -> None:
+        metrics.sink_retries.labels(table).inc()
+
+    sink = DatabaseSink(pool, on_error=count_sink_error, on_retry=count_sink_retry)
     events = ingest.PartitionEvents()
-    notifier = AlertmanagerNotifier.from_settings(settings)
+
+    def count_delivery_failure(url: str) -> None:
+        metrics.alert_delivery_failures.labels(url).inc()
+
+    notifier = AlertmanagerNotifier.from_settings(settings, on_failure=count_delivery_failure)
+    metrics.alert_queue.set_function(notifier.queued)
     alerts = AlertProcessor(
         _state_table(app, "alerts", settings), follower.directory,
         load_alert_rules(settings.alert_rules_file), settings.topic_partitions,
@@ -84,8 +97,14 @@ def create_app(settings: Settings) -> faust.App:
         app, outputs, settings, follower.directory, sink, metrics, events, alerts,
         lambda message: notifier.offer(message, time.time()),
     )
+
+    async def send_deadletters(letters: list[tuple[bytes, bytes]]) -> None:
+        await outputs.send_all(
+            [(settings.deadletter_topic, key, record) for key, record in letters]
+        )
+
     ingestor = ingest.Ingestor(
-        contract, sink, follower, send_deadletter, metrics, downstream=pipeline.process
+        contract, sink, follower, send_deadletters, metrics, downstream=pipeline.process
     )
     ingest.register(
         app, ingestor, events,
@@ -122,6 +141,7 @@ def create_app(settings: Settings) -> faust.App:
             try:
                 await follower.run()
             except Exception:
+                metrics.agent_restarts.labels("registry_follower").inc()
                 log.exception("registry follower failed; restarting in 5 s")
                 await asyncio.sleep(5)
 

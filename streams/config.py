@@ -113,6 +113,18 @@ class Settings(BaseSettings):
     max_future_skew_seconds: int = Field(
         300, ge=0, description="Reject messages whose ts is further than this in the future."
     )
+    max_event_age_seconds: float = Field(
+        7 * 24 * 3600.0,
+        gt=0,
+        description="Reject messages whose ts is older than this (dead letter old_timestamp); "
+        "keep it at the input topics' retention.",
+    )
+    max_message_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Reject input messages larger than this (dead letter too_large); a report "
+        "is a few hundred bytes.",
+    )
 
     # --- Occupancy and staleness (docs/computations.md) ---------------------------------------
     occupancy_max_dwell_seconds: float = Field(
