@@ -10,6 +10,7 @@ from faust.web.base import BLUEPRINT_FLAGS
 from psycopg.conninfo import conninfo_to_dict
 
 from streams.config import Settings, with_local_passfile
+from streams.db.migration_files import POSTGRES, SUPERSEDED_CHECKSUMS, plan
 from streams.stack import pgpass
 from streams.stack.postgres import HBA_CONF, SUPERUSER
 from streams.worker_web import worker_web_kwargs
@@ -89,3 +90,13 @@ def test_faust_table_and_router_views_only_when_asked(monkeypatch: pytest.Monkey
     assert kwargs["web_tables_enabled"] is kwargs["web_router_enabled"] is True
     assert kwargs["web_stats_enabled"] is kwargs["web_graph_enabled"] is False
     assert kwargs["web_bind"] == "0.0.0.0"
+
+
+def test_revised_001_still_accepts_databases_migrated_before() -> None:
+    (roles, *_) = plan(POSTGRES)
+    assert roles.version == 1
+    for checksum in SUPERSEDED_CHECKSUMS[1]:
+        assert roles.matches(checksum)
+    assert roles.matches(roles.checksum)
+    assert not roles.matches("0" * 64)
+    assert not plan(POSTGRES)[1].matches(next(iter(SUPERSEDED_CHECKSUMS[1])))
