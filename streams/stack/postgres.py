@@ -17,10 +17,10 @@ that runs ``nezlam stack up``: no password of it exists and no TCP login as it i
 
 from __future__ import annotations
 
-import getpass
 import glob
 import hashlib
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -264,10 +264,11 @@ def _write_config(paths: _Paths, port: int) -> None:
         SERVER_CONF.format(port=port, socket_dir=paths.socket_dir)
     )
     (paths.data / "pg_hba.conf").write_text(HBA_CONF.format(superuser=SUPERUSER))
-    server_user = OS_USER if os.geteuid() == 0 else getpass.getuser()
+    # The effective user, not $USER (which sudo or a container may leave at another name).
+    os_user = pwd.getpwuid(os.geteuid()).pw_name
+    server_user = OS_USER if os.geteuid() == 0 else os_user
     (paths.data / "pg_ident.conf").write_text(
-        IDENT_CONF.format(os_user=getpass.getuser(), server_user=server_user,
-                          superuser=SUPERUSER)
+        IDENT_CONF.format(os_user=os_user, server_user=server_user, superuser=SUPERUSER)
     )
     if os.geteuid() == 0:
         for name in ("nezlam.conf", "pg_hba.conf", "pg_ident.conf"):
