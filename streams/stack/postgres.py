@@ -153,6 +153,9 @@ def up(settings: Settings) -> None:
     _write_config(paths, settings.pg_port)
     if _is_running(bin_dir, paths):
         click.echo(f"postgres: already running on port {settings.pg_port}")
+        # Authentication rules rewritten above (a cluster from before passwords trusted every
+        # local login) apply from now on, not at the next restart.
+        _pg_ctl(bin_dir, paths, "reload")
     else:
         click.echo(f"postgres: starting on port {settings.pg_port} (log {paths.log})")
         _pg_ctl(
