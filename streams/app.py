@@ -15,7 +15,7 @@ import faust
 from prometheus_client import CollectorRegistry, generate_latest
 from psycopg_pool import AsyncConnectionPool
 
-from streams import topics
+from streams import outage, topics
 from streams.agents import ingest
 from streams.agents.alerts import AlertProcessor
 from streams.agents.fuel import FuelProcessor
@@ -30,6 +30,7 @@ from streams.domain.occupancy import OccupancyConfig
 from streams.domain.staleness import StalenessConfig
 from streams.kafka_client import client_kwargs, faust_app_kwargs
 from streams.metrics import PipelineMetrics
+from streams.outage import OutageLog
 from streams.point_directory import PointDirectory, RegistryFollower
 from streams.sinks.alertmanager import AlertmanagerNotifier
 from streams.sinks.database import DatabaseSink
@@ -91,7 +92,16 @@ def create_app(settings: Settings) -> faust.App:
         _state_table(app, "alerts", settings), follower.directory,
         load_alert_rules(settings.alert_rules_file), settings.topic_partitions,
     )
-    outputs = BatchProducer(client_kwargs(settings))
+    kafka_outage = OutageLog("Kafka")
+
+    def count_send_retry(topic_names: set[str]) -> None:
+        for name in topic_names:
+            metrics.send_retries.labels(name).inc()
+        if settings.deadletter_topic in topic_names:
+            metrics.deadletter_send_failures.inc()
+
+    outputs = BatchProducer(client_kwargs(settings), on_retry=count_send_retry,
+                            outage=kafka_outage)
     app.task(outputs.run)
     pipeline = _pipeline(
         app, outputs, settings, follower.directory, sink, metrics, events, alerts,
@@ -135,6 +145,12 @@ def create_app(settings: Settings) -> faust.App:
             logging.root.setLevel(handlers[0].level)
 
     app.task(restore_log_level)
+
+    async def quiet_kafka_outages() -> None:
+        outage.install(kafka_outage)  # after Faust has set up its log handlers
+        await outage.probe_kafka(kafka_outage, settings.kafka_bootstrap.split(","))
+
+    app.task(quiet_kafka_outages)
 
     async def follow_registry() -> None:
         while True:  # the directory is vital: a failure restarts the follower, never ends it

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = Field(
         None, description="SASL password (SASL_* protocols); never logged."
     )
+    kafka_session_timeout_seconds: float = Field(
+        10.0,
+        ge=6.0,  # the broker's group.min.session.timeout.ms
+        description="A worker silent this long is taken for dead and its partitions move to the "
+        "others (heartbeats every fifth of it); raise it if a worker's batches block it longer.",
+    )
     kafka_ssl_cafile: Path | None = Field(
         None,
         description="PEM bundle of the CAs that sign the brokers' certificates (SSL, SASL_SSL); "

@@ -59,6 +59,11 @@ class PipelineMetrics:
             "Attempts to send a batch's dead letters that failed (retried; the batch waits).",
             namespace=NAMESPACE, subsystem="deadletter", registry=registry,
         )
+        self.send_retries = Counter(
+            "send_retries_total",
+            "Sends of output messages to Kafka that failed and were retried, by topic.",
+            ["topic"], namespace=NAMESPACE, subsystem="pipeline", registry=registry,
+        )
         self.retirements = Counter(
             "retirements_total", "Registry tombstones: points taken out of use.",
             namespace=NAMESPACE, subsystem="registry", registry=registry,

@@ -18,7 +18,6 @@ from typing import Any
 
 import faust
 from faust.streams import _current_event  # see PartitionEvents
-from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 
 from streams import topics
 from streams.contract import Contract, Rejection, dead_letter, internal_error, unknown_point
@@ -157,23 +156,11 @@ class Ingestor:
         self._metrics.rejects.labels(message.topic, rejection.reason).inc()
 
     async def _flush_dead_letters(self) -> None:
-        if not self._dead_letters:
-            return
-        letters, self._dead_letters = self._dead_letters, []
-        # Until Kafka takes them the batch does not end, so its offsets are never committed
-        # past a message that was neither stored nor dead-lettered.
-        async for attempt in AsyncRetrying(
-            wait=wait_exponential(multiplier=0.5, max=30), reraise=True,
-            before_sleep=self._count_dead_letter_failure,
-        ):
-            with attempt:
-                await self._send_deadletters(letters)
-
-    def _count_dead_letter_failure(self, state: RetryCallState) -> None:
-        self._metrics.deadletter_send_failures.inc()
-        outcome = state.outcome
-        error = None if outcome is None else outcome.exception()
-        log.warning("sending dead letters failed (%s); retrying, the batch waits", error)
+        # Sent with acknowledgements (retried while Kafka is away) before the batch ends, so
+        # offsets are never committed past a message that was neither stored nor dead-lettered.
+        if self._dead_letters:
+            letters, self._dead_letters = self._dead_letters, []
+            await self._send_deadletters(letters)
 
 
 def _database_refused(topic: str, error: str) -> Rejection:

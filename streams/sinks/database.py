@@ -11,6 +11,7 @@ no-op, which is what at-least-once delivery needs.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from streams import topics
-
-log = logging.getLogger(__name__)
+from streams.outage import OutageLog, report
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,12 +199,14 @@ class DatabaseSink:
         max_backoff_seconds: float = 30.0,
         on_error: OnError | None = None,
         on_retry: Callable[[str], None] | None = None,
+        outage: OutageLog | None = None,
     ) -> None:
         self._pool = pool
         self._statements = {topic: insert_statement(spec) for topic, spec in TABLES.items()}
         self._max_backoff = max_backoff_seconds
         self._on_error = on_error
         self._on_retry = on_retry
+        self._outage = outage or OutageLog("PostgreSQL")
 
     async def write(self, topic: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """Insert ``rows`` of ``topic``; returns how many rows were new (replays count zero).
@@ -234,6 +236,7 @@ class DatabaseSink:
             if self._on_error is not None:
                 self._on_error(spec.table, type(exc).__name__)
             raise
+        report(self._outage.recovered(time.monotonic()), logging.INFO)
         return written
 
     async def _execute(self, statement: sql.Composed, params: list[str]) -> int:
@@ -247,7 +250,8 @@ class DatabaseSink:
             self._on_error(table, type(error).__name__)
         if self._on_retry is not None:
             self._on_retry(table)
-        log.debug("database write to %s failed (%s); retrying", table, error)
+        if isinstance(error, psycopg.OperationalError):
+            report(self._outage.failed(time.monotonic(), _first_line(error)))
 
     async def write_each(
         self, topic: str, rows: Sequence[Mapping[str, Any]]
@@ -261,3 +265,7 @@ class DatabaseSink:
             except (psycopg.DataError, psycopg.IntegrityError) as exc:
                 refused.append((index, f"{type(exc).__name__}: {exc}".strip()))
         return written, refused
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
