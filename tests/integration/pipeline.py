@@ -108,6 +108,11 @@ def query(dsn: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...
         return conn.execute(sql, params).fetchall()
 
 
+# The tests' scenarios happen on fixed dates (2026-01-01...), older than the week the
+# contract accepts by default: a test worker accepts the last ten years.
+FIXED_DATES = {"NEZLAM_MAX_EVENT_AGE_SECONDS": str(10 * 365 * 86400)}
+
+
 class Worker:
     """A real worker process (``nezlam worker``) with its own consumer group."""
 
@@ -121,7 +126,8 @@ class Worker:
         with self._log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "worker"],
-                env={**os.environ, **self._env}, stdout=out, stderr=subprocess.STDOUT,
+                env={**os.environ, **FIXED_DATES, **self._env}, stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
 
