@@ -42,9 +42,11 @@ def produce(settings: Settings, messages: Iterable[tuple[str, str | None, Any]])
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
         await producer.start()
         try:
-            for topic, key, value in messages:
+            sent = []
+            for topic, key, value in messages:  # in order per partition, acknowledged together
                 raw = value if isinstance(value, bytes) else orjson.dumps(value)
-                await producer.send_and_wait(topic, raw, key=key.encode() if key else None)
+                sent.append(await producer.send(topic, raw, key=key.encode() if key else None))
+            await asyncio.gather(*sent)
         finally:
             await producer.stop()
 
