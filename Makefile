@@ -16,7 +16,7 @@ help: ## list the targets
 system-deps: ## install missing Debian packages (PostgreSQL, kcat, Prometheus, Alertmanager)
 	@bash tools/install-system-deps.sh
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	@echo "==> python environment ($(VENV))"
 	@$(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install -q -U pip

@@ -9,6 +9,7 @@ import click
 import psycopg
 from pydantic import SecretStr
 
+from streams import config_docs
 from streams.alert_config import AlertConfigError, load_alert_rules
 from streams.config import get_settings
 from streams.db.cli import db
@@ -17,6 +18,7 @@ from streams.live import run
 from streams.refuel_plan import refuel_plan, sync_lead_times
 from streams.simulate.cli import simulate
 from streams.stack.cli import stack
+from streams.stack.settings import get_stack_settings
 from streams.stack.topics import ensure_topics
 from streams.topics import changelog_topics
 from streams.topics_cli import topics
@@ -57,9 +59,14 @@ def worker(loglevel: str) -> None:
 
 
 @main.command("config")
-def show_config() -> None:
+@click.option("--markdown", is_flag=True,
+              help="Print the README's configuration tables (defaults, not values here).")
+def show_config(markdown: bool) -> None:
     """Every setting: its environment variable, its value here, and what it is for."""
-    settings = get_settings()
+    if markdown:
+        click.echo(config_docs.markdown())
+        return
+    settings = get_stack_settings()
     for name, field in type(settings).model_fields.items():
         value = getattr(settings, name)
         if isinstance(value, SecretStr):

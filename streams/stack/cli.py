@@ -8,8 +8,8 @@ from typing import Protocol, cast
 import click
 from aiokafka.errors import KafkaError
 
-from streams.config import Settings, get_settings
 from streams.stack import kafka
+from streams.stack.settings import StackSettings, get_stack_settings
 from streams.stack.topics import ensure_topics
 from streams.topics import all_topics
 
@@ -19,11 +19,11 @@ SERVICES = ("kafka", "postgres")
 class _Service(Protocol):
     """What a service module of the local stack provides."""
 
-    def up(self, settings: Settings) -> None: ...
+    def up(self, settings: StackSettings) -> None: ...
 
-    def down(self, settings: Settings) -> None: ...
+    def down(self, settings: StackSettings) -> None: ...
 
-    def status(self, settings: Settings) -> list[str]: ...
+    def status(self, settings: StackSettings) -> list[str]: ...
 
 
 def _postgres() -> _Service | None:
@@ -50,7 +50,7 @@ def stack() -> None:
 @only_option
 def up(only: str | None) -> None:
     """Start Kafka, create the contract topics, start PostgreSQL (each only if needed)."""
-    settings = get_settings()
+    settings = get_stack_settings()
     if only in (None, "kafka"):
         kafka.up(settings)
         _create_topics(settings)
@@ -62,7 +62,7 @@ def up(only: str | None) -> None:
 @only_option
 def down(only: str | None) -> None:
     """Stop Kafka and PostgreSQL; their data is kept for the next start."""
-    settings = get_settings()
+    settings = get_stack_settings()
     if only in (None, "kafka"):
         kafka.down(settings)
     if only in (None, "postgres") and (postgres := _postgres()) is not None:
@@ -72,7 +72,7 @@ def down(only: str | None) -> None:
 @stack.command()
 def status() -> None:
     """Say what runs where: pid, ports, data directory, version."""
-    settings = get_settings()
+    settings = get_stack_settings()
     lines = kafka.status(settings)
     if (postgres := _postgres()) is not None:
         lines += postgres.status(settings)
@@ -80,7 +80,7 @@ def status() -> None:
         click.echo(line)
 
 
-def _create_topics(settings: Settings) -> None:
+def _create_topics(settings: StackSettings) -> None:
     try:
         created = ensure_topics(settings)
     except KafkaError as exc:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.config import REPO_ROOT
+from tests import REPO_ROOT
 from tests.integration.tsdb_wasm import free_port
 
 SHIPPED_CONFIG = REPO_ROOT / "deploy" / "alertmanager" / "alertmanager.yml"

@@ -55,7 +55,7 @@ def kafka(settings: Settings) -> str:
     except Exception as exc:
         pytest.exit(f"Kafka at {settings.kafka_bootstrap} is not reachable ({exc}); "
                     "run `nezlam stack up` (make test does)", returncode=3)
-    return settings.kafka_bootstrap
+    return ",".join(settings.kafka_bootstrap)
 
 
 @pytest.fixture(scope="session")
