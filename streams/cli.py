@@ -18,6 +18,7 @@ from streams.live import run
 from streams.refuel_plan import refuel_plan, sync_lead_times
 from streams.simulate.cli import simulate
 from streams.stack.cli import stack
+from streams.stack.namespace import namespace
 from streams.stack.settings import get_stack_settings
 from streams.stack.topics import ensure_topics
 from streams.topics import changelog_topics
@@ -31,6 +32,7 @@ def main() -> None:
 
 
 main.add_command(stack)
+main.add_command(namespace)
 main.add_command(db)
 main.add_command(grafana)
 main.add_command(simulate)

@@ -75,7 +75,7 @@ def up(settings: StackSettings, timeout: float = READY_TIMEOUT_S) -> None:
         f"kafka: starting Kafka {settings.kafka_version}, pid {pid}, log {layout.server_log}"
     )
     seconds = _wait_ready(settings, layout, timeout, pid)
-    click.echo(f"kafka: ready on {settings.kafka_bootstrap} in {seconds:.1f} s")
+    click.echo(f"kafka: ready on {','.join(settings.kafka_bootstrap)} in {seconds:.1f} s")
 
 
 def down(settings: StackSettings) -> None:

@@ -18,7 +18,9 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams import topics
 from streams.config import Settings, get_settings
+from streams.stack import namespace
 from streams.topics import INPUT_TOPICS, REGISTRY, TELEMETRY
 from tests.integration.pipeline import (
     Worker,
@@ -37,8 +39,14 @@ SILENCE_AFTER = {"permanent": 20, "mobile": 20, "standby": 20}
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    """The settings the services were started with."""
-    return get_settings()
+    """The settings of the test namespace (tests/integration/__init__.py enters it)."""
+    settings = get_settings()
+    if not settings.topic_prefix or settings.topic_prefix != topics.PREFIX:
+        pytest.exit("the integration tests must run in a namespace of their own, in a pytest "
+                    "process of their own (`pytest tests/integration`): the topic names were "
+                    f"read with prefix {topics.PREFIX!r}, the settings say "
+                    f"{settings.topic_prefix!r}", returncode=3)
+    return settings
 
 
 @pytest.fixture(scope="session")
@@ -55,17 +63,18 @@ def kafka(settings: Settings) -> str:
     except Exception as exc:
         pytest.exit(f"Kafka at {settings.kafka_bootstrap} is not reachable ({exc}); "
                     "run `nezlam stack up` (make test does)", returncode=3)
+    namespace.prepare_topics(settings)
     return ",".join(settings.kafka_bootstrap)
 
 
 @pytest.fixture(scope="session")
 def admin_dsn(settings: Settings) -> str:
-    """DSN of the migrated local database, with rights to read everything."""
+    """DSN of the test namespace's migrated database, with rights to read everything."""
     try:
-        psycopg.connect(settings.admin_database_url, connect_timeout=5).close()
+        namespace.prepare_database(settings)
     except psycopg.OperationalError as exc:
-        pytest.exit(f"PostgreSQL is not reachable ({exc}); run `nezlam stack up` and "
-                    "`nezlam db migrate` (make test does)", returncode=3)
+        pytest.exit(f"PostgreSQL is not reachable ({exc}); run `nezlam stack up` "
+                    "(make test does)", returncode=3)
     return settings.admin_database_url
 
 
