@@ -53,6 +53,8 @@ def worker(loglevel: str) -> None:
     except AlertConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     ensure_topics(settings, changelog_topics(settings.app_id))
+    # Faust creates its data directory but not the parents: a fresh working directory has none.
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     with psycopg.connect(settings.database_url) as conn:
         # the refuel plan counts with the lead times the fuel alerts use
         sync_lead_times(conn, rules)

@@ -32,7 +32,7 @@ from tests.integration.pipeline import (
 )
 from tests.integration.tsdb_wasm import free_port, tsdb_wasm_dsn  # noqa: F401 (a fixture)
 
-WORKER_GROUP = "nezlam-it"
+WORKER_GROUP = "nezlam-test-worker"
 # Short silence thresholds, so that detecting a silent point takes seconds, not minutes.
 SILENCE_AFTER = {"permanent": 20, "mobile": 20, "standby": 20}
 
