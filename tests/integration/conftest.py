@@ -7,6 +7,13 @@ TimescaleDB) it starts once per session.
 
 from __future__ import annotations
 
+# First of all, before anything reads the topic names: this run moves into the namespace
+# ``test`` (``streams.stack.namespace``): topics ``test.*``, consumer groups and state topics
+# ``nezlam-test*``, database ``nezlam_test``. The tests never touch what ``make run`` uses.
+from streams.stack.namespace import enter
+
+enter("test")
+
 import asyncio
 import uuid
 from collections.abc import Iterator

@@ -37,6 +37,7 @@ def test_lists_are_read_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.alertmanager_urls == ["http://x:1"]
 
 
-def test_the_dead_letter_topic_follows_the_topic_prefix() -> None:
+def test_the_dead_letter_topic_follows_the_topic_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEZLAM_TOPIC_PREFIX", raising=False)
     assert Settings(topic_prefix="test.").deadletter_topic == "test.points.deadletter"
     assert Settings().deadletter_topic == "points.deadletter"
