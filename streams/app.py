@@ -15,7 +15,7 @@ import faust
 from prometheus_client import CollectorRegistry, generate_latest
 from psycopg_pool import AsyncConnectionPool
 
-from streams import topics
+from streams import outage, topics
 from streams.agents import ingest
 from streams.agents.alerts import AlertProcessor
 from streams.agents.fuel import FuelProcessor
@@ -30,6 +30,7 @@ from streams.domain.occupancy import OccupancyConfig
 from streams.domain.staleness import StalenessConfig
 from streams.kafka_client import client_kwargs, faust_app_kwargs
 from streams.metrics import PipelineMetrics
+from streams.outage import OutageLog
 from streams.point_directory import PointDirectory, RegistryFollower
 from streams.sinks.alertmanager import AlertmanagerNotifier
 from streams.sinks.database import DatabaseSink
@@ -50,6 +51,8 @@ ROCKSDB_OPTIONS = {"write_buffer_size": 4 * MIB, "max_write_buffer_number": 2,
 
 def create_app(settings: Settings) -> faust.App:
     """A Faust app with the ingest agents, the registry follower and ``/metrics``."""
+    # A fresh deployment may point NEZLAM_STATE_DIR at a folder nobody has made yet.
+    (settings.state_dir / "worker").mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         **faust_app_kwargs(settings),
@@ -61,31 +64,57 @@ def create_app(settings: Settings) -> faust.App:
     )
     registry = CollectorRegistry()
     metrics = PipelineMetrics(registry)
-    contract = Contract(max_future_skew_seconds=settings.max_future_skew_seconds)
+    contract = Contract(
+        max_future_skew_seconds=settings.max_future_skew_seconds,
+        max_age_seconds=settings.max_event_age_seconds,
+        max_message_bytes=settings.max_message_bytes,
+    )
     follower = RegistryFollower(
         client_kwargs(settings), contract, PointDirectory(), on_change=metrics.points_known.set
     )
     pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=4, open=False)
-    deadletter = app.topic(settings.deadletter_topic, key_type=bytes, value_type=bytes)
 
-    async def send_deadletter(key: bytes | None, value: bytes) -> None:
-        await deadletter.send(key=key, value=value, force=True)
+    def count_sink_error(table: str, error: str) -> None:
+        metrics.sink_errors.labels(table, error).inc()
 
-    sink = DatabaseSink(pool)
+    def count_sink_retry(table: str) -> None:
+        metrics.sink_retries.labels(table).inc()
+
+    sink = DatabaseSink(pool, on_error=count_sink_error, on_retry=count_sink_retry)
     events = ingest.PartitionEvents()
-    notifier = AlertmanagerNotifier.from_settings(settings)
+
+    def count_delivery_failure(url: str) -> None:
+        metrics.alert_delivery_failures.labels(url).inc()
+
+    notifier = AlertmanagerNotifier.from_settings(settings, on_failure=count_delivery_failure)
+    metrics.alert_queue.set_function(notifier.queued)
     alerts = AlertProcessor(
         _state_table(app, "alerts", settings), follower.directory,
         load_alert_rules(settings.alert_rules_file), settings.topic_partitions,
     )
-    outputs = BatchProducer(client_kwargs(settings))
+    kafka_outage = OutageLog("Kafka")
+
+    def count_send_retry(topic_names: set[str]) -> None:
+        for name in topic_names:
+            metrics.send_retries.labels(name).inc()
+        if settings.deadletter_topic in topic_names:
+            metrics.deadletter_send_failures.inc()
+
+    outputs = BatchProducer(client_kwargs(settings), on_retry=count_send_retry,
+                            outage=kafka_outage)
     app.task(outputs.run)
     pipeline = _pipeline(
         app, outputs, settings, follower.directory, sink, metrics, events, alerts,
         lambda message: notifier.offer(message, time.time()),
     )
+
+    async def send_deadletters(letters: list[tuple[bytes, bytes]]) -> None:
+        await outputs.send_all(
+            [(settings.deadletter_topic, key, record) for key, record in letters]
+        )
+
     ingestor = ingest.Ingestor(
-        contract, sink, follower, send_deadletter, metrics, downstream=pipeline.process
+        contract, sink, follower, send_deadletters, metrics, downstream=pipeline.process
     )
     ingest.register(
         app, ingestor, events,
@@ -117,11 +146,18 @@ def create_app(settings: Settings) -> faust.App:
 
     app.task(restore_log_level)
 
+    async def quiet_kafka_outages() -> None:
+        outage.install(kafka_outage)  # after Faust has set up its log handlers
+        await outage.probe_kafka(kafka_outage, settings.kafka_bootstrap.split(","))
+
+    app.task(quiet_kafka_outages)
+
     async def follow_registry() -> None:
         while True:  # the directory is vital: a failure restarts the follower, never ends it
             try:
                 await follower.run()
             except Exception:
+                metrics.agent_restarts.labels("registry_follower").inc()
                 log.exception("registry follower failed; restarting in 5 s")
                 await asyncio.sleep(5)
 

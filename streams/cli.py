@@ -13,6 +13,7 @@ from streams import config_docs
 from streams.alert_config import AlertConfigError, load_alert_rules
 from streams.config import get_settings
 from streams.db.cli import db
+from streams.deadletter_cli import deadletter
 from streams.grafana_push import grafana
 from streams.live import run
 from streams.refuel_plan import refuel_plan, sync_lead_times
@@ -39,6 +40,7 @@ main.add_command(simulate)
 main.add_command(run)
 main.add_command(topics)
 main.add_command(refuel_plan)
+main.add_command(deadletter)
 
 
 @main.command()

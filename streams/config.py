@@ -81,6 +81,12 @@ class Settings(TopicNamespace):
     kafka_sasl_password: SecretStr | None = Field(
         None, description="SASL password (SASL_* protocols); never logged."
     )
+    kafka_session_timeout_seconds: float = Field(
+        10.0,
+        ge=6.0,  # the broker's group.min.session.timeout.ms
+        description="A worker silent this long is taken for dead and its partitions move to the "
+        "others (heartbeats every fifth of it); raise it if a worker's batches block it longer.",
+    )
     kafka_ssl_cafile: Path | None = Field(
         None,
         description="PEM bundle of the CAs that sign the brokers' certificates (SSL, SASL_SSL); "
@@ -149,6 +155,18 @@ class Settings(TopicNamespace):
     sink_batch_seconds: float = Field(1.0, gt=0, description="Longest wait to fill a batch.")
     max_future_skew_seconds: int = Field(
         300, ge=0, description="Reject messages whose ts is further than this in the future."
+    )
+    max_event_age_seconds: float = Field(
+        7 * 24 * 3600.0,
+        gt=0,
+        description="Reject messages whose ts is older than this (dead letter old_timestamp); "
+        "keep it at the input topics' retention.",
+    )
+    max_message_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Reject input messages larger than this (dead letter too_large); a report "
+        "is a few hundred bytes.",
     )
 
     # --- Occupancy and staleness (docs/computations.md) ---------------------------------------

@@ -9,6 +9,7 @@ The JSON Schemas live in ``schemas/`` (one per topic, named in :mod:`streams.top
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,22 @@ REASONS: tuple[str, ...] = (
     "unknown_point",
     "unknown_topic",
     "database_rejected",
+    "too_large",
+    "old_timestamp",
+    "missing_key",
+    "key_mismatch",
+    "internal_error",
 )
+
+#: The dead-letter record keeps at most this much of the original payload (``payload``); the
+#: whole original is identified by ``payload_bytes`` and ``payload_sha256`` and stays readable
+#: at its source topic, partition and offset for the topic's retention. Every other field is
+#: bounded too, so a dead letter stays far below Kafka's 1 MB record limit whatever came in.
+DEADLETTER_EXCERPT_BYTES = 16 * 1024
+_FIELD_MAX_CHARS = 1024
+# Nothing before this year reaches date arithmetic (datetime cannot go below year 1, and an
+# offset can push "0001-01-01T00:30:00+01:00" there); real reports are never that old.
+_EARLIEST_YEAR = 2000
 
 # RFC 3339 section 5.6: 'T' and 'Z' in either case, the offset with a colon. Stricter than
 # fastjsonschema's built-in date-time regex, which also takes '+0200'.
@@ -88,15 +104,46 @@ class Contract:
     """
 
     def __init__(
-        self, *, max_future_skew_seconds: float, deadletter_topic: str | None = None
+        self,
+        *,
+        max_future_skew_seconds: float,
+        max_age_seconds: float = float("inf"),
+        max_message_bytes: int = 1024 * 1024,
+        deadletter_topic: str | None = None,
     ) -> None:
         schemas = {spec.name: spec.schema for spec in (*INPUT_TOPICS, *OUTPUT_TOPICS)}
         if deadletter_topic is not None:
             schemas[deadletter_topic] = deadletter_spec(deadletter_topic).schema
         self._skew = max_future_skew_seconds
+        self._max_age = max_age_seconds
+        self._max_bytes = max_message_bytes
         self._compiled = {
             topic: _compile(schema) for topic, schema in schemas.items() if schema is not None
         }
+
+    def accept(
+        self, topic: str, key: bytes | None, raw: bytes, *, now: float
+    ) -> dict[str, Any] | Rejection:
+        """Validate one consumed message of an input topic: size, content, then its key.
+
+        Input topics are keyed by ``point_id`` (a point's messages share a partition, and its
+        state lives there): the key must be present and equal the body's ``point_id``. Never
+        raises: an unexpected error becomes an ``internal_error`` rejection, so one message can
+        never take its batch down.
+        """
+        try:
+            if len(raw) > self._max_bytes:
+                return Rejection(
+                    "too_large", None, len(raw), f"max message size: {self._max_bytes} bytes",
+                    f"{topic}: the message is {len(raw)} bytes, at most {self._max_bytes} "
+                    "allowed (NEZLAM_MAX_MESSAGE_BYTES)",
+                )
+            result = self.validate(topic, raw, now=now)
+            if isinstance(result, Rejection):
+                return result
+            return _check_key(topic, key, result)
+        except Exception as exc:  # any failure is this message's, never the batch's
+            return internal_error(topic, exc)
 
     def validate(self, topic: str, raw: bytes | str, *, now: float) -> dict[str, Any] | Rejection:
         """Parse and validate one message of ``topic``.
@@ -139,7 +186,11 @@ class Contract:
         self, topic: str, message: dict[str, Any], now: float
     ) -> dict[str, Any] | Rejection:
         ts: str = message["ts"]
+        if int(ts[:4]) < _EARLIEST_YEAR:
+            return self._too_old(topic, ts, f"year >= {_EARLIEST_YEAR}")
         epoch = _from_iso(ts).timestamp()  # the schema's format check proved it parses
+        if now - epoch > self._max_age:
+            return self._too_old(topic, ts, f"max age: {self._max_age:g} s")
         ahead = epoch - now
         if ahead > self._skew:
             return Rejection(
@@ -152,6 +203,47 @@ class Contract:
             )
         message["_ts"] = epoch
         return message
+
+    def _too_old(self, topic: str, ts: str, rule: str) -> Rejection:
+        return Rejection(
+            "old_timestamp",
+            "ts",
+            ts,
+            rule,
+            f"{topic}: field 'ts' is {ts!r}, older than the pipeline keeps "
+            f"(at most {self._max_age:g} s before its clock, NEZLAM_MAX_EVENT_AGE_SECONDS); "
+            "check the sender's clock",
+        )
+
+
+def _check_key(
+    topic: str, key: bytes | None, message: dict[str, Any]
+) -> dict[str, Any] | Rejection:
+    point_id = message.get("point_id")
+    if point_id is None:
+        return message  # a topic not keyed by point
+    if key is None:
+        return Rejection(
+            "missing_key", None, None, "key: point_id",
+            f"{topic}: the message has no key; key it by its point_id ({_show(point_id)})",
+        )
+    if key != point_id.encode():
+        shown = key.decode("utf-8", errors="backslashreplace")
+        return Rejection(
+            "key_mismatch", "point_id", point_id, "key == point_id",
+            f"{topic}: the message key {_show(shown)} differs from its point_id "
+            f"{_show(point_id)}; key every message by its point_id",
+        )
+    return message
+
+
+def internal_error(topic: str, exc: BaseException) -> Rejection:
+    """The rejection for a message whose handling failed unexpectedly (a bug to report)."""
+    return Rejection(
+        "internal_error", None, None, None,
+        _clip(f"{topic}: handling this message failed ({type(exc).__name__}: {exc}); "
+              "please report it with this dead letter"),
+    )
 
 
 def unknown_point(topic: str, point_id: str) -> Rejection:
@@ -178,26 +270,46 @@ def dead_letter(
 ) -> bytes:
     """The dead-letter record (JSON bytes valid against ``deadletter.schema.json``).
 
-    The payload is kept as text when it is UTF-8 and as base64 otherwise, so the original
-    bytes can always be recovered and replayed. ``now`` (epoch seconds) stamps ``rejected_at``.
+    Bounded in size whatever the input: ``payload`` holds at most
+    :data:`DEADLETTER_EXCERPT_BYTES` of the original (as text when it is UTF-8, else base64),
+    ``payload_truncated`` says whether that is all of it, and ``payload_bytes`` and
+    ``payload_sha256`` identify the original, which stays at its source offset for replay.
+    ``now`` (epoch seconds) stamps ``rejected_at``.
     """
-    payload, encoding = _encode_payload(raw)
+    data = raw.encode("utf-8", errors="surrogateescape") if isinstance(raw, str) else raw
+    excerpt = data[:DEADLETTER_EXCERPT_BYTES]
+    payload, encoding = _encode_payload(excerpt)
     record = {
         "source_topic": topic,
         "partition": partition,
         "offset": offset,
-        "key": None if key is None else key.decode("utf-8", errors="backslashreplace"),
+        "key": None if key is None else _clip(key.decode("utf-8", errors="backslashreplace")),
         "reason": rejection.reason,
-        "field": rejection.field,
-        "value": rejection.value,
-        "rule": rejection.rule,
-        "message": rejection.message,
+        "field": None if rejection.field is None else _clip(rejection.field),
+        "value": _bounded_value(rejection.value),
+        "rule": None if rejection.rule is None else _clip(rejection.rule),
+        "message": _clip(rejection.message),
         "payload": payload,
         "payload_encoding": encoding,
+        "payload_truncated": len(excerpt) < len(data),
+        "payload_bytes": len(data),
+        "payload_sha256": hashlib.sha256(data).hexdigest(),
         "rejected_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
     }
     # default=repr: a Rejection built elsewhere may carry a value JSON has no type for.
     return orjson.dumps(record, default=repr)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _FIELD_MAX_CHARS else text[: _FIELD_MAX_CHARS - 3] + "..."
+
+
+def _bounded_value(value: object) -> object:
+    """The offending value as sent, or its start as text when it is large."""
+    if isinstance(value, str):
+        return _clip(value)
+    text = orjson.dumps(value, default=repr).decode()
+    return value if len(text) <= _FIELD_MAX_CHARS else _clip(text)
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -236,13 +348,14 @@ def _from_iso(text: str) -> datetime:
         return datetime.fromisoformat(text.upper())
 
 
-def _encode_payload(raw: bytes | str) -> tuple[str, str]:
-    if isinstance(raw, str):
-        return raw, "utf-8"
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(raw).decode("ascii"), "base64"
+def _encode_payload(excerpt: bytes) -> tuple[str, str]:
+    # A cut may split the last UTF-8 character: up to 3 bytes of it are dropped, not the text.
+    for cut in range(4):
+        try:
+            return excerpt[: len(excerpt) - cut].decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            continue
+    return base64.b64encode(excerpt).decode("ascii"), "base64"
 
 
 def _invalid_json(topic: str, raw: bytes | str, exc: orjson.JSONDecodeError) -> Rejection:

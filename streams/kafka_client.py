@@ -96,4 +96,11 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
         "key_serializer": "raw",
         "value_serializer": "raw",
         "consumer_auto_offset_reset": "earliest",
+        # Failover (docs/operations.md, "When things fail"): a worker that stops heartbeating
+        # loses its partitions after the session timeout; the survivors rejoin on their next
+        # heartbeat. Shorter is faster failover, but a worker whose event loop is blocked for
+        # longer than the session timeout is taken for dead and its partitions move too.
+        "broker_session_timeout": settings.kafka_session_timeout_seconds,
+        "broker_heartbeat_interval": settings.kafka_session_timeout_seconds / 5,
+        "broker_rebalance_timeout": settings.kafka_session_timeout_seconds,
     }

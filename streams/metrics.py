@@ -45,8 +45,40 @@ class PipelineMetrics:
             namespace=NAMESPACE, subsystem="pipeline", registry=registry,
         )
         self.sink_errors = Counter(
-            "errors_total", "Failed database writes (retried), by table.", ["table"],
-            namespace=NAMESPACE, subsystem="sink", registry=registry,
+            "errors_total",
+            "Failed database writes, by table and error class (connection errors are retried; "
+            "refused rows are dead-lettered).",
+            ["table", "error"], namespace=NAMESPACE, subsystem="sink", registry=registry,
+        )
+        self.sink_retries = Counter(
+            "retries_total", "Database writes retried after a connection error, by table.",
+            ["table"], namespace=NAMESPACE, subsystem="sink", registry=registry,
+        )
+        self.deadletter_send_failures = Counter(
+            "send_failures_total",
+            "Attempts to send a batch's dead letters that failed (retried; the batch waits).",
+            namespace=NAMESPACE, subsystem="deadletter", registry=registry,
+        )
+        self.send_retries = Counter(
+            "send_retries_total",
+            "Sends of output messages to Kafka that failed and were retried, by topic.",
+            ["topic"], namespace=NAMESPACE, subsystem="pipeline", registry=registry,
+        )
+        self.retirements = Counter(
+            "retirements_total", "Registry tombstones: points taken out of use.",
+            namespace=NAMESPACE, subsystem="registry", registry=registry,
+        )
+        self.agent_restarts = Counter(
+            "restarts_total", "Background tasks of the worker restarted after a failure, by task.",
+            ["task"], namespace=NAMESPACE, subsystem="worker", registry=registry,
+        )
+        self.alert_delivery_failures = Counter(
+            "delivery_failures_total", "Failed posts of alerts to an Alertmanager, by URL.",
+            ["url"], namespace=NAMESPACE, subsystem="alertmanager", registry=registry,
+        )
+        self.alert_queue = Gauge(
+            "queue_alerts", "Alerts waiting to be delivered to Alertmanager.",
+            namespace=NAMESPACE, subsystem="alertmanager", registry=registry,
         )
         self.forecasts = Counter(
             "forecasts_total", "Fuel forecasts made.", namespace=NAMESPACE,

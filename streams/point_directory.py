@@ -82,7 +82,7 @@ class RegistryFollower:
             if key is not None:
                 self.directory.pop(key.decode("utf-8", "replace"), None)
             return
-        msg = self._contract.validate(topics.REGISTRY, value, now=time.time())
+        msg = self._contract.accept(topics.REGISTRY, key, value, now=time.time())
         if isinstance(msg, Rejection):
             return  # the ingest agent dead-letters it; the directory only holds valid points
         self.directory[msg["point_id"]] = PointInfo.from_registry(msg)

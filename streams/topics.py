@@ -66,6 +66,12 @@ def deadletter_spec(name: str) -> TopicSpec:
     return TopicSpec(name, "deadletter.schema.json")
 
 
+def replay_marker_spec(deadletter_topic: str) -> TopicSpec:
+    """Where ``nezlam deadletter replay`` marks the dead letters it replayed."""
+    return TopicSpec(f"{deadletter_topic}.replayed", None, compacted=True)
+
+
 def all_topics(deadletter_topic: str) -> tuple[TopicSpec, ...]:
     """Every topic the project creates, inputs first."""
-    return (*INPUT_TOPICS, *OUTPUT_TOPICS, deadletter_spec(deadletter_topic))
+    return (*INPUT_TOPICS, *OUTPUT_TOPICS, deadletter_spec(deadletter_topic),
+            replay_marker_spec(deadletter_topic))

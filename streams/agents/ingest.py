@@ -8,6 +8,7 @@ written or dead-lettered before its offset is committed (at-least-once; replays 
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -19,12 +20,13 @@ import faust
 from faust.streams import _current_event  # see PartitionEvents
 
 from streams import topics
-from streams.contract import Contract, Rejection, dead_letter, unknown_point
+from streams.contract import Contract, Rejection, dead_letter, internal_error, unknown_point
 from streams.metrics import PipelineMetrics
 from streams.point_directory import PointDirectory, RegistryFollower
 from streams.sinks.database import TABLES, DatabaseSink
 
-SendDeadLetter = Callable[[bytes | None, bytes], Awaitable[None]]
+# Sends a batch's dead letters (key, record) and returns once Kafka has acknowledged them all.
+SendDeadLetters = Callable[[list[tuple[bytes, bytes]]], Awaitable[None]]
 # topic, accepted messages, the partition each came from
 Downstream = Callable[[str, Sequence[dict[str, Any]], Sequence[int]], Awaitable[None]]
 
@@ -37,8 +39,10 @@ class InboundMessage:
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone
 
+
+log = logging.getLogger(__name__)
 
 Pair = tuple[InboundMessage, dict[str, Any]]  # a consumed record and its validated message
 
@@ -51,14 +55,15 @@ class Ingestor:
         contract: Contract,
         sink: DatabaseSink,
         follower: RegistryFollower,
-        send_deadletter: SendDeadLetter,
+        send_deadletters: SendDeadLetters,
         metrics: PipelineMetrics,
         downstream: Downstream | None = None,
     ) -> None:
         self._contract = contract
         self._sink = sink
         self._follower = follower
-        self._send_deadletter = send_deadletter
+        self._send_deadletters = send_deadletters
+        self._dead_letters: list[tuple[bytes, bytes]] = []
         self._metrics = metrics
         self._downstream = downstream
         self.positions: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset
@@ -69,24 +74,41 @@ class Ingestor:
         return self._follower.directory
 
     async def handle(self, topic: str, batch: Sequence[InboundMessage]) -> None:
-        """Process one batch of ``topic`` and feed what it accepts to the computations."""
+        """Process one batch of ``topic`` and feed what it accepts to the computations.
+
+        Every message is written, retired (a registry tombstone) or dead-lettered, and the dead
+        letters are acknowledged by Kafka, before this returns and the offsets can be committed.
+        """
         now = time.time()
         self._metrics.messages_in.labels(topic).inc(len(batch))
         valid: list[Pair] = []
         for message in batch:
-            result = self._contract.validate(topic, message.value, now=now)
+            if message.value is None and topic == topics.REGISTRY:
+                self._metrics.retirements.inc()  # the follower takes the point out of use
+                continue
+            result = self._contract.accept(topic, message.key, message.value or b"", now=now)
             if isinstance(result, Rejection):
-                await self._reject(message, result, now)
+                self._reject(message, result, now)
             else:
                 valid.append((message, result))
         if topic != topics.REGISTRY:
             valid, unknown = await self._split_unknown(valid)
             for message, msg in unknown:
-                await self._reject(message, unknown_point(topic, msg["point_id"]), now)
+                self._reject(message, unknown_point(topic, msg["point_id"]), now)
+        valid = await self._write(topic, valid, now)
         accepted = [msg for _, msg in valid]
-        await self._write(topic, valid, now)
         if self._downstream is not None and accepted:
-            await self._downstream(topic, accepted, [message.partition for message, _ in valid])
+            try:
+                await self._downstream(
+                    topic, accepted, [message.partition for message, _ in valid]
+                )
+            except Exception as exc:
+                # A bug in a computation must not lose the batch: its rows are stored, and the
+                # messages are dead-lettered with the error so they can be replayed once fixed.
+                log.exception("computations failed on a %s batch; dead-lettering it", topic)
+                for message, _ in valid:
+                    self._reject(message, internal_error(topic, exc), now)
+        await self._flush_dead_letters()
         for message in batch:
             self.positions[(topic, message.partition)] = message.offset + 1
         delay = self._metrics.event_delay.labels(topic)
@@ -103,9 +125,11 @@ class Ingestor:
         unknown = [pair for pair in valid if pair[1]["point_id"] not in directory]
         return known, unknown
 
-    async def _write(self, topic: str, valid: list[Pair], now: float) -> None:
+    async def _write(self, topic: str, valid: list[Pair], now: float) -> list[Pair]:
+        """Write the batch's rows; return the pairs the database took (refused ones feed no
+        computation: they are dead-lettered instead)."""
         if not valid:
-            return
+            return valid
         table = TABLES[topic].table
         rows = [msg for _, msg in valid]
         started = time.perf_counter()
@@ -114,19 +138,29 @@ class Ingestor:
         except Exception:  # a row the database refuses: isolate it, keep the rest
             written, refused = await self._sink.write_each(topic, rows)
             for index, error in refused:
-                await self._reject(valid[index][0], _database_refused(topic, error), now)
+                self._reject(valid[index][0], _database_refused(topic, error), now)
+            refused_at = {index for index, _ in refused}
+            valid = [pair for index, pair in enumerate(valid) if index not in refused_at]
         self._metrics.write_seconds.labels(table).observe(time.perf_counter() - started)
         self._metrics.batch_rows.labels(table).observe(len(rows))
         self._metrics.rows.labels(table, "written").inc(written)
-        self._metrics.rows.labels(table, "duplicate").inc(max(len(rows) - written, 0))
+        self._metrics.rows.labels(table, "duplicate").inc(max(len(valid) - written, 0))
+        return valid
 
-    async def _reject(self, message: InboundMessage, rejection: Rejection, now: float) -> None:
+    def _reject(self, message: InboundMessage, rejection: Rejection, now: float) -> None:
         record = dead_letter(
-            message.topic, message.partition, message.offset, message.key, message.value,
-            rejection, now=now,
+            message.topic, message.partition, message.offset, message.key,
+            message.value or b"", rejection, now=now,
         )
-        await self._send_deadletter(message.key, record)
+        self._dead_letters.append((message.key or b"", record))
         self._metrics.rejects.labels(message.topic, rejection.reason).inc()
+
+    async def _flush_dead_letters(self) -> None:
+        # Sent with acknowledgements (retried while Kafka is away) before the batch ends, so
+        # offsets are never committed past a message that was neither stored nor dead-lettered.
+        if self._dead_letters:
+            letters, self._dead_letters = self._dead_letters, []
+            await self._send_deadletters(letters)
 
 
 def _database_refused(topic: str, error: str) -> Rejection:
@@ -199,7 +233,7 @@ def _register_one(
                     event.message.partition,
                     event.message.offset,
                     event.message.key,
-                    event.message.value or b"",  # a null value is refused as invalid JSON
+                    event.message.value,
                 )
                 for event in events
             ]

@@ -39,21 +39,29 @@ class AlertmanagerNotifier:
         policy: DeliveryPolicy | None = None,
         *,
         timeout_seconds: float = 10.0,
+        on_failure: Callable[[str], None] | None = None,
     ) -> None:
         self._policy = policy or DeliveryPolicy()
+        self._on_failure = on_failure  # called with the URL of every failed post
         self._outboxes = {url.rstrip("/"): Outbox(self._policy) for url in urls}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AlertmanagerNotifier:
+    def from_settings(
+        cls, settings: Settings, on_failure: Callable[[str], None] | None = None
+    ) -> AlertmanagerNotifier:
         """A notifier for ``NEZLAM_ALERTMANAGER_URLS`` with the configured re-send periods."""
         urls = settings.alertmanager_urls
         policy = DeliveryPolicy(
             resend_seconds=settings.alertmanager_resend_seconds,
             resolved_resend_seconds=settings.alertmanager_resolved_resend_seconds,
         )
-        return cls(urls, policy)
+        return cls(urls, policy, on_failure=on_failure)
+
+    def queued(self) -> int:
+        """Alerts waiting for delivery, over every Alertmanager."""
+        return sum(len(outbox) for outbox in self._outboxes.values())
 
     @property
     def outboxes(self) -> Mapping[str, Outbox]:
@@ -88,6 +96,8 @@ class AlertmanagerNotifier:
     async def _deliver(self, url: str, outbox: Outbox, now: float) -> None:
         while (batch := outbox.due(now)) is not None:
             if not await self._post(url, batch):
+                if self._on_failure is not None:
+                    self._on_failure(url)
                 delay = outbox.failed(now)
                 log.warning(
                     "alertmanager %s: %d alerts not delivered (attempt %d), retrying in %.0f s",

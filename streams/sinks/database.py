@@ -10,9 +10,9 @@ no-op, which is what at-least-once delivery needs.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +20,10 @@ import orjson
 import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from streams import topics
-
-log = logging.getLogger(__name__)
+from streams.outage import OutageLog, report
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,13 +185,28 @@ def latest_per_key(spec: TableSpec, rows: Sequence[Mapping[str, Any]]) -> list[M
     return list(newest.values())
 
 
+# Called for every failed write attempt with the table and the error's class name.
+OnError = Callable[[str, str], None]
+
+
 class DatabaseSink:
     """Writes batches of validated messages; retries transient failures, never drops a batch."""
 
-    def __init__(self, pool: AsyncConnectionPool, *, max_backoff_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        *,
+        max_backoff_seconds: float = 30.0,
+        on_error: OnError | None = None,
+        on_retry: Callable[[str], None] | None = None,
+        outage: OutageLog | None = None,
+    ) -> None:
         self._pool = pool
         self._statements = {topic: insert_statement(spec) for topic, spec in TABLES.items()}
         self._max_backoff = max_backoff_seconds
+        self._on_error = on_error
+        self._on_retry = on_retry
+        self._outage = outage or OutageLog("PostgreSQL")
 
     async def write(self, topic: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """Insert ``rows`` of ``topic``; returns how many rows were new (replays count zero).
@@ -208,20 +223,35 @@ class DatabaseSink:
             rows = latest_per_key(spec, rows)
         params = [batch_document(rows)]
         if self._pool.closed:
-            await self._pool.open(wait=True, timeout=60)
-        delay = 0.5
-        while True:
-            try:
-                async with self._pool.connection() as conn, conn.cursor() as cur:
-                    await cur.execute(self._statements[topic], params)
-                    return max(cur.rowcount, 0)
-            except (psycopg.DataError, psycopg.IntegrityError):
-                raise
-            except psycopg.OperationalError as exc:
-                log.warning("database write to %s failed (%s); retrying in %.1fs",
-                            spec.table, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._max_backoff)
+            await self._pool.open(wait=False)
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(psycopg.OperationalError),
+            wait=wait_exponential(multiplier=0.5, max=self._max_backoff),
+            before_sleep=lambda state: self._retrying(spec.table, state),
+            reraise=True,
+        )
+        try:
+            written: int = await retrying(self._execute, self._statements[topic], params)
+        except psycopg.Error as exc:  # refused rows: counted here, isolated by the caller
+            if self._on_error is not None:
+                self._on_error(spec.table, type(exc).__name__)
+            raise
+        report(self._outage.recovered(time.monotonic()), logging.INFO)
+        return written
+
+    async def _execute(self, statement: sql.Composed, params: list[str]) -> int:
+        async with self._pool.connection() as conn, conn.cursor() as cur:
+            await cur.execute(statement, params)
+            return max(cur.rowcount, 0)
+
+    def _retrying(self, table: str, state: RetryCallState) -> None:
+        error = None if state.outcome is None else state.outcome.exception()
+        if self._on_error is not None:
+            self._on_error(table, type(error).__name__)
+        if self._on_retry is not None:
+            self._on_retry(table)
+        if isinstance(error, psycopg.OperationalError):
+            report(self._outage.failed(time.monotonic(), _first_line(error)))
 
     async def write_each(
         self, topic: str, rows: Sequence[Mapping[str, Any]]
@@ -235,3 +265,7 @@ class DatabaseSink:
             except (psycopg.DataError, psycopg.IntegrityError) as exc:
                 refused.append((index, f"{type(exc).__name__}: {exc}".strip()))
         return written, refused
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -10,12 +10,18 @@ is acknowledged, which keeps delivery at-least-once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+
+from streams.outage import OutageLog, report
 
 OutputMessage = tuple[str, bytes, bytes]  # topic, key, value
 
@@ -25,8 +31,16 @@ MAX_BATCH_BYTES = 1024 * 1024
 class BatchProducer:
     """Sends many keyed messages at once, partitioned as Kafka's default partitioner does."""
 
-    def __init__(self, client: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        client: Mapping[str, Any],
+        *,
+        on_retry: Callable[[set[str]], None] | None = None,
+        outage: OutageLog | None = None,
+    ) -> None:
         self._client = client
+        self._on_retry = on_retry  # called with the topics of a send that failed and is retried
+        self._outage = outage or OutageLog("Kafka")
         self._producer: AIOKafkaProducer | None = None  # made in run(): it needs the event loop
         self._partition_counts: dict[str, int] = {}
         # murmur2 is pure Python in aiokafka: remember each key's partition (keys are point ids,
@@ -48,7 +62,26 @@ class BatchProducer:
             await producer.stop()
 
     async def send_all(self, messages: Sequence[OutputMessage]) -> None:
-        """Send ``messages`` and return once the brokers have acknowledged every one."""
+        """Send ``messages`` and return once the brokers have acknowledged every one.
+
+        While Kafka is unreachable the send is retried until it passes (at-least-once: a retry
+        may repeat messages a broker took before the failure); the caller's batch waits.
+        """
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(KafkaError),
+            wait=wait_exponential(multiplier=0.5, max=10),
+            before_sleep=lambda state: self._retrying(messages, state),
+            reraise=True,
+        )
+        await retrying(self._send_all, messages)
+
+    def _retrying(self, messages: Sequence[OutputMessage], state: RetryCallState) -> None:
+        error = None if state.outcome is None else state.outcome.exception()
+        report(self._outage.failed(time.monotonic(), repr(error)))
+        if self._on_retry is not None:
+            self._on_retry({topic for topic, _, _ in messages})
+
+    async def _send_all(self, messages: Sequence[OutputMessage]) -> None:
         await self._started.wait()
         producer = self._producer
         assert producer is not None  # set before _started
@@ -70,6 +103,7 @@ class BatchProducer:
         for (topic, partition), batch in open_batches.items():
             sent.append(await producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*sent)
+        report(self._outage.recovered(time.monotonic()), logging.INFO)
 
     def _partition(self, topic: str, key: bytes) -> int:
         count = self._partition_counts[topic]

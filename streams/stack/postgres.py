@@ -17,10 +17,10 @@ that runs ``nezlam stack up``: no password of it exists and no TCP login as it i
 
 from __future__ import annotations
 
-import getpass
 import glob
 import hashlib
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -153,6 +153,9 @@ def up(settings: Settings) -> None:
     _write_config(paths, settings.pg_port)
     if _is_running(bin_dir, paths):
         click.echo(f"postgres: already running on port {settings.pg_port}")
+        # Authentication rules rewritten above (a cluster from before passwords trusted every
+        # local login) apply from now on, not at the next restart.
+        _pg_ctl(bin_dir, paths, "reload")
     else:
         click.echo(f"postgres: starting on port {settings.pg_port} (log {paths.log})")
         _pg_ctl(
@@ -264,10 +267,11 @@ def _write_config(paths: _Paths, port: int) -> None:
         SERVER_CONF.format(port=port, socket_dir=paths.socket_dir)
     )
     (paths.data / "pg_hba.conf").write_text(HBA_CONF.format(superuser=SUPERUSER))
-    server_user = OS_USER if os.geteuid() == 0 else getpass.getuser()
+    # The effective user, not $USER (which sudo or a container may leave at another name).
+    os_user = pwd.getpwuid(os.geteuid()).pw_name
+    server_user = OS_USER if os.geteuid() == 0 else os_user
     (paths.data / "pg_ident.conf").write_text(
-        IDENT_CONF.format(os_user=getpass.getuser(), server_user=server_user,
-                          superuser=SUPERUSER)
+        IDENT_CONF.format(os_user=os_user, server_user=server_user, superuser=SUPERUSER)
     )
     if os.geteuid() == 0:
         for name in ("nezlam.conf", "pg_hba.conf", "pg_ident.conf"):

@@ -20,8 +20,9 @@ READ_ONLY_ROLES = ("nezlam_reader", "nezlam_analyst")
 # Tables the writer appends to and never changes (no upsert in the sink).
 APPEND_ONLY = ("telemetry", "visits", "activations", "fuel_forecast", "alert_events")
 
-_SAMPLE = {"text": "sec-1", "timestamptz": "2026-03-01T10:00:00Z", "float8": 1.5, "int4": 2,
-           "bool": True, "jsonb": {}}
+_SAMPLE = {"text": "sec-1", "timestamptz": "2026-03-01T10:00:00Z", "date": "2026-03-01",
+           "float8": 1.5, "float4": 1.5, "numeric": 1.5, "int2": 1, "int4": 2, "int8": 3,
+           "bool": True, "jsonb": {}, "json": {}}
 # Columns under a CHECK constraint.
 _CHECKED = {"kind": "permanent", "status": "firing"}
 

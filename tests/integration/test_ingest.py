@@ -63,18 +63,22 @@ def test_bad_messages_go_to_the_dead_letter_topic_with_a_reason(
     start = end_offsets(settings, [settings.deadletter_topic])
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     known = f"IT-{run_id}-dlq"
+    # Input topics are keyed by point_id: each case is a point of its own, keyed by it.
+    cases = {case: f"{known}-{case}" for case in ("missing", "range", "future", "enum", "old")}
+    produce(settings, [(REGISTRY, point, registry_record(point)) for point in cases.values()])
     produce(settings, [
-        (REGISTRY, known, registry_record(known)),
         (TELEMETRY, f"{known}-json", b'{"point_id": "oops", '),
-        (TELEMETRY, f"{known}-missing", {"point_id": known, "ts": "2026-03-01T10:00:00Z"}),
-        (TELEMETRY, f"{known}-range", telemetry_record(known, "2026-03-01T10:00:00Z",
-                                                       fuel_level_l=-3.5)),
-        (TELEMETRY, f"{known}-future", telemetry_record(known, future)),
+        (TELEMETRY, cases["missing"], {"point_id": cases["missing"], "ts": "2026-03-01T10:00:00Z"}),
+        (TELEMETRY, cases["range"], telemetry_record(cases["range"], "2026-03-01T10:00:00Z",
+                                                     fuel_level_l=-3.5)),
+        (TELEMETRY, cases["future"], telemetry_record(cases["future"], future)),
         (VISITS, f"{known}-unknown", {
-            "event_id": f"{run_id}-v1", "point_id": f"IT-{run_id}-nobody",
+            "event_id": f"{run_id}-v1", "point_id": f"{known}-unknown",
             "ts": "2026-03-01T10:00:00Z", "kind": "arrival", "people": 2}),
-        (ACTIVATIONS, f"{known}-enum", {"point_id": known, "ts": "2026-03-01T10:00:00Z",
-                                        "action": "explode", "requested_by": "test"}),
+        (ACTIVATIONS, cases["enum"], {"point_id": cases["enum"], "ts": "2026-03-01T10:00:00Z",
+                                      "action": "explode", "requested_by": "test"}),
+        (TELEMETRY, f"{known}-mismatch", telemetry_record(cases["range"], "2026-03-01T10:00:00Z")),
+        (TELEMETRY, cases["old"], telemetry_record(cases["old"], "0001-01-01T00:30:00+01:00")),
     ])
 
     def dead_letters() -> dict[str, dict[str, object]] | None:
@@ -83,13 +87,14 @@ def test_bad_messages_go_to_the_dead_letter_topic_with_a_reason(
             for key, value in read_from(settings, start)
             if key and key.decode().startswith(known)
         }
-        return found if len(found) == 6 else None
+        return found if len(found) == 8 else None
 
-    found = wait_for("six dead letters", dead_letters)
+    found = wait_for("eight dead letters", dead_letters)
     reasons = {key.removeprefix(known + "-"): record["reason"] for key, record in found.items()}
     assert reasons == {
         "json": "invalid_json", "missing": "schema", "range": "schema",
         "future": "future_timestamp", "unknown": "unknown_point", "enum": "schema",
+        "mismatch": "key_mismatch", "old": "old_timestamp",
     }
     assert found[f"{known}-range"]["field"] == "fuel_level_l"
     assert found[f"{known}-range"]["value"] == -3.5

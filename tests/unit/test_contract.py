@@ -385,10 +385,11 @@ TELEMETRY_SCHEMA = load_schema(TELEMETRY)
 
 
 def _timestamps() -> st.SearchStrategy[str]:
-    """RFC 3339 date-times up to NOW, with any minute offset and in every spelling we accept."""
+    """RFC 3339 date-times from 2000 (older ones are refused) up to NOW, with any minute offset
+    and in every spelling we accept."""
     offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
     moments = st.datetimes(
-        min_value=datetime(1970, 1, 2),
+        min_value=datetime(2000, 1, 2),
         max_value=datetime.fromtimestamp(NOW, UTC).replace(tzinfo=None) - timedelta(days=1),
         timezones=offsets,
     )

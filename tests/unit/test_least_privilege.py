@@ -7,9 +7,12 @@ from pathlib import Path
 import faust
 import pytest
 from faust.web.base import BLUEPRINT_FLAGS
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from psycopg.conninfo import conninfo_to_dict
 
+from streams.app import create_app
 from streams.config import Settings, with_local_passfile
+from streams.db.migration_files import POSTGRES, SUPERSEDED_CHECKSUMS, plan
 from streams.stack import pgpass
 from streams.stack.postgres import HBA_CONF, SUPERUSER
 from streams.worker_web import worker_web_kwargs
@@ -89,3 +92,27 @@ def test_faust_table_and_router_views_only_when_asked(monkeypatch: pytest.Monkey
     assert kwargs["web_tables_enabled"] is kwargs["web_router_enabled"] is True
     assert kwargs["web_stats_enabled"] is kwargs["web_graph_enabled"] is False
     assert kwargs["web_bind"] == "0.0.0.0"
+
+
+def test_revised_001_still_accepts_databases_migrated_before() -> None:
+    (roles, *_) = plan(POSTGRES)
+    assert roles.version == 1
+    for checksum in SUPERSEDED_CHECKSUMS[1]:
+        assert roles.matches(checksum)
+    assert roles.matches(roles.checksum)
+    assert not roles.matches("0" * 64)
+    assert not plan(POSTGRES)[1].matches(next(iter(SUPERSEDED_CHECKSUMS[1])))
+
+
+def test_the_worker_serves_exactly_metrics_and_the_health_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("NEZLAM_WEB_BIND", "NEZLAM_WEB_FAUST_VIEWS"):
+        monkeypatch.delenv(name, raising=False)
+    app = create_app(Settings())
+    web = app.web
+    assert isinstance(web, AiohttpWeb)
+    web.init_server()  # builds the aiohttp routes; nothing is bound or started
+    routes = {route.resource.canonical for route in web.web_app.router.routes()
+              if route.resource is not None}
+    assert routes == {"/", "/metrics"}

@@ -50,7 +50,8 @@ CONTRACT_REQUIRED: dict[str, list[str]] = {
     ],
     "deadletter.schema.json": [
         "source_topic", "partition", "offset", "key", "reason", "field", "value", "rule",
-        "message", "payload", "payload_encoding", "rejected_at",
+        "message", "payload", "payload_encoding", "payload_truncated", "payload_bytes",
+        "payload_sha256", "rejected_at",
     ],
 }  # fmt: skip
 

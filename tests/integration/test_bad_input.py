@@ -1,0 +1,110 @@
+"""No input crashes the worker or loses a batch (the real worker, Kafka and PostgreSQL)."""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.request
+from collections import Counter
+
+import orjson
+import pytest
+from aiokafka import TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.config import Settings
+from streams.topics import REGISTRY, TELEMETRY
+from tests.integration.bad_messages import bad_messages
+from tests.integration.conftest import registry_record, telemetry_record
+from tests.integration.pipeline import Worker, end_offsets, produce, query, read_from, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def _rejects(worker: Worker) -> Counter[str]:
+    """The worker's dead-letter counter by reason, read from its /metrics."""
+    url = f"http://127.0.0.1:{worker.web_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    counts: Counter[str] = Counter()
+    for family in text_string_to_metric_families(text):
+        if family.name == "nezlam_ingest_rejects":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    counts[sample.labels["reason"]] += int(sample.value)
+    return counts
+
+
+def _dead_letters_of(
+    settings: Settings, start: dict[TopicPartition, int], hashes: set[str]
+) -> dict[str, dict[str, object]]:
+    found: dict[str, dict[str, object]] = {}
+    for _, value in read_from(settings, start):
+        record = orjson.loads(value)
+        if record["payload_sha256"] in hashes:
+            found[record["payload_sha256"]] = record
+    return found
+
+
+def _report(point: str, day: int, minute: int) -> dict[str, object]:
+    return telemetry_record(point, f"2026-02-{day:02d}T{minute // 60:02d}:{minute % 60:02d}:00Z")
+
+
+def _telemetry_rows(admin_dsn: str, point: str) -> int:
+    count: int = query(admin_dsn, "SELECT count(*) FROM telemetry WHERE point_id = %s",
+                       [point])[0][0]
+    return count
+
+
+def test_a_900_kb_garbage_message_in_a_batch_loses_nothing_else(
+    worker: Worker, settings: Settings, admin_dsn: str, run_id: str
+) -> None:
+    point = f"IT-{run_id}-poison"
+    garbage = bytes(range(256)) * 3600  # 921,600 bytes, not UTF-8, not JSON
+    produce(settings, [(REGISTRY, point, registry_record(point))])
+    start = end_offsets(settings, [settings.deadletter_topic])
+    valid = [(TELEMETRY, point, _report(point, 2, m))
+             for m in range(200)]
+    # one produce call: the same partition (same key), consecutive offsets, one batch
+    produce(settings, [*valid[:100], (TELEMETRY, point, garbage), *valid[100:]])
+
+    wait_for("all 200 valid rows", lambda: _telemetry_rows(admin_dsn, point) == 200 or None)
+    digest = hashlib.sha256(garbage).hexdigest()
+    letters = wait_for("the garbage's dead letter",
+                       lambda: _dead_letters_of(settings, start, {digest}) or None)
+    letter = letters[digest]
+    assert letter["reason"] == "too_large"
+    assert letter["payload_truncated"] is True and letter["payload_bytes"] == len(garbage)
+    assert worker.alive()
+
+
+def test_ten_thousand_bad_messages_are_each_dead_lettered_once_and_good_ones_all_arrive(
+    worker: Worker, settings: Settings, admin_dsn: str, run_id: str
+) -> None:
+    point = f"IT-{run_id}-fuzz"
+    produce(settings, [(REGISTRY, point, registry_record(point))])
+    wait_for("the fuzz point's registry row", lambda: query(
+        admin_dsn, "SELECT 1 FROM points WHERE point_id = %s", [point]))
+    bad = list(bad_messages(10_000, point))
+    hashes = {hashlib.sha256(value).hexdigest() for _, _, value in bad}
+    assert len(hashes) == len(bad), "the generator must make distinct messages"
+    good = [(TELEMETRY, point, _report(point, 3, i)) for i in range(300)]
+    mixed = [message for pair in zip(bad[:300], good, strict=True) for message in pair]
+    before = _rejects(worker)
+    start = end_offsets(settings, [settings.deadletter_topic])
+
+    produce(settings, [*mixed, *bad[300:]])
+
+    wait_for("every good report", lambda: _telemetry_rows(admin_dsn, point) == 300 or None,
+             timeout=180)
+    letters = wait_for(
+        "a dead letter for every bad message",
+        lambda: found if len(found := _dead_letters_of(settings, start, hashes)) == len(bad)
+        else None,
+        timeout=180,
+    )
+    assert len(letters) == len(bad)
+    assert "internal_error" not in {letter["reason"] for letter in letters.values()}
+    after = _rejects(worker)
+    assert sum((after - before).values()) == len(bad)
+    assert worker.alive(), "no input may crash the worker"
+    assert "crashed" not in worker.log_tail().lower()
