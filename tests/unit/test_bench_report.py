@@ -47,7 +47,7 @@ def test_latency_quantiles() -> None:
 def test_summary_names_the_partition_split_and_json_has_every_figure() -> None:
     result = _result()
     text, _ = report(result)
-    assert "a: 1 input partitions, 60 events" in text
+    assert "a: 60 events, partitions 0 of 1 topics" in text
     data = json.loads(json.dumps(result.to_json()))
     assert data["worker"]["cpu_ms_per_1000"] == 80.0
     assert data["ratio_by_rate"] == result.rate_ratio
