@@ -62,8 +62,9 @@ test: setup lint unit integration ## everything CI runs
 bench-forecast: $(VENV)/.installed ## fuel forecaster against the predict_linear baseline
 	@$(PY) -m streams.bench.forecast
 
-bench: migrate ## end-to-end throughput of the worker
-	@$(PY) -m streams.bench.pipeline
+BENCH_ARGS ?=
+bench: migrate ## worker against Faust's no-op: rate, CPU per event, latency, memory, two workers (BENCH_ARGS="--minutes 3 --no-scale-out --json bench.json")
+	@$(PY) -m streams.bench.pipeline $(BENCH_ARGS)
 
 dashboards: $(VENV)/.installed ## regenerate dashboards/*.json and the Grafana datasource provisioning
 	@$(PY) -m streams.dashboards

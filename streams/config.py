@@ -116,10 +116,10 @@ class Settings(BaseSettings):
         "assignment) views: for debugging only, never on a reachable address.",
     )
     # --- Worker performance (issue 12; docs/operations.md, "Sizing") ---------------------------
-    event_loop: Literal["asyncio", "uvloop"] = Field(
+    event_loop: Literal["aio", "uvloop"] = Field(
         "uvloop",
         description="Event loop of the worker (Faust's --loop): uvloop spends less CPU per event "
-        "than asyncio's default loop (measured by `make bench`).",
+        "than aio, asyncio's default loop (measured by `make bench`).",
     )
     # --- end worker performance ----------------------------------------------------------------
     sink_batch_size: int = Field(10_000, ge=1, description="Rows per database batch.")

@@ -242,10 +242,22 @@ async def _bare_consumer_rate(settings: Settings, start: Offsets, end: Offsets) 
         await consumer.stop()
 
 
+_LOGS: dict[int, Path] = {}  # pid -> log of each process the run started (in its state dir)
+
+
 def _start(command: Sequence[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, *command], env={**os.environ, **env},
+        proc = subprocess.Popen([sys.executable, *command], env={**os.environ, **env},
                                 stdout=out, stderr=subprocess.STDOUT)
+    _LOGS[proc.pid] = log
+    return proc
+
+
+def _log_tail(proc: subprocess.Popen[bytes], lines: int = 20) -> str:
+    log = _LOGS.get(proc.pid)
+    if log is None or not log.exists():
+        return ""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def _start_worker(settings: Settings, group: str, state: Path, web_offset: int = 100
@@ -300,7 +312,8 @@ async def _drain(
     while True:
         for proc in procs:
             if proc.poll() is not None:
-                raise click.ClickException(f"the {label} exited during the benchmark (its log)")
+                raise click.ClickException(
+                    f"the {label} exited during the benchmark; its log ends:\n{_log_tail(proc)}")
         done = await committed_offsets(client_kwargs(settings), group, list(end))
         # a group may read past the backlog (later messages): only the backlog is counted
         processed = sum(min(done[tp], end[tp]) - start.get(tp, 0) for tp in end)
