@@ -36,7 +36,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ TARGET_EVENTS_PER_SECOND = 4_500
 TARGET_P99_SECONDS = 1.0
 TARGET_PEAK_MIB = 400.0
 INPUTS = [spec.name for spec in topics.INPUT_TOPICS]
+IDLE_SECONDS = 15.0  # the worker's CPU with no input, after the drain
 STALL_SECONDS = 180.0  # no committed progress for this long: the run is stuck, stop it
 Offsets = dict[TopicPartition, int]
 
@@ -131,6 +132,7 @@ class BenchResult:
 
         def drain(d: Drain) -> dict[str, float]:
             return {**asdict(d), "rate": d.rate, "cpu_ms_per_1000": d.cpu_ms_per_1000,
+                    "net_cpu_ms_per_1000": d.net_cpu_ms_per_1000,
                     "rate_per_core": d.rate_per_core}
 
         return {
@@ -173,6 +175,8 @@ def report(result: BenchResult) -> tuple[str, bool]:
         f"   {w.rate_per_core:>12,.0f}",
         f"faust no-op agent (framework cost)   {n.rate:>10,.0f}   {n.cpu_ms_per_1000:>14.1f}"
         f"   {n.rate_per_core:>12,.0f}",
+        f"  worker with no input: {1000 * w.idle_cpu_per_second:,.0f} CPU-ms/s; per 1,000 events "
+        f"without it: {w.net_cpu_ms_per_1000:.1f}",
         f"bare aiokafka consumer               {result.bare_rate:>10,.0f}",
         f"worker / no-op                       {result.rate_ratio:>10.2f}   "
         f"{result.cpu_ratio:>14.2f}   (by rate; by CPU per event)",
@@ -398,7 +402,12 @@ async def _worker_phases(
     worker = _start_worker(settings, group, state)
     try:
         drain, _ = await _drain(settings, group, start, end, [worker], "worker")
-        _say(f"worker: {drain.rate:,.0f} events/s, {drain.cpu_ms_per_1000:.1f} CPU-ms/1000")
+        _say(f"worker: {drain.rate:,.0f} events/s, {drain.cpu_ms_per_1000:.1f} CPU-ms/1000; "
+             f"its CPU with no input for {IDLE_SECONDS:.0f} s")
+        before = cpu_seconds(worker.pid)
+        await asyncio.sleep(IDLE_SECONDS)
+        drain = replace(drain, idle_cpu_per_second=(cpu_seconds(worker.pid) - before)
+                        / IDLE_SECONDS)
         latencies = []
         for load in loads:
             _say(f"latency: {probes} probes at {load}x the national rate")

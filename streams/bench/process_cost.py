@@ -34,6 +34,9 @@ class Drain:
     events: int
     seconds: float
     cpu_seconds: float
+    # CPU the process spends per second with no input (timers that scan every point): a cost
+    # per second, not per event, so it weighs more on a slow drain than on a fast one
+    idle_cpu_per_second: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -49,3 +52,10 @@ class Drain:
     def rate_per_core(self) -> float:
         """Events one fully busy core would process at this CPU cost."""
         return self.events / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
+
+    @property
+    def net_cpu_ms_per_1000(self) -> float:
+        """CPU-ms per 1,000 events without the idle cost over the drain: what the events
+        themselves cost, the same whether the machine let the drain run fast or slowly."""
+        net = self.cpu_seconds - self.idle_cpu_per_second * self.seconds
+        return 1e6 * net / self.events if self.events else float("nan")

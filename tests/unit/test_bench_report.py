@@ -26,6 +26,9 @@ def test_cpu_per_event_and_ratios() -> None:
     assert result.worker.rate_per_core == 12_500.0
     assert result.rate_ratio == 0.5
     assert result.cpu_ratio == 50.0 / 80.0
+    idle = Drain(events=100_000, seconds=20.0, cpu_seconds=8.0, idle_cpu_per_second=0.1)
+    assert idle.cpu_ms_per_1000 == 80.0
+    assert idle.net_cpu_ms_per_1000 == 60.0  # 2 of the 8 CPU seconds were the idle cost
 
 
 def test_every_target_is_checked_and_a_miss_fails_the_run() -> None:
