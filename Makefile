@@ -62,7 +62,7 @@ test: setup lint unit integration ## everything CI runs
 bench-forecast: $(VENV)/.installed ## fuel forecaster against the predict_linear baseline
 	@$(PY) -m streams.bench.forecast
 
-bench: stack-up ## end-to-end throughput of the worker (namespace `bench`; BENCH_ARGS="--minutes 2")
+bench: stack-up ## worker against Faust's no-op: rate, CPU/event, latency, memory, 2 workers (namespace `bench`; BENCH_ARGS="--minutes 3 --no-scale-out --json bench.json")
 	@$(NEZLAM) namespace run bench -- $(PY) -m streams.bench.pipeline $(BENCH_ARGS)
 
 dashboards: $(VENV)/.installed ## regenerate dashboards/*.json and the Grafana datasource provisioning

@@ -60,7 +60,8 @@ def worker(loglevel: str) -> None:
     with psycopg.connect(settings.database_url) as conn:
         # the refuel plan counts with the lead times the fuel alerts use
         sync_lead_times(conn, rules)
-    args = [sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", loglevel]
+    args = [sys.executable, "-m", "faust", "--loop", settings.event_loop,
+            "-A", "streams.app", "worker", "-l", loglevel]
     os.execv(sys.executable, args)
 
 

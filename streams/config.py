@@ -151,6 +151,13 @@ class Settings(TopicNamespace):
         description="Also serve Faust's /table/ (every point's state) and /router/ (partition "
         "assignment) views: for debugging only, never on a reachable address.",
     )
+    # --- Worker performance (issue 12; docs/operations.md, "Sizing") ---------------------------
+    event_loop: Literal["aio", "uvloop"] = Field(
+        "uvloop",
+        description="Event loop of the worker (Faust's --loop): uvloop spends less CPU per event "
+        "than aio, asyncio's default loop (measured by `make bench`).",
+    )
+    # --- end worker performance ----------------------------------------------------------------
     sink_batch_size: int = Field(10_000, ge=1, description="Rows per database batch.")
     sink_batch_seconds: float = Field(1.0, gt=0, description="Longest wait to fill a batch.")
     max_future_skew_seconds: int = Field(

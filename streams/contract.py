@@ -278,7 +278,7 @@ def dead_letter(
     """
     data = raw.encode("utf-8", errors="surrogateescape") if isinstance(raw, str) else raw
     excerpt = data[:DEADLETTER_EXCERPT_BYTES]
-    payload, encoding = _encode_payload(excerpt)
+    payload, encoding, kept = _encode_payload(excerpt, len(excerpt) < len(data))
     record = {
         "source_topic": topic,
         "partition": partition,
@@ -291,7 +291,7 @@ def dead_letter(
         "message": _clip(rejection.message),
         "payload": payload,
         "payload_encoding": encoding,
-        "payload_truncated": len(excerpt) < len(data),
+        "payload_truncated": kept < len(data),
         "payload_bytes": len(data),
         "payload_sha256": hashlib.sha256(data).hexdigest(),
         "rejected_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
@@ -348,14 +348,16 @@ def _from_iso(text: str) -> datetime:
         return datetime.fromisoformat(text.upper())
 
 
-def _encode_payload(excerpt: bytes) -> tuple[str, str]:
-    # A cut may split the last UTF-8 character: up to 3 bytes of it are dropped, not the text.
-    for cut in range(4):
+def _encode_payload(excerpt: bytes, cut_short: bool) -> tuple[str, str, int]:
+    """(payload, encoding, bytes of the original it holds) for ``excerpt``."""
+    # Cutting the original short may split its last UTF-8 character: up to 3 bytes of it are
+    # dropped, not the text. An original kept whole is kept byte for byte (base64 if need be).
+    for cut in range(4 if cut_short else 1):
         try:
-            return excerpt[: len(excerpt) - cut].decode("utf-8"), "utf-8"
+            return excerpt[: len(excerpt) - cut].decode("utf-8"), "utf-8", len(excerpt) - cut
         except UnicodeDecodeError:
             continue
-    return base64.b64encode(excerpt).decode("ascii"), "base64"
+    return base64.b64encode(excerpt).decode("ascii"), "base64", len(excerpt)
 
 
 def _invalid_json(topic: str, raw: bytes | str, exc: orjson.JSONDecodeError) -> Rejection:

@@ -1,0 +1,234 @@
+"""Faults on the real stack: PostgreSQL away, the broker restarted, a worker killed.
+
+These tests stop and start the services of THIS checkout's local stack (`nezlam stack`, on the
+ports of the settings); they skip where the services are not the local stack's (e.g. run
+against a shared broker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.config import Settings
+from streams.stack import kafka as local_kafka
+from streams.stack import postgres as local_postgres
+from streams.topics import INPUT_TOPICS, REGISTRY, TELEMETRY
+from tests.integration.conftest import (
+    SILENCE_AFTER,
+    registry_record,
+    telemetry_record,
+    wait_until_processing,
+)
+from tests.integration.pipeline import (
+    Worker,
+    commit_offsets,
+    end_offsets,
+    produce,
+    query,
+    wait_for,
+)
+from tests.integration.tsdb_wasm import free_port
+
+pytestmark = pytest.mark.integration
+
+# The failover promise (docs/operations.md, "When things fail").
+FAILOVER_SECONDS = 15
+
+
+def _metric_sum(worker: Worker, family_name: str) -> float:
+    """The sum of every sample of a counter family on the worker's /metrics."""
+    url = f"http://127.0.0.1:{worker.web_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text) if family.name == family_name
+        for sample in family.samples if sample.name.endswith("_total")
+    )
+
+
+def _reports(point: str, day: int, minutes: range) -> list[tuple[str, str, object]]:
+    return [(TELEMETRY, point, telemetry_record(
+        point, f"2026-03-{day:02d}T{m // 60:02d}:{m % 60:02d}:00Z", fuel_level_l=190.0 - m * 0.1))
+        for m in minutes]
+
+
+def _telemetry_rows(admin_dsn: str, points: list[str]) -> int:
+    count: int = query(admin_dsn, "SELECT count(*) FROM telemetry WHERE point_id = ANY(%s)",
+                       [points])[0][0]
+    return count
+
+
+@pytest.fixture
+def local_stack(settings: Settings, admin_dsn: str) -> Iterator[None]:
+    """Skip unless Kafka runs from this checkout's stack; bring both back up afterwards."""
+    if not local_kafka.is_running(settings):
+        pytest.skip("the broker is not this checkout's local stack (`nezlam stack up`)")
+    yield
+    local_kafka.up(settings)
+    local_postgres.up(settings)
+
+
+def test_postgresql_stopped_for_20_s_loses_and_duplicates_nothing(
+    local_stack: None, worker: Worker, settings: Settings, admin_dsn: str, run_id: str
+) -> None:
+    point = f"IT-{run_id}-pgdown"
+    produce(settings, [(REGISTRY, point, registry_record(point))])
+    produce(settings, _reports(point, 1, range(100)))
+    wait_for("the first half", lambda: _telemetry_rows(admin_dsn, [point]) == 100 or None)
+    errors_before = _metric_sum(worker, "nezlam_sink_errors")
+
+    local_postgres.down(settings)
+    stopped = time.monotonic()
+    try:
+        produce(settings, _reports(point, 1, range(100, 200)))
+        wait_for("the sink-error counter to rise while PostgreSQL is down",
+                 lambda: _metric_sum(worker, "nezlam_sink_errors") > errors_before, timeout=30)
+        # The outage lasts 20 s whatever the counter did, as the promise says.
+        time.sleep(max(0.0, 20 - (time.monotonic() - stopped)))
+    finally:
+        local_postgres.up(settings)
+
+    wait_for("every row after PostgreSQL came back",
+             lambda: _telemetry_rows(admin_dsn, [point]) == 200 or None, timeout=90)
+    distinct = query(admin_dsn, "SELECT count(DISTINCT ts) FROM telemetry WHERE point_id = %s",
+                     [point])[0][0]
+    assert distinct == 200
+    assert worker.alive()
+
+
+def test_broker_restarted_mid_stream_loses_nothing_and_logs_quietly(
+    local_stack: None, worker: Worker, settings: Settings, admin_dsn: str, run_id: str
+) -> None:
+    point = f"IT-{run_id}-kafkadown"
+    produce(settings, [(REGISTRY, point, registry_record(point))])
+    produce(settings, _reports(point, 2, range(100)))
+    log_lines_before = len(worker.log_tail(10**9).splitlines())
+
+    local_kafka.down(settings)
+    local_kafka.up(settings)
+    produce(settings, _reports(point, 2, range(100, 200)))
+
+    wait_for("every row after the broker came back",
+             lambda: _telemetry_rows(admin_dsn, [point]) == 200 or None, timeout=120)
+    assert worker.alive()
+    logged = len(worker.log_tail(10**9).splitlines()) - log_lines_before
+    # Quiet outages: a few lines per component, not the thousands aiokafka writes unfiltered.
+    assert logged < 100, worker.log_tail(120)
+
+
+def _group_assignment(settings: Settings, group: str) -> dict[str, set[TopicPartition]]:
+    """Each member of ``group`` and the partitions the group leader assigned to it."""
+
+    async def describe() -> dict[str, set[TopicPartition]]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            [response] = await admin.describe_consumer_groups([group])
+        finally:
+            await admin.close()
+        members: dict[str, set[TopicPartition]] = {}
+        for described in response.to_object()["groups"]:
+            if described["state"] != "Stable":
+                return {}  # a rebalance is under way: nobody owns anything for certain
+            for member in described["members"]:
+                assignment = ConsumerProtocolMemberAssignment.decode(member["member_assignment"])
+                members[member["member_id"]] = set(assignment.partitions())
+        return members
+
+    return asyncio.run(describe())
+
+
+@pytest.fixture
+def two_workers(
+    kafka: str, admin_dsn: str, settings: Settings, run_id: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Worker, Worker, str]]:
+    """Two workers in a group of their own, both processing."""
+    group = f"nezlam-it-failover-{run_id}"
+    commit_offsets(settings, group, end_offsets(settings, [spec.name for spec in INPUT_TOPICS]))
+    workers = []
+    for name in ("a", "b"):
+        state = tmp_path_factory.mktemp(f"failover-{name}")
+        workers.append(Worker(
+            {"NEZLAM_APP_ID": group, "NEZLAM_WEB_PORT": str(free_port()),
+             "NEZLAM_STATE_DIR": str(state / "missing" / "yet"),  # created by the worker
+             "NEZLAM_SINK_BATCH_SECONDS": "0.2",
+             "NEZLAM_SILENCE_AFTER_SECONDS": orjson.dumps(SILENCE_AFTER).decode(),
+             "NEZLAM_LIVENESS_INTERVAL_SECONDS": "2"},
+            Path(state) / "worker.log",
+        ))
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            wait_until_processing(worker, settings, admin_dsn, f"IT-{run_id}-fo-probe")
+        wait_for("both workers to share the partitions",
+                 lambda: len(_group_assignment(settings, group)) == 2 or None, timeout=90)
+        yield workers[0], workers[1], group
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def test_a_killed_workers_partitions_move_to_the_survivor_and_nothing_is_lost(
+    two_workers: tuple[Worker, Worker, str], settings: Settings, admin_dsn: str, run_id: str
+) -> None:
+    victim, survivor, group = two_workers
+    points = [f"IT-{run_id}-fo-{i}" for i in range(24)]  # keys over (nearly) every partition
+    produce(settings, [(REGISTRY, p, registry_record(p)) for p in points])
+    # open, no grid, generator stopped: a no_power alert per point, which must fire once
+    no_power = {"power": "none", "generator_running": False}
+    first = [(TELEMETRY, p, telemetry_record(p, f"2026-03-03T00:{m:02d}:00Z",
+                                             fuel_level_l=190.0 - m, **no_power))
+             for m in range(10) for p in points]
+    produce(settings, first)
+    wait_for("the first reports", lambda: _telemetry_rows(admin_dsn, points) == len(first)
+             or None, timeout=60)
+
+    victim.stop(signal.SIGKILL)
+    killed = time.monotonic()
+    wait_for("the survivor to own every input partition",
+             lambda: _owns_every_input_partition(settings, group), timeout=FAILOVER_SECONDS)
+    took = time.monotonic() - killed
+    second = [(TELEMETRY, p, telemetry_record(p, f"2026-03-03T00:{m:02d}:00Z",
+                                              fuel_level_l=190.0 - m, **no_power))
+              for m in range(10, 20) for p in points]
+    produce(settings, second)
+
+    expected = len(first) + len(second)
+    wait_for("every report after the failover",
+             lambda: _telemetry_rows(admin_dsn, points) == expected or None, timeout=90)
+    assert survivor.alive(), survivor.log_tail()
+    assert took <= FAILOVER_SECONDS
+    # forecasts continue from the restored state: the last report of every point has one
+    last = query(admin_dsn, "SELECT count(*) FROM fuel_forecast WHERE point_id = ANY(%s) "
+                 "AND ts = '2026-03-03T00:19:00Z'", [points])[0][0]
+    assert last == len(points)
+    # no alert fires twice: one firing event per alert, whichever worker raised it
+    fired = query(admin_dsn, "SELECT fingerprint, count(*) FROM alert_events "
+                  "WHERE point_id = ANY(%s) AND status = 'firing' GROUP BY fingerprint",
+                  [points])
+    assert fired, "the scenario raises no_power alerts"
+    assert [row for row in fired if row[1] > 1] == []
+
+
+def _owns_every_input_partition(settings: Settings, group: str) -> bool:
+    members = _group_assignment(settings, group)
+    if len(members) != 1:
+        return False
+    [owned] = members.values()
+    wanted = set(end_offsets(settings, [spec.name for spec in INPUT_TOPICS]))
+    return wanted <= owned
