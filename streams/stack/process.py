@@ -3,7 +3,9 @@
 A service started here outlives the ``nezlam`` command that started it: it runs in its own
 session with stdin closed and stdout/stderr appended to a log file, and its pid is recorded in a
 pid file. A pid file is trusted only while the process it names is alive *and* its command line
-still carries the service's marker, so a pid reused after a reboot is never signalled.
+still carries the service's marker, so a pid reused after a reboot is never signalled. Process
+state and command lines come from psutil; every service of the stack (Kafka, Alertmanager,
+Prometheus, the webhook receiver) and the tests' Alertmanager start and stop through here.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
-
-PROC = Path("/proc")
+import psutil
 
 
 class StackError(click.ClickException):
@@ -57,11 +58,11 @@ def spawn_detached(argv: Sequence[str], *, log_file: Path, pid_file: Path) -> in
 def _wait_for_exec(pid: int, timeout: float = 2.0) -> None:
     """Return once the kernel shows the new program's command line, so ``read_pid`` knows it.
 
-    ``posix_spawn`` returns while exec is still setting up the process; in that window
-    ``/proc/<pid>/cmdline`` reads empty.
+    ``posix_spawn`` returns while exec is still setting up the process; in that window its
+    command line reads empty.
     """
     deadline = time.monotonic() + timeout
-    while PROC.is_dir() and not _cmdline(pid) and is_alive(pid) and time.monotonic() < deadline:
+    while not _cmdline(pid) and is_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
@@ -74,53 +75,31 @@ def read_pid(pid_file: Path, marker: str) -> int | None:
         pid = int(pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
         pid = None
-    if pid is not None and is_alive(pid) and _runs(pid, marker):
+    if pid is not None and is_alive(pid) and any(marker in arg for arg in _cmdline(pid)):
         return pid
     pid_file.unlink(missing_ok=True)
     return None
 
 
 def is_alive(pid: int) -> bool:
-    """Whether ``pid`` is a running (not exited) process."""
+    """Whether ``pid`` is a running process (not exited, not a zombie waiting to be reaped)."""
     with contextlib.suppress(ChildProcessError):
         # Our own exited child stays a zombie until reaped; reaping it here means "dead".
         reaped, _ = os.waitpid(pid, os.WNOHANG)
         if reaped == pid:
             return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
 
 
-def _is_zombie(pid: int) -> bool:
-    """An exited process another parent has not reaped yet (e.g. a test run that started it)."""
+def _cmdline(pid: int) -> list[str]:
+    """The command line of ``pid``; empty for kernel threads, zombies and vanished processes."""
     try:
-        stat = (PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return False
-    # The state follows the parenthesised command name, which may itself contain spaces.
-    return stat.rpartition(")")[2].split()[0] == "Z"
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return (PROC / str(pid) / "cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _runs(pid: int, marker: str) -> bool:
-    """Whether ``pid``'s command line contains ``marker``; assumed true where /proc is absent.
-
-    Kernel threads and zombies have an empty command line, so they never match.
-    """
-    if not PROC.is_dir():
-        return True
-    return marker.encode() in _cmdline(pid)
+        return psutil.Process(pid).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return []
 
 
 def stop(pid: int, *, name: str, timeout: float = 30.0) -> None:

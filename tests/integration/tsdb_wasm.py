@@ -12,12 +12,12 @@ closes), in one database whatever ``dbname`` says; it supports plain ``execute()
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import port_for
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
@@ -63,10 +63,8 @@ def tsdb_wasm_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def free_port() -> int:
-    """A loopback port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port nobody listens on right now."""
+    return int(port_for.select_random())
 
 
 def _wait_ready(server: subprocess.Popen[bytes], log: Path, dsn: str) -> None:
