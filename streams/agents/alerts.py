@@ -25,7 +25,8 @@ from streams.domain.alert_rules import (
 )
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
-from streams.domain.staleness import PointLiveness
+from streams.domain.report_timeline import ReportStep, advance
+from streams.domain.staleness import LivenessState, PointLiveness, StalenessConfig
 from streams.point_directory import PointDirectory
 
 _PARTITIONER = DefaultPartitioner()
@@ -49,27 +50,33 @@ class AlertProcessor:
     def on_reports(
         self,
         messages: Sequence[dict[str, Any]],
-        forecasts: Mapping[str, Forecast],
+        forecasts: Sequence[Forecast | None],
         occupancy: Callable[[str, float], OccupancySnapshot | None],
-        liveness: Callable[[str, float], PointLiveness | None],
+        liveness: Sequence[tuple[LivenessState, LivenessState]],
+        config: StalenessConfig,
         out: Outputs,
     ) -> None:
-        """Evaluate the points of a telemetry batch on their newest report, as of its ts."""
-        newest: dict[str, dict[str, Any]] = {}
-        for msg in messages:
-            newest[msg["point_id"]] = msg
-        for point_id, msg in newest.items():
+        """Advance each point's alerts by every report of a telemetry batch, in the order given
+        (event time per point), with the deadlines passed between reports; ``forecasts`` and
+        ``liveness`` are aligned with ``messages``. Each point's state is written once."""
+        states: dict[str, AlertState | None] = {}
+        for msg, forecast, (before, after) in zip(messages, forecasts, liveness, strict=True):
+            point_id = msg["point_id"]
             info = self._directory.get(point_id)
             if info is None:
                 continue
-            inputs = PointInputs(
-                point=info,
-                report=Report.from_telemetry(msg),
-                forecast=forecasts.get(point_id),
-                liveness=liveness(point_id, msg["_ts"]),
-                occupancy=occupancy(point_id, msg["_ts"]),
+            if point_id not in states:
+                stored = self._table.get(point_id)
+                states[point_id] = None if stored is None else AlertState.from_dict(stored)
+            step = ReportStep(
+                Report.from_telemetry(msg), before, after, forecast, occupancy(point_id, msg["_ts"])
             )
-            self._evaluate(point_id, inputs, msg["_ts"], out)
+            states[point_id], events = advance(states[point_id], info, step, config, self._rules)
+            for event in events:
+                out.emit(topics.ALERTS, point_id, event.to_message(), store=True)
+        for point_id, state in states.items():
+            if state is not None:
+                self._table[point_id] = state.to_dict()
 
     def on_judgement(
         self,

@@ -42,13 +42,25 @@ class LivenessProcessor:
         self._config = config
         self._published: dict[str, tuple[str, bool]] = {}
 
-    def on_telemetry(self, messages: Sequence[dict[str, Any]], processed_at: float) -> None:
-        """Record a batch of validated reports."""
+    @property
+    def config(self) -> StalenessConfig:
+        """The silence thresholds and the activation deadline."""
+        return self._config
+
+    def on_telemetry(
+        self, messages: Sequence[dict[str, Any]], processed_at: float
+    ) -> list[tuple[LivenessState, LivenessState]]:
+        """Record a batch of validated reports (in the order given: event time per point);
+        returns each report's point liveness before and after it, aligned with ``messages``."""
         states: dict[str, LivenessState] = {}
+        steps: list[tuple[LivenessState, LivenessState]] = []
         for msg in messages:
-            state = self._state(states, msg["point_id"], processed_at)
-            states[msg["point_id"]], _ = on_report(state, msg["_ts"], msg["status"], processed_at)
+            before = self._state(states, msg["point_id"], processed_at)
+            after, _ = on_report(before, msg["_ts"], msg["status"], processed_at)
+            states[msg["point_id"]] = after
+            steps.append((before, after))
         self._store(states)
+        return steps
 
     def on_activations(self, messages: Sequence[dict[str, Any]], processed_at: float) -> None:
         """Record a batch of validated activation orders."""
@@ -59,13 +71,6 @@ class LivenessProcessor:
                 state, msg["action"], msg["_ts"], processed_at
             )
         self._store(states)
-
-    def verdict_of(self, point_id: str, now: float) -> PointLiveness | None:
-        """The point's liveness judged at ``now`` (the ts of its report just processed)."""
-        stored = self._table.get(point_id)
-        if stored is None:
-            return None
-        return evaluate(LivenessState.from_dict(stored), now, now, self._config)
 
     def judge(
         self, now: float, reference: float | None, out: Outputs

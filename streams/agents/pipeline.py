@@ -77,6 +77,9 @@ class Pipeline:
         if topic == topics.TELEMETRY:
             self._track(accepted, partitions)
         for partition, messages in _by_partition(accepted, partitions).items():
+            # Per point, reports count in event-time order, whatever order they arrived in
+            # (a stable sort keeps the arrival order of equal times).
+            messages.sort(key=_event_time)
             with self._scope(partition):
                 self._feed(topic, messages, out)
         await self.flush(out)
@@ -84,11 +87,12 @@ class Pipeline:
     def _feed(self, topic: str, messages: list[dict[str, Any]], out: Outputs) -> None:
         if topic == topics.TELEMETRY:
             forecasts = self._fuel.on_telemetry(messages, out)
-            self._metrics.forecasts.inc(len(forecasts))
+            self._metrics.forecasts.inc(sum(f is not None for f in forecasts))
             self._occupancy.on_headcounts(messages, out)
-            self._liveness.on_telemetry(messages, self.now())
+            liveness = self._liveness.on_telemetry(messages, self.now())
             self._alerts.on_reports(
-                messages, forecasts, self._occupancy.snapshot_of, self._liveness.verdict_of, out
+                messages, forecasts, self._occupancy.snapshot_of, liveness,
+                self._liveness.config, out,
             )
         elif topic == topics.VISITS:
             self._occupancy.on_visits(messages, out)
@@ -141,6 +145,10 @@ class Pipeline:
             yield PartitionProgress(
                 partition, self.progress.get(partition), max(high - positions.get(partition, 0), 0)
             )
+
+
+def _event_time(message: dict[str, Any]) -> float:
+    return float(message["_ts"])
 
 
 def _by_partition(
