@@ -691,7 +691,7 @@ def _describe_fuel(name: str, where: str, ctx: _Context) -> tuple[str, dict[str,
     if forecast.empty_at is None:
         return text.say(lang, f"{name}.stopped", **values), annotations
     annotations["empty_at"] = iso(forecast.empty_at)
-    at = text.clock(forecast.empty_at, ctx.now, ctx.rules.timezone)
+    at = text.zoned_clock(forecast.empty_at, ctx.now, ctx.rules.timezone, lang)
     return text.say(lang, name, at=at, **values), annotations
 
 
@@ -703,7 +703,9 @@ def _describe_silent(where: str, ctx: _Context) -> tuple[str, dict[str, str]]:
     }
     since = "?"
     if liveness.since is not None:
-        since = text.clock(liveness.since, ctx.now, ctx.rules.timezone)
+        since = text.zoned_clock(
+            liveness.since, ctx.now, ctx.rules.timezone, ctx.rules.language
+        )
         annotations["silent_since"] = iso(liveness.since)
         annotations.setdefault("last_seen", iso(liveness.since))
     return text.say(ctx.rules.language, POINT_SILENT, where=where, since=since), annotations
@@ -724,7 +726,7 @@ def _describe_overdue(where: str, ctx: _Context) -> tuple[str, dict[str, str]]:
         ACTIVATION_OVERDUE,
         where=where,
         deadline=text.duration(deadline_s, lang),
-        at=text.clock(requested, ctx.now, ctx.rules.timezone),
+        at=text.zoned_clock(requested, ctx.now, ctx.rules.timezone, lang),
     )
     return summary, annotations
 

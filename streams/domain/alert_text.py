@@ -123,6 +123,19 @@ def clock(ts: float, now: float, zone: str) -> str:
     return moment.strftime("%d.%m %H:%M")
 
 
+def zoned_clock(ts: float, now: float, zone: str, lang: Language) -> str:
+    """:func:`clock` naming its zone, as summaries say it: ``09:59 Kyiv time``.
+
+    On-call read summaries far from the point (and Alertmanager shows UTC elsewhere), so a bare
+    ``09:59`` is ambiguous; the zone's city (the last part of its IANA name) removes the doubt.
+    """
+    city = zone.rsplit("/", 1)[-1].replace("_", " ")
+    local = clock(ts, now, zone)
+    if lang == "uk":
+        return f"{local} ({city})"
+    return f"{local} {city} time"
+
+
 def check_zone(zone: str) -> None:
     """Raise ``ValueError`` unless ``zone`` is an IANA time zone known on this machine."""
     try:

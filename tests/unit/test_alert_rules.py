@@ -160,6 +160,7 @@ def test_fuel_low_fires_only_after_the_pending_period() -> None:
     assert event.ends_at is None
     assert event.summary == (
         "Generator at School No. 12 (Київська область) runs dry in about 11 h, around 12:48"
+        " Kyiv time"
         " — plan a fuel delivery"
     )
     assert event.labels == {
@@ -346,7 +347,9 @@ def test_point_silent_fires_at_once_and_a_report_resolves_it() -> None:
     assert run.at(T0, liveness=liveness("ok")) == []
     [event] = run.at(T0 + 400, liveness=liveness("silent", since=T0 - 100, reference=T0 + 400))
     assert (event.alertname, event.status, event.severity) == ("point_silent", "firing", "warning")
-    assert event.summary == "School No. 12 (Київська область) is silent: no reports since 01:58"
+    assert event.summary == (
+        "School No. 12 (Київська область) is silent: no reports since 01:58 Kyiv time"
+    )
     assert event.annotations["silent_since"] == "2025-12-31T23:58:20.000Z"
     assert run.at(T0 + 900, liveness=liveness("unknown", reference=None)) == []
     assert run.phase("point_silent") == "firing"  # the pipeline cannot judge: keep it
@@ -382,7 +385,8 @@ def test_activation_overdue_fires_and_clears_when_the_wait_ends() -> None:
     [event] = run.at(T0, liveness=liveness(requested=ordered, overdue=True))
     assert (event.alertname, event.severity) == ("activation_overdue", "critical")
     assert event.summary == (
-        "School No. 12 (Київська область) is not open 2 h after the activation order of 31.12 23:58"
+        "School No. 12 (Київська область) is not open 2 h after the activation order of "
+        "31.12 23:58 Kyiv time"
     )
     assert event.annotations["activation_requested_at"] == "2025-12-31T21:58:20.000Z"
     assert run.at(T0 + 60, liveness=liveness(requested=ordered, overdue=True, reference=None)) == []
@@ -543,7 +547,7 @@ def test_ukrainian_summaries() -> None:
     fire_fuel_low(run)
     assert run.events[0].summary == (
         "Генератор, School No. 12 (Київська область): пального на 11 год,"
-        " скінчиться близько 12:54 — сплануйте доставку"
+        " скінчиться близько 12:54 (Kyiv) — сплануйте доставку"
     )
 
 
