@@ -498,7 +498,7 @@ def _fired(name: str, spec: RuleSpec, starts_at: float, ctx: _Context) -> AlertE
 
 
 def _resolved(name: str, last: AlertEvent, ends_at: float, ctx: _Context) -> AlertEvent:
-    summary = _resolution_summary(name, ctx) or last.summary
+    summary = _resolution_summary(name, last, ctx) or last.summary
     annotations = {**last.annotations, "summary": summary}
     annotations.pop(ESCALATED_TO, None)
     return replace(
@@ -692,7 +692,11 @@ def _describe_fuel(name: str, where: str, ctx: _Context) -> tuple[str, dict[str,
         return text.say(lang, f"{name}.stopped", **values), annotations
     annotations["empty_at"] = iso(forecast.empty_at)
     at = text.zoned_clock(forecast.empty_at, ctx.now, ctx.rules.timezone, lang)
-    return text.say(lang, name, at=at, **values), annotations
+    # The refuel wording rule: a refuel that leaves the tank low resolves fuel_critical
+    # ("refuelled") and keeps fuel_low, which then says it was refuelled too, so the two
+    # messages of that minute tell one story.
+    key = f"{name}.refuelled" if name == FUEL_LOW and forecast.refuel_detected else name
+    return text.say(lang, key, at=at, **values), annotations
 
 
 def _describe_silent(where: str, ctx: _Context) -> tuple[str, dict[str, str]]:
@@ -762,7 +766,7 @@ def _describe_heating(where: str, ctx: _Context) -> tuple[str, dict[str, str]]:
     return text.say(lang, "heating_off.cold", where=where, temp=temp_text), annotations
 
 
-def _resolution_summary(name: str, ctx: _Context) -> str | None:
+def _resolution_summary(name: str, last: AlertEvent, ctx: _Context) -> str | None:
     """What a resolved alert says, when the inputs tell why it resolved; else None."""
     if not ctx.rules.rules[name].enabled:
         return None
@@ -775,7 +779,12 @@ def _resolution_summary(name: str, ctx: _Context) -> str | None:
         key = "fuel.refuelled" if forecast.refuel_detected else "fuel.resolved"
         return text.say(lang, key, where=where, hours=text.hours(forecast.hours_to_empty, lang))
     if name == OVER_CAPACITY:
-        return _describe_capacity("over_capacity.resolved", where, ctx)[0]
+        occupancy = ctx.inputs.occupancy
+        assert occupancy is not None  # a CLEAR verdict
+        newest = max(occupancy.last_event_ts or 0.0, occupancy.headcount_ts or 0.0)
+        # No visit or count since the alert last spoke, yet fewer people: visits aged out.
+        key = "over_capacity.expired" if newest <= last.ts else "over_capacity.resolved"
+        return _describe_capacity(key, where, ctx)[0]
     report = ctx.inputs.report
     if name in _OPEN_POINT_ALERTS and report is not None and report.status != "open":
         return text.say(lang, "point.not_open", where=where, status=report.status)

@@ -27,6 +27,7 @@ from streams.domain.points import PointInfo
 from streams.domain.staleness import StalenessConfig
 from streams.metrics import PipelineMetrics
 from streams.point_directory import PointDirectory
+from streams.sinks.alert_outbox import DeliveryPolicy, Outbox
 from streams.sinks.kafka_outputs import OutputMessage
 
 T0 = datetime(2026, 1, 10, 6, 0, tzinfo=UTC).timestamp()
@@ -208,3 +209,21 @@ def test_reports_out_of_order_in_a_batch_count_in_event_time_order() -> None:
     reversed_.feed([list(reversed(msgs))])
     assert reversed_.history() == ordered.history()
     assert ordered.history()  # the scenario does raise an alert
+
+
+def test_an_episode_over_when_found_pages_as_resolved_with_its_true_times() -> None:
+    worker = Worker()
+    outbox = Outbox(DeliveryPolicy())
+    times = [T0, T0 + 30, T0 + 3000, T0 + 3030]  # a silence found in a backlog
+    worker.feed([[report("kyiv-001", t) for t in times]])
+    for message in worker.alerts:
+        outbox.offer(message, now=T0 + 10_000)
+    batch = outbox.due(T0 + 10_000)
+    assert batch is not None
+    [alert] = batch.alerts
+    assert alert["labels"]["alertname"] == "point_silent"
+    threshold = StalenessConfig().silence_threshold("permanent")
+    assert datetime.fromisoformat(alert["startsAt"]).timestamp() == T0 + 30 + threshold
+    assert datetime.fromisoformat(alert["endsAt"]).timestamp() == T0 + 3000  # nobody is woken
+    stored = [a["status"] for a in worker.alerts]
+    assert stored == ["firing", "resolved"]  # the history (alerts topic, alert_events) is whole
