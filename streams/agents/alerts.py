@@ -25,7 +25,7 @@ from streams.domain.alert_rules import (
 )
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
-from streams.domain.report_timeline import ReportStep, advance
+from streams.domain.report_timeline import ReportStep, advance, judged_steps
 from streams.domain.staleness import LivenessState, PointLiveness, StalenessConfig
 from streams.point_directory import PointDirectory
 
@@ -93,7 +93,8 @@ class AlertProcessor:
             partition = _PARTITIONER(point_id.encode(), self._partitions, self._partitions)
             try:
                 with scope(partition):
-                    self._evaluate(point_id, PointInputs(info, liveness=verdict), reference, out)
+                    for at, judged in judged_steps(verdict):
+                        self._evaluate(point_id, PointInputs(info, liveness=judged), at, out)
             except KeyError:
                 continue  # nothing consumed from that partition yet: judged after its first batch
 

@@ -7,6 +7,7 @@ worker then judges the points of the partitions it owns and publishes each chang
 
 from __future__ import annotations
 
+import math
 from collections.abc import MutableMapping, Sequence
 from typing import Any
 
@@ -73,16 +74,20 @@ class LivenessProcessor:
         self._store(states)
 
     def judge(
-        self, now: float, reference: float | None, out: Outputs
+        self, now: float, reference: float | None, out: Outputs, *, event_time: bool = False
     ) -> tuple[StateCounts, dict[str, PointLiveness]]:
         """Judge every point this worker owns and publish the changes; return the counts by
         state, and the verdicts alert rules must see: points silent or overdue, and points
-        whose state just changed (a verdict that says "all well" as before needs no rule)."""
+        whose state just changed (a verdict that says "all well" as before needs no rule).
+        ``event_time``: judge on event time alone (``NEZLAM_CLOCK=event``)."""
         verdicts: list[PointLiveness] = []
         notable: dict[str, PointLiveness] = {}
         for key, stored in list(self._table.items()):
             point_id = key.decode() if isinstance(key, bytes) else key  # the table's raw keys
-            verdict = evaluate(LivenessState.from_dict(stored), now, reference, self._config)
+            # In event time only event time counts: when the worker read a report says
+            # nothing (a backlog read in one batch would otherwise hide its silences).
+            heard_by = math.inf if event_time else now
+            verdict = evaluate(LivenessState.from_dict(stored), heard_by, reference, self._config)
             verdicts.append(verdict)
             if verdict.category == "unknown":
                 continue  # judgement suspended (the pipeline is behind): keep the last verdict

@@ -31,6 +31,7 @@ Publish = Callable[[list[OutputMessage]], Awaitable[None]]  # returns once all a
 # Table writes must happen "in" a message of the partition the state belongs to (Faust's
 # RocksDB store files a key under the current event's partition).
 PartitionScope = Callable[[int], AbstractContextManager[None]]
+_EVENT_TIME_GUARD = LagGuardConfig(max_backlog_messages=0, max_watermark_delay_seconds=0.0)
 
 
 class Pipeline:
@@ -103,9 +104,13 @@ class Pipeline:
         """Judge silence and deadlines for this worker's points (called by a timer)."""
         now = self.now()
         health = pipeline_health(self._partition_progress(highwaters, positions))
-        reference = now if self._event_clock else reference_time(now, health, self._lag_guard)
+        # In event time no point is judged beyond the event time reached on a partition that
+        # is still being read (its points' reports may be queued there); caught-up partitions
+        # do not hold it back, so a network that truly goes quiet is still judged.
+        guard = _EVENT_TIME_GUARD if self._event_clock else self._lag_guard
+        reference = reference_time(now, health, guard)
         out = Outputs()
-        counts, verdicts = self._liveness.judge(now, reference, out)
+        counts, verdicts = self._liveness.judge(now, reference, out, event_time=self._event_clock)
         if reference is not None:
             self._alerts.on_judgement(verdicts, reference, self._scope, out)
         for state in ("open", "standby", "closed", "silent", "unknown"):

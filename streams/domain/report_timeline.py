@@ -66,6 +66,36 @@ def deadlines_between(
     return found
 
 
+def judged_steps(verdict: PointLiveness) -> list[tuple[float, PointLiveness]]:
+    """The timer's verdict on a point, as the moments its deadlines passed and then the
+    judgement itself: a silence starts at (last report + threshold) and an activation is
+    overdue at its deadline, not when the timer happened to look."""
+    reference = verdict.reference_ts
+    if reference is None:
+        return []
+    silent_at = None
+    if verdict.liveness == "silent" and verdict.since is not None:
+        silent_at = verdict.since + verdict.silence_threshold_seconds
+    due = verdict.activation_deadline_ts if verdict.activation_overdue else None
+    moments = sorted({t for t in (silent_at, due) if t is not None and t < reference})
+    steps = [
+        (
+            t,
+            replace(
+                verdict,
+                liveness="silent" if silent_at is not None and silent_at <= t else "ok",
+                category="silent" if silent_at is not None and silent_at <= t
+                else verdict.category,
+                activation_overdue=due is not None and due <= t,
+                reference_ts=t,
+            ),
+        )
+        for t in moments
+    ]
+    steps.append((reference, verdict))
+    return steps
+
+
 def advance(
     state: AlertState | None,
     point: PointInfo,

@@ -76,9 +76,9 @@ class Worker:
             scope=lambda partition: contextlib.nullcontext(),
         )
 
-    def feed(self, batches: Sequence[Sequence[dict[str, Any]]]) -> None:
+    def feed(self, batches: Sequence[Sequence[dict[str, Any]]], partition: int = 0) -> None:
         for batch in batches:
-            asyncio.run(self.pipeline.process(topics.TELEMETRY, batch, [0] * len(batch)))
+            asyncio.run(self.pipeline.process(topics.TELEMETRY, batch, [partition] * len(batch)))
 
     def history(self) -> list[tuple[str, str, str, str, str, str | None]]:
         return [
@@ -227,3 +227,41 @@ def test_an_episode_over_when_found_pages_as_resolved_with_its_true_times() -> N
     assert datetime.fromisoformat(alert["endsAt"]).timestamp() == T0 + 3000  # nobody is woken
     stored = [a["status"] for a in worker.alerts]
     assert stored == ["firing", "resolved"]  # the history (alerts topic, alert_events) is whole
+
+
+def _silence_scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    before = [report("kyiv-001", T0 + t) for t in (0, 30, 60)] + [
+        report("kyiv-002", T0 + t) for t in range(0, 1230, 30)
+    ]
+    after = [report("kyiv-001", T0 + 1500)]
+    return before, after
+
+
+def test_the_timer_finds_an_ongoing_silence_at_its_event_time() -> None:
+    before, after = _silence_scenario()
+    timed = Worker()
+    timed.feed([before])
+    asyncio.run(timed.pipeline.judge({0: 100}, {0: 100}))  # caught up: judged on event time
+    silent = [a for a in timed.alerts if a["alertname"] == "point_silent"]
+    assert [(a["point_id"], a["status"]) for a in silent] == [("kyiv-001", "firing")]
+    threshold = StalenessConfig().silence_threshold("permanent")
+    assert datetime.fromisoformat(silent[0]["starts_at"]).timestamp() == T0 + 60 + threshold
+    timed.feed([after])
+    # The same history as when the gap is found between reports, with no timer at all.
+    untimed = Worker()
+    untimed.feed([before + after])
+    assert timed.history() == untimed.history()
+
+
+def test_the_timer_judges_no_point_beyond_a_partition_still_being_read() -> None:
+    before, _ = _silence_scenario()
+    worker = Worker()
+    worker.feed([[m for m in before if m["point_id"] == "kyiv-002"]], partition=0)
+    worker.feed([[m for m in before if m["point_id"] == "kyiv-001"]], partition=1)
+    # Partition 0 is caught up at T0 + 1200; partition 1 (kyiv-001) still has a backlog.
+    asyncio.run(worker.pipeline.judge({0: 100, 1: 5000}, {0: 100, 1: 3}))
+    assert [a for a in worker.alerts if a["alertname"] == "point_silent"] == []
+    asyncio.run(worker.pipeline.judge({0: 100, 1: 5000}, {0: 100, 1: 5000}))  # now caught up
+    assert [a["point_id"] for a in worker.alerts if a["alertname"] == "point_silent"] == [
+        "kyiv-001"
+    ]
