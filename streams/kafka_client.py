@@ -50,7 +50,7 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for any aiokafka client: bootstrap servers, protocol, TLS, SASL."""
     protocol = settings.kafka_security_protocol
     kwargs: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        "bootstrap_servers": list(settings.kafka_bootstrap),
         "security_protocol": protocol,
     }
     context = ssl_context(settings)
@@ -89,7 +89,7 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
     """What every Faust app of the project shares: brokers, credentials, topic defaults and
     raw bytes in and out (the contract validates the JSON itself)."""
     return {
-        "broker": [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        "broker": [f"kafka://{host}" for host in settings.kafka_bootstrap],
         "broker_credentials": faust_credentials(settings),
         "topic_partitions": settings.topic_partitions,
         "topic_replication_factor": settings.topic_replication,
