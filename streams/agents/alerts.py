@@ -17,11 +17,13 @@ from aiokafka.partitioner import DefaultPartitioner
 from streams import topics
 from streams.agents.outputs import Outputs
 from streams.domain.alert_rules import (
+    ACTIVATION_OVERDUE,
     AlertRules,
     AlertState,
     PointInputs,
     Report,
     evaluate,
+    past_episode,
 )
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
@@ -77,6 +79,23 @@ class AlertProcessor:
         for point_id, state in states.items():
             if state is not None:
                 self._table[point_id] = state.to_dict()
+
+    def on_late_openings(
+        self, found: Sequence[tuple[str, PointLiveness, float]], out: Outputs
+    ) -> None:
+        """Store and send activation_overdue episodes that were over when their order was read
+        (overdue at the deadline, resolved when the point opened)."""
+        for point_id, verdict, opened_at in found:
+            info = self._directory.get(point_id)
+            stored = self._table.get(point_id)
+            if info is None or verdict.reference_ts is None:
+                continue
+            state = None if stored is None else AlertState.from_dict(stored)
+            for event in past_episode(
+                state, PointInputs(info, liveness=verdict), ACTIVATION_OVERDUE,
+                verdict.reference_ts, opened_at, self._rules,
+            ):
+                out.emit(topics.ALERTS, point_id, event.to_message(), store=True)
 
     def on_judgement(
         self,

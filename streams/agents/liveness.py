@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import MutableMapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from streams import topics
@@ -63,15 +64,33 @@ class LivenessProcessor:
         self._store(states)
         return steps
 
-    def on_activations(self, messages: Sequence[dict[str, Any]], processed_at: float) -> None:
-        """Record a batch of validated activation orders."""
+    def on_activations(
+        self, messages: Sequence[dict[str, Any]], processed_at: float
+    ) -> list[tuple[str, PointLiveness, float]]:
+        """Record a batch of validated activation orders; returns the orders found already
+        settled by reports that show the point opened *after* the deadline (an order read
+        after those reports, in a backlog): point_id, the verdict at the deadline, and when
+        the point opened."""
         states: dict[str, LivenessState] = {}
+        overdue: list[tuple[str, PointLiveness, float]] = []
+        deadline = self._config.activation_deadline_seconds
         for msg in messages:
             state = self._state(states, msg["point_id"], processed_at)
-            states[msg["point_id"]], _ = on_activation(
+            states[msg["point_id"]], ended = on_activation(
                 state, msg["action"], msg["_ts"], processed_at
             )
+            if (
+                ended is not None
+                and ended.time_to_open_seconds is not None
+                and ended.time_to_open_seconds > deadline
+            ):
+                due = ended.requested_at + deadline
+                waiting = replace(state, activation_requested_at=ended.requested_at)
+                verdict = evaluate(waiting, math.inf, due, self._config)
+                overdue.append((msg["point_id"], replace(verdict, activation_overdue=True),
+                                ended.resolved_at))
         self._store(states)
+        return overdue
 
     def judge(
         self, now: float, reference: float | None, out: Outputs, *, event_time: bool = False

@@ -98,7 +98,8 @@ class Pipeline:
         elif topic == topics.VISITS:
             self._occupancy.on_visits(messages, out)
         elif topic == topics.ACTIVATIONS:
-            self._liveness.on_activations(messages, self.now())
+            late = self._liveness.on_activations(messages, self.now())
+            self._alerts.on_late_openings(late, out)
 
     async def judge(self, highwaters: Mapping[int, int], positions: Mapping[int, int]) -> None:
         """Judge silence and deadlines for this worker's points (called by a timer)."""

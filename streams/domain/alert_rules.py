@@ -412,6 +412,29 @@ def evaluate(
     return AlertState(alerts=ctx.alerts, evaluated_at=now), events
 
 
+def past_episode(
+    state: AlertState | None,
+    inputs: PointInputs,
+    name: str,
+    starts_at: float,
+    ends_at: float,
+    rules: AlertRules,
+) -> list[AlertEvent]:
+    """The firing and resolved events of an episode found only after it ended, with its true
+    times (an activation order read after the reports that show the point opened late); empty
+    when the rule is off, the episode is empty, or the alert fires already. The point's state
+    is not changed: the episode is over."""
+    spec = rules.rules[name]
+    if not spec.enabled or ends_at <= starts_at:
+        return []
+    if state is not None and name in state.alerts:
+        return []
+    thresholds = rules.thresholds_for(inputs.point.kind, inputs.point.oblast)
+    fired = _fired(name, spec, starts_at, _Context(inputs, thresholds, rules, starts_at, {}))
+    ended = _Context(inputs, thresholds, rules, ends_at, {})
+    return [fired, _resolved(name, fired, ends_at, ended)]
+
+
 @dataclass(slots=True)
 class _Context:
     inputs: PointInputs

@@ -265,3 +265,33 @@ def test_the_timer_judges_no_point_beyond_a_partition_still_being_read() -> None
     assert [a["point_id"] for a in worker.alerts if a["alertname"] == "point_silent"] == [
         "kyiv-001"
     ]
+
+
+def _activation(point_id: str, ts: float) -> dict[str, Any]:
+    return {"point_id": point_id, "ts": datetime.fromtimestamp(ts, UTC).isoformat(), "_ts": ts,
+            "action": "activate", "requested_by": "oblast-hub"}
+
+
+def test_a_late_opening_is_overdue_at_the_deadline_whichever_topic_is_read_first() -> None:
+    opens_at = T0 + 3 * 3600
+    reports = [
+        report("kyiv-001", T0 + t, status="open" if T0 + t >= opens_at else "standby")
+        for t in range(60, 3 * 3600 + 600, 60)
+    ]
+    order = [_activation("kyiv-001", T0)]
+
+    def run(order_first: bool) -> list[tuple[Any, ...]]:
+        worker = Worker()
+        if order_first:
+            asyncio.run(worker.pipeline.process(topics.ACTIVATIONS, order, [0]))
+        worker.feed([reports])
+        if not order_first:  # the order is read after the reports (a backlog)
+            asyncio.run(worker.pipeline.process(topics.ACTIVATIONS, order, [0]))
+        return [h for h in worker.history() if h[1] == "activation_overdue"]
+
+    first = run(order_first=True)
+    assert [h[2] for h in first] == ["firing", "resolved"]
+    deadline = datetime.fromtimestamp(T0 + 2 * 3600, UTC)
+    assert datetime.fromisoformat(first[0][4]) == deadline
+    assert datetime.fromisoformat(str(first[1][5])) == datetime.fromtimestamp(opens_at, UTC)
+    assert run(order_first=False) == first
