@@ -62,6 +62,7 @@ class AlertProcessor:
         (event time per point), with the deadlines passed between reports; ``forecasts`` and
         ``liveness`` are aligned with ``messages``. Each point's state is written once."""
         states: dict[str, AlertState | None] = {}
+        loaded: dict[str, AlertState | None] = {}
         for msg, forecast, (before, after) in zip(messages, forecasts, liveness, strict=True):
             point_id = msg["point_id"]
             info = self._directory.get(point_id)
@@ -69,7 +70,8 @@ class AlertProcessor:
                 continue
             if point_id not in states:
                 stored = self._table.get(point_id)
-                states[point_id] = None if stored is None else AlertState.from_dict(stored)
+                loaded[point_id] = None if stored is None else AlertState.from_dict(stored)
+                states[point_id] = loaded[point_id]
             step = ReportStep(
                 Report.from_telemetry(msg), before, after, forecast, occupancy(point_id, msg["_ts"])
             )
@@ -77,7 +79,10 @@ class AlertProcessor:
             for event in events:
                 out.emit(topics.ALERTS, point_id, event.to_message(), store=True)
         for point_id, state in states.items():
-            if state is not None:
+            previous = loaded[point_id]
+            # Only what the rules remember goes to the changelog: a batch that changed no
+            # alert of the point writes nothing (the evaluation time alone need not be kept).
+            if state is not None and (previous is None or state.alerts != previous.alerts):
                 self._table[point_id] = state.to_dict()
 
     def on_late_openings(
