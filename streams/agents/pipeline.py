@@ -92,7 +92,7 @@ class Pipeline:
             self._occupancy.on_headcounts(messages, out)
             liveness = self._liveness.on_telemetry(messages, self.now())
             self._alerts.on_reports(
-                messages, forecasts, self._occupancy.snapshot_of, liveness,
+                messages, forecasts, self._occupancy.reader(), liveness,
                 self._liveness.config, out,
             )
         elif topic == topics.VISITS:
