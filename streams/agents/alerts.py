@@ -17,15 +17,18 @@ from aiokafka.partitioner import DefaultPartitioner
 from streams import topics
 from streams.agents.outputs import Outputs
 from streams.domain.alert_rules import (
+    ACTIVATION_OVERDUE,
     AlertRules,
     AlertState,
     PointInputs,
     Report,
     evaluate,
+    past_episode,
 )
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
-from streams.domain.staleness import PointLiveness
+from streams.domain.report_timeline import ReportStep, advance, judged_steps
+from streams.domain.staleness import LivenessState, PointLiveness, StalenessConfig
 from streams.point_directory import PointDirectory
 
 _PARTITIONER = DefaultPartitioner()
@@ -49,27 +52,55 @@ class AlertProcessor:
     def on_reports(
         self,
         messages: Sequence[dict[str, Any]],
-        forecasts: Mapping[str, Forecast],
+        forecasts: Sequence[Forecast | None],
         occupancy: Callable[[str, float], OccupancySnapshot | None],
-        liveness: Callable[[str, float], PointLiveness | None],
+        liveness: Sequence[tuple[LivenessState, LivenessState]],
+        config: StalenessConfig,
         out: Outputs,
     ) -> None:
-        """Evaluate the points of a telemetry batch on their newest report, as of its ts."""
-        newest: dict[str, dict[str, Any]] = {}
-        for msg in messages:
-            newest[msg["point_id"]] = msg
-        for point_id, msg in newest.items():
+        """Advance each point's alerts by every report of a telemetry batch, in the order given
+        (event time per point), with the deadlines passed between reports; ``forecasts`` and
+        ``liveness`` are aligned with ``messages``. Each point's state is written once."""
+        states: dict[str, AlertState | None] = {}
+        loaded: dict[str, AlertState | None] = {}
+        for msg, forecast, (before, after) in zip(messages, forecasts, liveness, strict=True):
+            point_id = msg["point_id"]
             info = self._directory.get(point_id)
             if info is None:
                 continue
-            inputs = PointInputs(
-                point=info,
-                report=Report.from_telemetry(msg),
-                forecast=forecasts.get(point_id),
-                liveness=liveness(point_id, msg["_ts"]),
-                occupancy=occupancy(point_id, msg["_ts"]),
+            if point_id not in states:
+                stored = self._table.get(point_id)
+                loaded[point_id] = None if stored is None else AlertState.from_dict(stored)
+                states[point_id] = loaded[point_id]
+            step = ReportStep(
+                Report.from_telemetry(msg), before, after, forecast, occupancy(point_id, msg["_ts"])
             )
-            self._evaluate(point_id, inputs, msg["_ts"], out)
+            states[point_id], events = advance(states[point_id], info, step, config, self._rules)
+            for event in events:
+                out.emit(topics.ALERTS, point_id, event.to_message(), store=True)
+        for point_id, state in states.items():
+            previous = loaded[point_id]
+            # Only what the rules remember goes to the changelog: a batch that changed no
+            # alert of the point writes nothing (the evaluation time alone need not be kept).
+            if state is not None and (previous is None or state.alerts != previous.alerts):
+                self._table[point_id] = state.to_dict()
+
+    def on_late_openings(
+        self, found: Sequence[tuple[str, PointLiveness, float]], out: Outputs
+    ) -> None:
+        """Store and send activation_overdue episodes that were over when their order was read
+        (overdue at the deadline, resolved when the point opened)."""
+        for point_id, verdict, opened_at in found:
+            info = self._directory.get(point_id)
+            stored = self._table.get(point_id)
+            if info is None or verdict.reference_ts is None:
+                continue
+            state = None if stored is None else AlertState.from_dict(stored)
+            for event in past_episode(
+                state, PointInputs(info, liveness=verdict), ACTIVATION_OVERDUE,
+                verdict.reference_ts, opened_at, self._rules,
+            ):
+                out.emit(topics.ALERTS, point_id, event.to_message(), store=True)
 
     def on_judgement(
         self,
@@ -86,7 +117,8 @@ class AlertProcessor:
             partition = _PARTITIONER(point_id.encode(), self._partitions, self._partitions)
             try:
                 with scope(partition):
-                    self._evaluate(point_id, PointInputs(info, liveness=verdict), reference, out)
+                    for at, judged in judged_steps(verdict):
+                        self._evaluate(point_id, PointInputs(info, liveness=judged), at, out)
             except KeyError:
                 continue  # nothing consumed from that partition yet: judged after its first batch
 

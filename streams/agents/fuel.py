@@ -22,35 +22,35 @@ class FuelProcessor:
 
     def on_telemetry(
         self, messages: Sequence[dict[str, Any]], out: Outputs
-    ) -> dict[str, Forecast]:
-        """Update forecasts for a batch of validated telemetry; returns each point's newest."""
+    ) -> list[Forecast | None]:
+        """Update forecasts for a batch of validated telemetry (in event-time order per point);
+        returns the forecast each report produced, aligned with ``messages`` (None: none)."""
         states: dict[str, FuelState | None] = {}
-        newest: dict[str, Forecast] = {}
+        forecasts: list[Forecast | None] = []
         published: dict[str, dict[str, Any]] = {}
         for msg in messages:
             point_id = msg["point_id"]
             info = self._directory.get(point_id)
             if info is None or info.fuel_tank_l is None:
+                forecasts.append(None)
                 continue
             if point_id not in states:
                 stored = self._table.get(point_id)
                 states[point_id] = None if stored is None else FuelState.from_dict(stored)
             state = states[point_id]
             if state is None and msg["fuel_level_l"] is None:
+                forecasts.append(None)
                 continue  # no fuel sensor (yet): nothing to forecast
             reading = FuelReading(msg["_ts"], msg["fuel_level_l"], msg["generator_running"])
             new_state, forecast = update(state, reading, info.fuel_tank_l)
             states[point_id] = new_state
-            if point_id in newest and newest[point_id].refuel_detected:
-                # the batch's newest forecast stands for the batch: keep its refuel news
-                forecast = forecast._replace(refuel_detected=True)
             if forecast.level_l is not None:
                 # a late reading leaves the state (and its forecast's ts) as it was
                 arrived_ts = msg["ts"] if forecast.ts == msg["_ts"] else None
                 message = forecast_message(point_id, forecast, arrived_ts)
                 out.store(topics.FUEL_FORECAST, message)
                 published[point_id] = message
-            newest[point_id] = forecast
+            forecasts.append(forecast)
         for point_id, state in states.items():
             if state is not None:
                 self._table[point_id] = state.to_dict()  # written back, or the changelog misses it
@@ -58,7 +58,7 @@ class FuelProcessor:
         # thing at the live rate, where a batch holds one report per point at most).
         for point_id, message in published.items():
             out.emit(topics.FUEL_FORECAST, point_id, message)
-        return newest
+        return forecasts
 
 
 def forecast_message(point_id: str, forecast: Forecast, ts: str | None = None) -> dict[str, Any]:

@@ -7,7 +7,9 @@ worker then judges the points of the partitions it owns and publishes each chang
 
 from __future__ import annotations
 
+import math
 from collections.abc import MutableMapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from streams import topics
@@ -42,42 +44,69 @@ class LivenessProcessor:
         self._config = config
         self._published: dict[str, tuple[str, bool]] = {}
 
-    def on_telemetry(self, messages: Sequence[dict[str, Any]], processed_at: float) -> None:
-        """Record a batch of validated reports."""
-        states: dict[str, LivenessState] = {}
-        for msg in messages:
-            state = self._state(states, msg["point_id"], processed_at)
-            states[msg["point_id"]], _ = on_report(state, msg["_ts"], msg["status"], processed_at)
-        self._store(states)
+    @property
+    def config(self) -> StalenessConfig:
+        """The silence thresholds and the activation deadline."""
+        return self._config
 
-    def on_activations(self, messages: Sequence[dict[str, Any]], processed_at: float) -> None:
-        """Record a batch of validated activation orders."""
+    def on_telemetry(
+        self, messages: Sequence[dict[str, Any]], processed_at: float
+    ) -> list[tuple[LivenessState, LivenessState]]:
+        """Record a batch of validated reports (in the order given: event time per point);
+        returns each report's point liveness before and after it, aligned with ``messages``."""
         states: dict[str, LivenessState] = {}
+        steps: list[tuple[LivenessState, LivenessState]] = []
+        for msg in messages:
+            before = self._state(states, msg["point_id"], processed_at)
+            after, _ = on_report(before, msg["_ts"], msg["status"], processed_at)
+            states[msg["point_id"]] = after
+            steps.append((before, after))
+        self._store(states)
+        return steps
+
+    def on_activations(
+        self, messages: Sequence[dict[str, Any]], processed_at: float
+    ) -> list[tuple[str, PointLiveness, float]]:
+        """Record a batch of validated activation orders; returns the orders found already
+        settled by reports that show the point opened *after* the deadline (an order read
+        after those reports, in a backlog): point_id, the verdict at the deadline, and when
+        the point opened."""
+        states: dict[str, LivenessState] = {}
+        overdue: list[tuple[str, PointLiveness, float]] = []
+        deadline = self._config.activation_deadline_seconds
         for msg in messages:
             state = self._state(states, msg["point_id"], processed_at)
-            states[msg["point_id"]], _ = on_activation(
+            states[msg["point_id"]], ended = on_activation(
                 state, msg["action"], msg["_ts"], processed_at
             )
+            if (
+                ended is not None
+                and ended.time_to_open_seconds is not None
+                and ended.time_to_open_seconds > deadline
+            ):
+                due = ended.requested_at + deadline
+                waiting = replace(state, activation_requested_at=ended.requested_at)
+                verdict = evaluate(waiting, math.inf, due, self._config)
+                overdue.append((msg["point_id"], replace(verdict, activation_overdue=True),
+                                ended.resolved_at))
         self._store(states)
-
-    def verdict_of(self, point_id: str, now: float) -> PointLiveness | None:
-        """The point's liveness judged at ``now`` (the ts of its report just processed)."""
-        stored = self._table.get(point_id)
-        if stored is None:
-            return None
-        return evaluate(LivenessState.from_dict(stored), now, now, self._config)
+        return overdue
 
     def judge(
-        self, now: float, reference: float | None, out: Outputs
+        self, now: float, reference: float | None, out: Outputs, *, event_time: bool = False
     ) -> tuple[StateCounts, dict[str, PointLiveness]]:
         """Judge every point this worker owns and publish the changes; return the counts by
         state, and the verdicts alert rules must see: points silent or overdue, and points
-        whose state just changed (a verdict that says "all well" as before needs no rule)."""
+        whose state just changed (a verdict that says "all well" as before needs no rule).
+        ``event_time``: judge on event time alone (``NEZLAM_CLOCK=event``)."""
         verdicts: list[PointLiveness] = []
         notable: dict[str, PointLiveness] = {}
         for key, stored in list(self._table.items()):
             point_id = key.decode() if isinstance(key, bytes) else key  # the table's raw keys
-            verdict = evaluate(LivenessState.from_dict(stored), now, reference, self._config)
+            # In event time only event time counts: when the worker read a report says
+            # nothing (a backlog read in one batch would otherwise hide its silences).
+            heard_by = math.inf if event_time else now
+            verdict = evaluate(LivenessState.from_dict(stored), heard_by, reference, self._config)
             verdicts.append(verdict)
             if verdict.category == "unknown":
                 continue  # judgement suspended (the pipeline is behind): keep the last verdict

@@ -64,15 +64,24 @@ class OccupancyProcessor:
             self._on_late(topics.TELEMETRY, late)
         self._publish(states, out)
 
-    def snapshot_of(self, point_id: str, at_ts: float) -> OccupancySnapshot | None:
-        """The point's occupancy as of ``at_ts`` (None before its first visit or headcount)."""
-        stored = self._table.get(point_id)
-        info = self._directory.get(point_id)
-        if stored is None or info is None:
-            return None
-        state = OccupancyState.from_dict(stored)
-        return snapshot(state, max(at_ts, state.high_ts or at_ts), info.capacity_people,
-                        self._config)
+    def reader(self) -> Callable[[str, float], OccupancySnapshot | None]:
+        """``(point_id, at_ts) ->`` the point's occupancy as of ``at_ts`` (None before its first
+        visit or headcount), for one batch: each point's state is decoded once, however many of
+        its reports the batch holds."""
+        decoded: dict[str, OccupancyState | None] = {}
+
+        def snapshot_of(point_id: str, at_ts: float) -> OccupancySnapshot | None:
+            if point_id not in decoded:
+                stored = self._table.get(point_id)
+                decoded[point_id] = None if stored is None else OccupancyState.from_dict(stored)
+            state = decoded[point_id]
+            info = self._directory.get(point_id)
+            if state is None or info is None:
+                return None
+            return snapshot(state, max(at_ts, state.high_ts or at_ts), info.capacity_people,
+                            self._config)
+
+        return snapshot_of
 
     def _state(self, states: dict[str, OccupancyState], point_id: str) -> OccupancyState:
         if point_id not in states:

@@ -31,6 +31,7 @@ Publish = Callable[[list[OutputMessage]], Awaitable[None]]  # returns once all a
 # Table writes must happen "in" a message of the partition the state belongs to (Faust's
 # RocksDB store files a key under the current event's partition).
 PartitionScope = Callable[[int], AbstractContextManager[None]]
+_EVENT_TIME_GUARD = LagGuardConfig(max_backlog_messages=0, max_watermark_delay_seconds=0.0)
 
 
 class Pipeline:
@@ -77,6 +78,9 @@ class Pipeline:
         if topic == topics.TELEMETRY:
             self._track(accepted, partitions)
         for partition, messages in _by_partition(accepted, partitions).items():
+            # Per point, reports count in event-time order, whatever order they arrived in
+            # (a stable sort keeps the arrival order of equal times).
+            messages.sort(key=_event_time)
             with self._scope(partition):
                 self._feed(topic, messages, out)
         await self.flush(out)
@@ -84,24 +88,30 @@ class Pipeline:
     def _feed(self, topic: str, messages: list[dict[str, Any]], out: Outputs) -> None:
         if topic == topics.TELEMETRY:
             forecasts = self._fuel.on_telemetry(messages, out)
-            self._metrics.forecasts.inc(len(forecasts))
+            self._metrics.forecasts.inc(sum(f is not None for f in forecasts))
             self._occupancy.on_headcounts(messages, out)
-            self._liveness.on_telemetry(messages, self.now())
+            liveness = self._liveness.on_telemetry(messages, self.now())
             self._alerts.on_reports(
-                messages, forecasts, self._occupancy.snapshot_of, self._liveness.verdict_of, out
+                messages, forecasts, self._occupancy.reader(), liveness,
+                self._liveness.config, out,
             )
         elif topic == topics.VISITS:
             self._occupancy.on_visits(messages, out)
         elif topic == topics.ACTIVATIONS:
-            self._liveness.on_activations(messages, self.now())
+            late = self._liveness.on_activations(messages, self.now())
+            self._alerts.on_late_openings(late, out)
 
     async def judge(self, highwaters: Mapping[int, int], positions: Mapping[int, int]) -> None:
         """Judge silence and deadlines for this worker's points (called by a timer)."""
         now = self.now()
         health = pipeline_health(self._partition_progress(highwaters, positions))
-        reference = now if self._event_clock else reference_time(now, health, self._lag_guard)
+        # In event time no point is judged beyond the event time reached on a partition that
+        # is still being read (its points' reports may be queued there); caught-up partitions
+        # do not hold it back, so a network that truly goes quiet is still judged.
+        guard = _EVENT_TIME_GUARD if self._event_clock else self._lag_guard
+        reference = reference_time(now, health, guard)
         out = Outputs()
-        counts, verdicts = self._liveness.judge(now, reference, out)
+        counts, verdicts = self._liveness.judge(now, reference, out, event_time=self._event_clock)
         if reference is not None:
             self._alerts.on_judgement(verdicts, reference, self._scope, out)
         for state in ("open", "standby", "closed", "silent", "unknown"):
@@ -141,6 +151,10 @@ class Pipeline:
             yield PartitionProgress(
                 partition, self.progress.get(partition), max(high - positions.get(partition, 0), 0)
             )
+
+
+def _event_time(message: dict[str, Any]) -> float:
+    return float(message["_ts"])
 
 
 def _by_partition(

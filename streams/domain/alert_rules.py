@@ -412,6 +412,29 @@ def evaluate(
     return AlertState(alerts=ctx.alerts, evaluated_at=now), events
 
 
+def past_episode(
+    state: AlertState | None,
+    inputs: PointInputs,
+    name: str,
+    starts_at: float,
+    ends_at: float,
+    rules: AlertRules,
+) -> list[AlertEvent]:
+    """The firing and resolved events of an episode found only after it ended, with its true
+    times (an activation order read after the reports that show the point opened late); empty
+    when the rule is off, the episode is empty, or the alert fires already. The point's state
+    is not changed: the episode is over."""
+    spec = rules.rules[name]
+    if not spec.enabled or ends_at <= starts_at:
+        return []
+    if state is not None and name in state.alerts:
+        return []
+    thresholds = rules.thresholds_for(inputs.point.kind, inputs.point.oblast)
+    fired = _fired(name, spec, starts_at, _Context(inputs, thresholds, rules, starts_at, {}))
+    ended = _Context(inputs, thresholds, rules, ends_at, {})
+    return [fired, _resolved(name, fired, ends_at, ended)]
+
+
 @dataclass(slots=True)
 class _Context:
     inputs: PointInputs
@@ -498,7 +521,7 @@ def _fired(name: str, spec: RuleSpec, starts_at: float, ctx: _Context) -> AlertE
 
 
 def _resolved(name: str, last: AlertEvent, ends_at: float, ctx: _Context) -> AlertEvent:
-    summary = _resolution_summary(name, ctx) or last.summary
+    summary = _resolution_summary(name, last, ctx) or last.summary
     annotations = {**last.annotations, "summary": summary}
     annotations.pop(ESCALATED_TO, None)
     return replace(
@@ -691,8 +714,12 @@ def _describe_fuel(name: str, where: str, ctx: _Context) -> tuple[str, dict[str,
     if forecast.empty_at is None:
         return text.say(lang, f"{name}.stopped", **values), annotations
     annotations["empty_at"] = iso(forecast.empty_at)
-    at = text.clock(forecast.empty_at, ctx.now, ctx.rules.timezone)
-    return text.say(lang, name, at=at, **values), annotations
+    at = text.zoned_clock(forecast.empty_at, ctx.now, ctx.rules.timezone, lang)
+    # The refuel wording rule: a refuel that leaves the tank low resolves fuel_critical
+    # ("refuelled") and keeps fuel_low, which then says it was refuelled too, so the two
+    # messages of that minute tell one story.
+    key = f"{name}.refuelled" if name == FUEL_LOW and forecast.refuel_detected else name
+    return text.say(lang, key, at=at, **values), annotations
 
 
 def _describe_silent(where: str, ctx: _Context) -> tuple[str, dict[str, str]]:
@@ -703,7 +730,9 @@ def _describe_silent(where: str, ctx: _Context) -> tuple[str, dict[str, str]]:
     }
     since = "?"
     if liveness.since is not None:
-        since = text.clock(liveness.since, ctx.now, ctx.rules.timezone)
+        since = text.zoned_clock(
+            liveness.since, ctx.now, ctx.rules.timezone, ctx.rules.language
+        )
         annotations["silent_since"] = iso(liveness.since)
         annotations.setdefault("last_seen", iso(liveness.since))
     return text.say(ctx.rules.language, POINT_SILENT, where=where, since=since), annotations
@@ -724,7 +753,7 @@ def _describe_overdue(where: str, ctx: _Context) -> tuple[str, dict[str, str]]:
         ACTIVATION_OVERDUE,
         where=where,
         deadline=text.duration(deadline_s, lang),
-        at=text.clock(requested, ctx.now, ctx.rules.timezone),
+        at=text.zoned_clock(requested, ctx.now, ctx.rules.timezone, lang),
     )
     return summary, annotations
 
@@ -760,7 +789,7 @@ def _describe_heating(where: str, ctx: _Context) -> tuple[str, dict[str, str]]:
     return text.say(lang, "heating_off.cold", where=where, temp=temp_text), annotations
 
 
-def _resolution_summary(name: str, ctx: _Context) -> str | None:
+def _resolution_summary(name: str, last: AlertEvent, ctx: _Context) -> str | None:
     """What a resolved alert says, when the inputs tell why it resolved; else None."""
     if not ctx.rules.rules[name].enabled:
         return None
@@ -773,7 +802,12 @@ def _resolution_summary(name: str, ctx: _Context) -> str | None:
         key = "fuel.refuelled" if forecast.refuel_detected else "fuel.resolved"
         return text.say(lang, key, where=where, hours=text.hours(forecast.hours_to_empty, lang))
     if name == OVER_CAPACITY:
-        return _describe_capacity("over_capacity.resolved", where, ctx)[0]
+        occupancy = ctx.inputs.occupancy
+        assert occupancy is not None  # a CLEAR verdict
+        newest = max(occupancy.last_event_ts or 0.0, occupancy.headcount_ts or 0.0)
+        # No visit or count since the alert last spoke, yet fewer people: visits aged out.
+        key = "over_capacity.expired" if newest <= last.ts else "over_capacity.resolved"
+        return _describe_capacity(key, where, ctx)[0]
     report = ctx.inputs.report
     if name in _OPEN_POINT_ALERTS and report is not None and report.status != "open":
         return text.say(lang, "point.not_open", where=where, status=report.status)

@@ -27,6 +27,8 @@ _EN: Mapping[str, str] = {
     "send fuel now, delivery takes {lead}",
     "fuel.resolved": "Generator at {where} has enough fuel again: about {hours} of running",
     "fuel.refuelled": "Generator at {where} refuelled: about {hours} of running",
+    "fuel_low.refuelled": "Generator at {where} refuelled, but only for about {hours}, "
+    "until around {at} — plan the next delivery",
     "point_silent": "{where} is silent: no reports since {since}",
     "point_silent.resolved": "{where} reports again",
     "activation_overdue": "{where} is not open {deadline} after the activation order of {at}",
@@ -34,6 +36,8 @@ _EN: Mapping[str, str] = {
     "over_capacity": "{where} is over capacity: {people} people for {capacity} places",
     "over_capacity.resolved": "{where} is within capacity again: {people} people "
     "for {capacity} places",
+    "over_capacity.expired": "{where}: over-capacity estimate expired (arrivals without "
+    "departure aged out, no new count): {people} people for {capacity} places",
     "no_power": "{where} is open without power: no grid and the generator is not running",
     "no_power.battery": "{where} is open on batteries: no grid and the generator is not running",
     "no_power.resolved": "{where} has power again",
@@ -59,12 +63,16 @@ _UK: Mapping[str, str] = {
     "везіть пальне зараз, доставка займає {lead}",
     "fuel.resolved": "Генератор, {where}: пального знову достатньо, на {hours} роботи",
     "fuel.refuelled": "Генератор, {where}: заправлено, пального на {hours} роботи",
+    "fuel_low.refuelled": "Генератор, {where}: заправлено, але лише на {hours}, "
+    "приблизно до {at} — сплануйте наступну доставку",
     "point_silent": "{where} мовчить: немає звітів з {since}",
     "point_silent.resolved": "{where} знову на зв'язку",
     "activation_overdue": "{where} не відкрився за {deadline} після наказу про активацію о {at}",  # noqa: RUF001
     "activation_overdue.resolved": "{where} більше не очікує відкриття (відкрився або відбій)",  # noqa: RUF001
     "over_capacity": "{where} переповнений: {people} людей на {capacity} місць",
     "over_capacity.resolved": "{where} більше не переповнений: {people} людей на {capacity} місць",
+    "over_capacity.expired": "{where}: оцінка переповнення застаріла (прибуття без вибуття, "
+    "нового підрахунку немає): {people} людей на {capacity} місць",
     "no_power": "{where} відкритий без живлення: немає мережі, генератор не працює",
     "no_power.battery": "{where} відкритий на батареях: немає мережі, генератор не працює",
     "no_power.resolved": "{where} знову з живленням",
@@ -121,6 +129,19 @@ def clock(ts: float, now: float, zone: str) -> str:
     if moment.date() == datetime.fromtimestamp(now, tz).date():
         return moment.strftime("%H:%M")
     return moment.strftime("%d.%m %H:%M")
+
+
+def zoned_clock(ts: float, now: float, zone: str, lang: Language) -> str:
+    """:func:`clock` naming its zone, as summaries say it: ``09:59 Kyiv time``.
+
+    On-call read summaries far from the point (and Alertmanager shows UTC elsewhere), so a bare
+    ``09:59`` is ambiguous; the zone's city (the last part of its IANA name) removes the doubt.
+    """
+    city = zone.rsplit("/", 1)[-1].replace("_", " ")
+    local = clock(ts, now, zone)
+    if lang == "uk":
+        return f"{local} ({city})"
+    return f"{local} {city} time"
 
 
 def check_zone(zone: str) -> None:

@@ -104,8 +104,8 @@ def report(ts: float = T0, **overrides: object) -> Report:
     return Report(**values)  # type: ignore[arg-type]
 
 
-def occupancy(people: int, capacity: int = 100) -> OccupancySnapshot:
-    """People inside a point of ``capacity`` places."""
+def occupancy(people: int, capacity: int = 100, counted_at: float = T0) -> OccupancySnapshot:
+    """People inside a point of ``capacity`` places, as last counted at ``counted_at``."""
     return OccupancySnapshot(
         at_ts=T0,
         people_inside=people,
@@ -114,8 +114,8 @@ def occupancy(people: int, capacity: int = 100) -> OccupancySnapshot:
         visits_24h=0,
         capacity_people=capacity,
         utilisation=people / capacity,
-        last_event_ts=T0,
-        headcount_ts=T0,
+        last_event_ts=counted_at,
+        headcount_ts=counted_at,
     )
 
 
@@ -160,6 +160,7 @@ def test_fuel_low_fires_only_after_the_pending_period() -> None:
     assert event.ends_at is None
     assert event.summary == (
         "Generator at School No. 12 (Київська область) runs dry in about 11 h, around 12:48"
+        " Kyiv time"
         " — plan a fuel delivery"
     )
     assert event.labels == {
@@ -346,7 +347,9 @@ def test_point_silent_fires_at_once_and_a_report_resolves_it() -> None:
     assert run.at(T0, liveness=liveness("ok")) == []
     [event] = run.at(T0 + 400, liveness=liveness("silent", since=T0 - 100, reference=T0 + 400))
     assert (event.alertname, event.status, event.severity) == ("point_silent", "firing", "warning")
-    assert event.summary == "School No. 12 (Київська область) is silent: no reports since 01:58"
+    assert event.summary == (
+        "School No. 12 (Київська область) is silent: no reports since 01:58 Kyiv time"
+    )
     assert event.annotations["silent_since"] == "2025-12-31T23:58:20.000Z"
     assert run.at(T0 + 900, liveness=liveness("unknown", reference=None)) == []
     assert run.phase("point_silent") == "firing"  # the pipeline cannot judge: keep it
@@ -382,7 +385,8 @@ def test_activation_overdue_fires_and_clears_when_the_wait_ends() -> None:
     [event] = run.at(T0, liveness=liveness(requested=ordered, overdue=True))
     assert (event.alertname, event.severity) == ("activation_overdue", "critical")
     assert event.summary == (
-        "School No. 12 (Київська область) is not open 2 h after the activation order of 31.12 23:58"
+        "School No. 12 (Київська область) is not open 2 h after the activation order of "
+        "31.12 23:58 Kyiv time"
     )
     assert event.annotations["activation_requested_at"] == "2025-12-31T21:58:20.000Z"
     assert run.at(T0 + 60, liveness=liveness(requested=ordered, overdue=True, reference=None)) == []
@@ -404,8 +408,8 @@ def test_over_capacity_has_hysteresis() -> None:
     for step in range(1, 40):  # 95 % full is not over capacity, but not clear either
         run.at(T0 + 600 + 60 * step, occupancy=occupancy(95))
     assert run.phase("over_capacity") == "firing"
-    run.at(T0 + 4000, occupancy=occupancy(80))
-    [event] = run.at(T0 + 4900, occupancy=occupancy(80))
+    run.at(T0 + 4000, occupancy=occupancy(80, counted_at=T0 + 4000))
+    [event] = run.at(T0 + 4900, occupancy=occupancy(80, counted_at=T0 + 4000))
     assert event.status == "resolved"
     assert "within capacity again: 80 people" in event.summary
 
@@ -543,7 +547,7 @@ def test_ukrainian_summaries() -> None:
     fire_fuel_low(run)
     assert run.events[0].summary == (
         "Генератор, School No. 12 (Київська область): пального на 11 год,"
-        " скінчиться близько 12:54 — сплануйте доставку"
+        " скінчиться близько 12:54 (Kyiv) — сплануйте доставку"
     )
 
 
@@ -668,3 +672,25 @@ def test_inputs_from_validated_messages() -> None:
         ts=T0, status="open", power="battery", generator_running=False, heating_on=None,
         internet_up=True, indoor_temp_c=15.5, headcount=None,
     )  # fmt: skip
+
+
+def test_over_capacity_resolved_by_visits_ageing_out_says_the_estimate_expired() -> None:
+    run = Run()
+    run.at(T0, occupancy=occupancy(120))
+    run.at(T0 + 600, occupancy=occupancy(120))
+    assert run.phase("over_capacity") == "firing"
+    run.at(T0 + 4000, occupancy=occupancy(60))  # no visit, no count since: visits expired
+    [event] = run.at(T0 + 4900, occupancy=occupancy(60))
+    assert event.status == "resolved"
+    assert "estimate expired" in event.summary
+
+
+def test_a_refuel_that_leaves_the_tank_low_says_refuelled_in_both_alerts() -> None:
+    run = Run()
+    run.at(T0, forecast=forecast(3.0))
+    run.at(T0 + 300, forecast=forecast(2.9))
+    events = run.at(T0 + 4000, forecast=forecast(10.0, refuel=True))
+    assert names(events) == [("fuel_critical", "resolved"), ("fuel_low", "updated")]
+    assert "refuelled: about 10 h" in events[0].summary
+    assert "refuelled, but only for about 10 h" in events[1].summary
+    assert "plan the next delivery" in events[1].summary

@@ -1,0 +1,297 @@
+"""Alerts judged in event time: the same reports give the same alert events, however they are
+split into batches and interleaved with other points' reports (in-process, in-memory tables)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from streams import topics
+from streams.agents.alerts import AlertProcessor
+from streams.agents.fuel import FuelProcessor
+from streams.agents.liveness import LivenessProcessor
+from streams.agents.occupancy import OccupancyProcessor
+from streams.agents.pipeline import Pipeline
+from streams.domain.alert_rules import AlertRules
+from streams.domain.clock import LagGuardConfig
+from streams.domain.occupancy import OccupancyConfig
+from streams.domain.points import PointInfo
+from streams.domain.staleness import StalenessConfig
+from streams.metrics import PipelineMetrics
+from streams.point_directory import PointDirectory
+from streams.sinks.alert_outbox import DeliveryPolicy, Outbox
+from streams.sinks.kafka_outputs import OutputMessage
+
+T0 = datetime(2026, 1, 10, 6, 0, tzinfo=UTC).timestamp()
+POINTS = ("kyiv-001", "kyiv-002", "lviv-003")
+
+
+class FakeSink:
+    """Takes every row (the database refuses nothing here)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, Mapping[str, Any]]] = []
+
+    async def write(self, topic: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        self.rows.extend((topic, row) for row in rows)
+        return len(rows)
+
+
+class Worker:
+    """The worker's computations over plain dicts for tables, with a fake sink and publisher."""
+
+    def __init__(self) -> None:
+        self.published: list[OutputMessage] = []
+        self.alerts: list[dict[str, Any]] = []
+        directory = PointDirectory(
+            {
+                p: PointInfo(p, f"Point {p}", "permanent", "Kyivska", capacity_people=50,
+                             fuel_tank_l=200.0)
+                for p in POINTS
+            }
+        )
+
+        async def publish(messages: list[OutputMessage]) -> None:
+            self.published.extend(messages)
+
+        self.pipeline = Pipeline(
+            fuel=FuelProcessor({}, directory),
+            occupancy=OccupancyProcessor({}, directory, OccupancyConfig(), lambda t, n: None),
+            liveness=LivenessProcessor({}, directory, StalenessConfig()),
+            alerts=AlertProcessor({}, directory, AlertRules(), 1),
+            on_alert=self.alerts.append,
+            sink=FakeSink(),  # type: ignore[arg-type]
+            publish=publish,
+            metrics=PipelineMetrics(CollectorRegistry()),
+            lag_guard=LagGuardConfig(),
+            event_clock=True,
+            scope=lambda partition: contextlib.nullcontext(),
+        )
+
+    def feed(self, batches: Sequence[Sequence[dict[str, Any]]], partition: int = 0) -> None:
+        for batch in batches:
+            asyncio.run(self.pipeline.process(topics.TELEMETRY, batch, [partition] * len(batch)))
+
+    def history(self) -> list[tuple[str, str, str, str, str, str | None]]:
+        return [
+            (a["point_id"], a["alertname"], a["status"], a["ts"], a["starts_at"], a["ends_at"])
+            for a in self.alerts
+        ]
+
+
+def report(point_id: str, ts: float, **fields: Any) -> dict[str, Any]:
+    """A telemetry message as the contract's validation returns it (``_ts`` set)."""
+    message = {
+        "point_id": point_id,
+        "ts": datetime.fromtimestamp(ts, UTC).isoformat(),
+        "_ts": ts,
+        "status": "open",
+        "power": "grid",
+        "generator_running": False,
+        "fuel_level_l": None,
+        "heating_on": True,
+        "internet_up": True,
+        "indoor_temp_c": 19.0,
+        "headcount": None,
+    }
+    message.update(fields)
+    return message
+
+
+def batches_of(
+    messages: Sequence[dict[str, Any]], cuts: Sequence[int]
+) -> list[list[dict[str, Any]]]:
+    bounds = sorted({c % (len(messages) + 1) for c in cuts} | {0, len(messages)})
+    return [list(messages[a:b]) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+# Reports every 30-60 s, sometimes a long gap (a silence), power lost and back, fuel burning.
+_step = st.tuples(
+    st.one_of(st.integers(30, 60), st.integers(30, 60), st.integers(30, 60),
+              st.integers(400, 2400)),
+    st.sampled_from(["grid", "grid", "generator", "none"]),
+    st.booleans(),
+)
+
+
+@st.composite
+def point_reports(draw: st.DrawFn, point_id: str) -> list[dict[str, Any]]:
+    steps = draw(st.lists(_step, min_size=1, max_size=60))
+    ts, fuel, out = T0, draw(st.floats(20.0, 200.0)), []
+    for gap, power, internet in steps:
+        ts += gap
+        running = power == "generator"
+        fuel = max(0.0, fuel - (gap / 3600.0) * 8.0 if running else fuel)
+        out.append(report(point_id, ts, power=power, generator_running=running,
+                          fuel_level_l=round(fuel, 1), internet_up=internet))
+    return out
+
+
+def _interleave(per_point: Mapping[str, list[dict[str, Any]]], order: Sequence[int]) -> Iterator[
+    dict[str, Any]
+]:
+    queues = {p: list(ms) for p, ms in per_point.items()}
+    names = sorted(queues)
+    for pick in order:
+        live = [p for p in names if queues[p]]
+        if not live:
+            return
+        yield queues[live[pick % len(live)]].pop(0)
+    for p in names:
+        yield from queues[p]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    per_point=st.fixed_dictionaries({p: point_reports(p) for p in POINTS}),
+    order=st.lists(st.integers(0, 10), max_size=200),
+    cuts=st.lists(st.integers(0, 400), max_size=12),
+)
+def test_any_split_and_interleaving_gives_the_same_alert_events(
+    per_point: dict[str, list[dict[str, Any]]], order: list[int], cuts: list[int]
+) -> None:
+    one_by_one = Worker()
+    one_by_one.feed([[m] for p in POINTS for m in per_point[p]])
+    shuffled = list(_interleave(per_point, order))
+    batched = Worker()
+    batched.feed(batches_of(shuffled, cuts))
+
+    def by_point(history: list[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]]:
+        grouped: dict[str, list[tuple[Any, ...]]] = {}
+        for entry in history:
+            grouped.setdefault(entry[0], []).append(entry)
+        return grouped
+
+    assert by_point(batched.history()) == by_point(one_by_one.history())
+
+
+def test_a_gap_in_one_batch_is_a_silence_from_threshold_to_the_next_report() -> None:
+    worker = Worker()
+    times = [T0, T0 + 30, T0 + 60, T0 + 60 + 2400, T0 + 60 + 2430]
+    worker.feed([[report("kyiv-001", t) for t in times]])  # one batch: a backlog
+    silent = [a for a in worker.alerts if a["alertname"] == "point_silent"]
+    assert [a["status"] for a in silent] == ["firing", "resolved"]
+    threshold = StalenessConfig().silence_threshold("permanent")
+    started = datetime.fromisoformat(silent[0]["starts_at"]).timestamp()
+    ended = datetime.fromisoformat(silent[1]["ends_at"]).timestamp()
+    assert started == T0 + 60 + threshold
+    assert ended == T0 + 60 + 2400
+    assert silent[0]["ts"] == silent[0]["starts_at"]  # stored with its true firing time
+
+
+def test_a_condition_inside_a_batch_fires_and_resolves_at_its_event_times() -> None:
+    worker = Worker()
+    # No power from minute 10 to minute 30 (pending 5 min, clearing 5 min), all in one batch.
+    msgs = [
+        report("kyiv-001", T0 + 60 * m, power="none" if 10 <= m < 30 else "grid")
+        for m in range(0, 45)
+    ]
+    worker.feed([msgs])
+    no_power = [a for a in worker.alerts if a["alertname"] == "no_power"]
+    assert [a["status"] for a in no_power] == ["firing", "resolved"]
+    assert datetime.fromisoformat(no_power[0]["starts_at"]).timestamp() == T0 + 600
+    assert datetime.fromisoformat(no_power[1]["ends_at"]).timestamp() == T0 + 1800
+
+
+def test_reports_out_of_order_in_a_batch_count_in_event_time_order() -> None:
+    ordered, reversed_ = Worker(), Worker()
+    msgs = [report("kyiv-001", T0 + 60 * m, power="none" if 5 <= m < 20 else "grid")
+            for m in range(0, 30)]
+    ordered.feed([msgs])
+    reversed_.feed([list(reversed(msgs))])
+    assert reversed_.history() == ordered.history()
+    assert ordered.history()  # the scenario does raise an alert
+
+
+def test_an_episode_over_when_found_pages_as_resolved_with_its_true_times() -> None:
+    worker = Worker()
+    outbox = Outbox(DeliveryPolicy())
+    times = [T0, T0 + 30, T0 + 3000, T0 + 3030]  # a silence found in a backlog
+    worker.feed([[report("kyiv-001", t) for t in times]])
+    for message in worker.alerts:
+        outbox.offer(message, now=T0 + 10_000)
+    batch = outbox.due(T0 + 10_000)
+    assert batch is not None
+    [alert] = batch.alerts
+    assert alert["labels"]["alertname"] == "point_silent"
+    threshold = StalenessConfig().silence_threshold("permanent")
+    assert datetime.fromisoformat(alert["startsAt"]).timestamp() == T0 + 30 + threshold
+    assert datetime.fromisoformat(alert["endsAt"]).timestamp() == T0 + 3000  # nobody is woken
+    stored = [a["status"] for a in worker.alerts]
+    assert stored == ["firing", "resolved"]  # the history (alerts topic, alert_events) is whole
+
+
+def _silence_scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    before = [report("kyiv-001", T0 + t) for t in (0, 30, 60)] + [
+        report("kyiv-002", T0 + t) for t in range(0, 1230, 30)
+    ]
+    after = [report("kyiv-001", T0 + 1500)]
+    return before, after
+
+
+def test_the_timer_finds_an_ongoing_silence_at_its_event_time() -> None:
+    before, after = _silence_scenario()
+    timed = Worker()
+    timed.feed([before])
+    asyncio.run(timed.pipeline.judge({0: 100}, {0: 100}))  # caught up: judged on event time
+    silent = [a for a in timed.alerts if a["alertname"] == "point_silent"]
+    assert [(a["point_id"], a["status"]) for a in silent] == [("kyiv-001", "firing")]
+    threshold = StalenessConfig().silence_threshold("permanent")
+    assert datetime.fromisoformat(silent[0]["starts_at"]).timestamp() == T0 + 60 + threshold
+    timed.feed([after])
+    # The same history as when the gap is found between reports, with no timer at all.
+    untimed = Worker()
+    untimed.feed([before + after])
+    assert timed.history() == untimed.history()
+
+
+def test_the_timer_judges_no_point_beyond_a_partition_still_being_read() -> None:
+    before, _ = _silence_scenario()
+    worker = Worker()
+    worker.feed([[m for m in before if m["point_id"] == "kyiv-002"]], partition=0)
+    worker.feed([[m for m in before if m["point_id"] == "kyiv-001"]], partition=1)
+    # Partition 0 is caught up at T0 + 1200; partition 1 (kyiv-001) still has a backlog.
+    asyncio.run(worker.pipeline.judge({0: 100, 1: 5000}, {0: 100, 1: 3}))
+    assert [a for a in worker.alerts if a["alertname"] == "point_silent"] == []
+    asyncio.run(worker.pipeline.judge({0: 100, 1: 5000}, {0: 100, 1: 5000}))  # now caught up
+    assert [a["point_id"] for a in worker.alerts if a["alertname"] == "point_silent"] == [
+        "kyiv-001"
+    ]
+
+
+def _activation(point_id: str, ts: float) -> dict[str, Any]:
+    return {"point_id": point_id, "ts": datetime.fromtimestamp(ts, UTC).isoformat(), "_ts": ts,
+            "action": "activate", "requested_by": "oblast-hub"}
+
+
+def test_a_late_opening_is_overdue_at_the_deadline_whichever_topic_is_read_first() -> None:
+    opens_at = T0 + 3 * 3600
+    reports = [
+        report("kyiv-001", T0 + t, status="open" if T0 + t >= opens_at else "standby")
+        for t in range(60, 3 * 3600 + 600, 60)
+    ]
+    order = [_activation("kyiv-001", T0)]
+
+    def run(order_first: bool) -> list[tuple[Any, ...]]:
+        worker = Worker()
+        if order_first:
+            asyncio.run(worker.pipeline.process(topics.ACTIVATIONS, order, [0]))
+        worker.feed([reports])
+        if not order_first:  # the order is read after the reports (a backlog)
+            asyncio.run(worker.pipeline.process(topics.ACTIVATIONS, order, [0]))
+        return [h for h in worker.history() if h[1] == "activation_overdue"]
+
+    first = run(order_first=True)
+    assert [h[2] for h in first] == ["firing", "resolved"]
+    deadline = datetime.fromtimestamp(T0 + 2 * 3600, UTC)
+    assert datetime.fromisoformat(first[0][4]) == deadline
+    assert datetime.fromisoformat(str(first[1][5])) == datetime.fromtimestamp(opens_at, UTC)
+    assert run(order_first=False) == first
