@@ -22,6 +22,7 @@ from rich.table import Table
 
 from streams.pipeline_status import Snapshot, StatusReader
 from streams.stack.ops_status import OpsSnapshot, read_ops_async
+from streams.stack.process import stop_child
 from streams.stack.settings import StackSettings, get_stack_settings
 
 REFRESH_SECONDS = 2.0
@@ -60,7 +61,7 @@ def run(points: int, speed: str, seed: int, no_stack: bool) -> None:
     finally:
         console.print("stopping the simulator and the worker ...")
         for proc in (simulator, worker):
-            _stop(proc)
+            stop_child(proc, sig=signal.SIGINT)
         console.print(f"stopped; logs in {logs}")
 
 
@@ -79,17 +80,6 @@ def _spawn(
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, **(env or {})},
         )
-
-
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 async def _watch(

@@ -74,6 +74,8 @@ class Pipeline:
         self, topic: str, accepted: Sequence[dict[str, Any]], partitions: Sequence[int]
     ) -> None:
         """Feed one accepted batch (``partitions[i]`` is where ``accepted[i]`` came from)."""
+        if topic == topics.REGISTRY:
+            return  # no event time, no computation: the point directory follows the registry
         out = Outputs()
         if topic == topics.TELEMETRY:
             self._track(accepted, partitions)

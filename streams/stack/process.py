@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -117,6 +118,20 @@ def stop(pid: int, *, name: str, timeout: float = 30.0) -> None:
     if not _wait_exit(pid, 10.0):
         raise StackError(f"{name}: pid {pid} survived SIGKILL")
     click.echo(f"{name}: killed")
+
+
+def stop_child(
+    proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 30.0
+) -> None:
+    """Stop a child this process started: ``sig``, then SIGKILL after ``timeout`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_exit(pid: int, timeout: float) -> bool:

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from streams import kafka_offsets
 from streams.config import Settings
 from streams.kafka_client import client_kwargs
+from streams.stack.process import stop_child
 
 T = TypeVar("T")
 
@@ -148,14 +149,8 @@ class Worker:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> None:
         """Stop it (SIGTERM: a clean shutdown that commits; SIGKILL: a crash)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            stop_child(self.proc, sig=sig, timeout=timeout)
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the worker's log, for failure messages."""

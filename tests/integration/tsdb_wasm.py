@@ -22,6 +22,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from streams.stack.process import stop_child
 from tests import REPO_ROOT
 
 TOOL_DIR = REPO_ROOT / "tools" / "tsdb-wasm"
@@ -59,7 +60,7 @@ def tsdb_wasm_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _wait_ready(server, log, dsn)
         yield dsn
     finally:
-        _stop(server)
+        stop_child(server, timeout=10)
 
 
 def free_port() -> int:
@@ -76,12 +77,3 @@ def _wait_ready(server: subprocess.Popen[bytes], log: Path, dsn: str) -> None:
         time.sleep(0.1)
     with psycopg.connect(dsn, connect_timeout=30) as conn:
         conn.execute("SELECT 1")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()

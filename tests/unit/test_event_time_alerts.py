@@ -295,3 +295,12 @@ def test_a_late_opening_is_overdue_at_the_deadline_whichever_topic_is_read_first
     assert datetime.fromisoformat(first[0][4]) == deadline
     assert datetime.fromisoformat(str(first[1][5])) == datetime.fromtimestamp(opens_at, UTC)
     assert run(order_first=False) == first
+
+
+def test_a_registry_batch_feeds_no_computation_and_raises_nothing() -> None:
+    worker = Worker()
+    entry = {"point_id": "kyiv-001", "name": "Point", "kind": "permanent", "oblast": "Kyivska",
+             "hromada": "Kyivska", "lat": 50.45, "lon": 30.52, "capacity_people": 50,
+             "fuel_tank_l": 200.0}  # no ts, no _ts: the registry has no event time
+    asyncio.run(worker.pipeline.process(topics.REGISTRY, [entry], [0]))
+    assert worker.published == [] and worker.alerts == []
