@@ -69,14 +69,17 @@ def _truncated_json(rng: random.Random, topic: str, point: str, n: int) -> BadMe
 def _wrong_type(rng: random.Random, topic: str, point: str, n: int) -> BadMessage:
     message = _good(topic, point, n)
     field = rng.choice([name for name in message if name not in ("point_id", "n")])
-    message[field] = rng.choice([[n], {"n": n}, f"x{n}" if field != "name" else n])
+    # a text field made a number, anything else made text: never a value of the right type
+    wrong = n if isinstance(message[field], str) else f"x{n}"
+    message[field] = rng.choice([[n], {"n": n}, wrong])
     return topic, point, _json(message)
 
 
 def _nan_or_infinity(rng: random.Random, topic: str, point: str, n: int) -> BadMessage:
     message = _good(topic, point, n)
     numeric = [name for name, value in message.items() if isinstance(value, float)]
-    message[rng.choice(numeric or ["n"])] = rng.choice([float("nan"), float("inf"), -float("inf")])
+    # without a float field (visits, activations) a new one: "n" keeps the messages distinct
+    message[rng.choice(numeric or ["level"])] = rng.choice([float("nan"), float("inf"), -float("inf")])
     return topic, point, _json(message)
 
 
@@ -111,7 +114,7 @@ def _mismatched_key(rng: random.Random, topic: str, point: str, n: int) -> BadMe
 
 
 def _not_an_object(rng: random.Random, topic: str, point: str, n: int) -> BadMessage:
-    return topic, point, _json(rng.choice([[point, n], n, f"{point} {n}", None, True]))
+    return topic, point, _json(rng.choice([[point, n], n, f"{point} {n}", [None, n], [True, n]]))
 
 
 def _unknown_point(rng: random.Random, topic: str, point: str, n: int) -> BadMessage:
