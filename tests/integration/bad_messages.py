@@ -79,7 +79,8 @@ def _nan_or_infinity(rng: random.Random, topic: str, point: str, n: int) -> BadM
     message = _good(topic, point, n)
     numeric = [name for name, value in message.items() if isinstance(value, float)]
     # without a float field (visits, activations) a new one: "n" keeps the messages distinct
-    message[rng.choice(numeric or ["level"])] = rng.choice([float("nan"), float("inf"), -float("inf")])
+    field = rng.choice(numeric or ["level"])
+    message[field] = rng.choice([float("nan"), float("inf"), -float("inf")])
     return topic, point, _json(message)
 
 
