@@ -16,7 +16,7 @@ help: ## list the targets
 system-deps: ## install missing Debian packages (PostgreSQL, kcat, Prometheus, Alertmanager)
 	@bash tools/install-system-deps.sh
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	@echo "==> python environment ($(VENV))"
 	@$(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install -q -U pip
@@ -53,8 +53,8 @@ unit: $(VENV)/.installed ## unit tests (no services)
 	@echo "==> unit tests"
 	@$(PYTEST) tests/unit -q
 
-integration: migrate ## integration tests on the real local services
-	@echo "==> integration tests (Kafka, PostgreSQL, TimescaleDB in WASM)"
+integration: stack-up ## integration tests on the real local services (namespace `test`)
+	@echo "==> integration tests (Kafka, PostgreSQL, TimescaleDB in WASM), namespace test"
 	@$(PYTEST) tests/integration -q -m integration
 
 test: setup lint unit integration ## everything CI runs
@@ -62,8 +62,8 @@ test: setup lint unit integration ## everything CI runs
 bench-forecast: $(VENV)/.installed ## fuel forecaster against the predict_linear baseline
 	@$(PY) -m streams.bench.forecast
 
-bench: migrate ## end-to-end throughput of the worker
-	@$(PY) -m streams.bench.pipeline
+bench: stack-up ## worker against Faust's no-op: rate, CPU/event, latency, memory, 2 workers (namespace `bench`; BENCH_ARGS="--minutes 3 --no-scale-out --json bench.json")
+	@$(NEZLAM) namespace run bench -- $(PY) -m streams.bench.pipeline $(BENCH_ARGS)
 
 dashboards: $(VENV)/.installed ## regenerate dashboards/*.json and the Grafana datasource provisioning
 	@$(PY) -m streams.dashboards

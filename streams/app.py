@@ -148,7 +148,7 @@ def create_app(settings: Settings) -> faust.App:
 
     async def quiet_kafka_outages() -> None:
         outage.install(kafka_outage)  # after Faust has set up its log handlers
-        await outage.probe_kafka(kafka_outage, settings.kafka_bootstrap.split(","))
+        await outage.probe_kafka(kafka_outage, settings.kafka_bootstrap)
 
     app.task(quiet_kafka_outages)
 

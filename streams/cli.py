@@ -9,6 +9,7 @@ import click
 import psycopg
 from pydantic import SecretStr
 
+from streams import config_docs
 from streams.alert_config import AlertConfigError, load_alert_rules
 from streams.config import get_settings
 from streams.db.cli import db
@@ -18,6 +19,8 @@ from streams.live import run
 from streams.refuel_plan import refuel_plan, sync_lead_times
 from streams.simulate.cli import simulate
 from streams.stack.cli import stack
+from streams.stack.namespace import namespace
+from streams.stack.settings import get_stack_settings
 from streams.stack.topics import ensure_topics
 from streams.topics import changelog_topics
 from streams.topics_cli import topics
@@ -30,6 +33,7 @@ def main() -> None:
 
 
 main.add_command(stack)
+main.add_command(namespace)
 main.add_command(db)
 main.add_command(grafana)
 main.add_command(simulate)
@@ -51,17 +55,25 @@ def worker(loglevel: str) -> None:
     except AlertConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     ensure_topics(settings, changelog_topics(settings.app_id))
+    # Faust creates its data directory but not the parents: a fresh working directory has none.
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     with psycopg.connect(settings.database_url) as conn:
         # the refuel plan counts with the lead times the fuel alerts use
         sync_lead_times(conn, rules)
-    args = [sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", loglevel]
+    args = [sys.executable, "-m", "faust", "--loop", settings.event_loop,
+            "-A", "streams.app", "worker", "-l", loglevel]
     os.execv(sys.executable, args)
 
 
 @main.command("config")
-def show_config() -> None:
+@click.option("--markdown", is_flag=True,
+              help="Print the README's configuration tables (defaults, not values here).")
+def show_config(markdown: bool) -> None:
     """Every setting: its environment variable, its value here, and what it is for."""
-    settings = get_settings()
+    if markdown:
+        click.echo(config_docs.markdown())
+        return
+    settings = get_stack_settings()
     for name, field in type(settings).model_fields.items():
         value = getattr(settings, name)
         if isinstance(value, SecretStr):

@@ -1,19 +1,25 @@
-"""One typed, frozen settings object read from ``NEZLAM_*`` environment variables.
+"""The worker's typed, frozen settings, read from ``NEZLAM_*`` environment variables.
 
 Every default targets the local stack that ``nezlam stack up`` starts; production overrides
-them through the environment (see ``docs/configuration.md`` and ``deploy/``).
+them through the environment (see ``deploy/``). What only the local stack needs (versions,
+ports and directories of the services it starts) is in :mod:`streams.stack.settings`. The
+README's configuration table is generated from the fields' descriptions
+(``nezlam config --markdown``).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from streams.resources import default_alert_rules
+
+# A list read from one variable as comma-separated text (``a:1,b:2``), not as JSON.
+CommaList = Annotated[list[str], NoDecode]
 
 # Where the local stack's PostgreSQL listens; a DSN to another host is left as written.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -23,38 +29,52 @@ def with_local_passfile(dsn: str, passfile: Path) -> str:
     """``dsn`` with ``passfile`` added when it points at a loopback address and carries neither a
     password nor a passfile: the local stack's generated passwords then need no typing. libpq
     ignores a missing file, and ``PGPASSWORD`` (production's Secrets) still comes first."""
+    # Imported here: the topic names (streams.topics) import this module, and the simulator's
+    # pure model imports those names without any database driver.
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
     params = conninfo_to_dict(dsn)
     if params.get("host") not in LOOPBACK_HOSTS or {"password", "passfile"} & params.keys():
         return dsn
     return make_conninfo(dsn, passfile=str(passfile))
 
 
-class Settings(BaseSettings):
-    """Pipeline configuration; each field is read from ``NEZLAM_<FIELD_NAME>``."""
+class TopicNamespace(BaseSettings):
+    """The one setting the topic names depend on, readable without the rest (and without
+    psycopg, which the DSN checks need): :mod:`streams.topics` reads it at import."""
 
     model_config = SettingsConfigDict(env_prefix="NEZLAM_", frozen=True, extra="ignore")
 
-    # --- Kafka -------------------------------------------------------------------------
-    kafka_bootstrap: str = Field(
-        "localhost:19092", description="Kafka bootstrap servers, comma separated."
+    topic_prefix: str = Field(
+        "",
+        description="Namespace put before every topic name (e.g. `test.`): tests and benchmarks "
+        "use their own, so they never touch the topics of `make run`. Empty in production: "
+        "the contract's topic names are what producers write to.",
     )
-    kafka_version: str = Field("4.3.1", description="Apache Kafka version for the local stack.")
-    kafka_controller_port: int = Field(19093, description="KRaft controller port (local stack).")
+
+
+class Settings(TopicNamespace):
+    """Pipeline configuration; each field is read from ``NEZLAM_<FIELD_NAME>``."""
+
+    # --- Kafka -------------------------------------------------------------------------
+    kafka_bootstrap: CommaList = Field(
+        ["localhost:19092"], description="Kafka bootstrap servers, comma separated."
+    )
     topic_partitions: int = Field(12, ge=1, description="Partitions for every topic created.")
     topic_replication: int = Field(1, ge=1, description="Replication factor for topics.")
     topic_retention_hours: int = Field(
         168, ge=1, description="Retention of non-compacted topics, in hours."
     )
-    deadletter_topic: str = Field("points.deadletter", description="Dead-letter topic name.")
-    kafka_security_protocol: str = Field(
+    deadletter_topic: str = Field(
+        "points.deadletter", description="Dead-letter topic name (the topic prefix goes before it)."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT",
-        pattern="^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$",
         description="How clients talk to Kafka: PLAINTEXT (local stack), SSL, SASL_PLAINTEXT, "
         "SASL_SSL (production; docs/operations.md).",
     )
-    kafka_sasl_mechanism: str = Field(
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
         "SCRAM-SHA-512",
-        pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$",
         description="SASL mechanism when the protocol is SASL_*.",
     )
     kafka_sasl_username: str | None = Field(None, description="SASL user (SASL_* protocols).")
@@ -73,9 +93,22 @@ class Settings(BaseSettings):
         "unset: the system trust store.",
     )
 
+    @field_validator("kafka_bootstrap", "alertmanager_urls", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("deadletter_topic")
+    @classmethod
+    def _in_namespace(cls, name: str, info: ValidationInfo) -> str:
+        prefix: str = info.data.get("topic_prefix", "")
+        return name if name.startswith(prefix) else prefix + name
+
     # --- PostgreSQL / TimescaleDB --------------------------------------------------------
     pg_passfile: Path = Field(
-        REPO_ROOT / ".local" / "pgpass",
+        Path(".local") / "pgpass",
         description="libpq password file of the local stack's roles (written by `nezlam stack "
         "up`, mode 0600); added as `passfile` to loopback DSNs without a password.",
     )
@@ -88,12 +121,16 @@ class Settings(BaseSettings):
         description="DSN migrations run with (role nezlam_owner: owns the schema; the worker "
         "never uses it).",
     )
-    pg_port: int = Field(55432, description="Port of the local PostgreSQL cluster.")
-    timescaledb: str = Field(
+    timescaledb: Literal["auto", "on", "off"] = Field(
         "auto",
-        pattern="^(auto|on|off)$",
         description="Use TimescaleDB features: auto (when the extension is available), on, off.",
     )
+
+    @field_validator("pg_passfile", "state_dir", mode="after")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        # Relative defaults mean the current directory at start, wherever the process moves to.
+        return path.expanduser().absolute()
 
     @field_validator("database_url", "admin_database_url")
     @classmethod
@@ -114,6 +151,13 @@ class Settings(BaseSettings):
         description="Also serve Faust's /table/ (every point's state) and /router/ (partition "
         "assignment) views: for debugging only, never on a reachable address.",
     )
+    # --- Worker performance (issue 12; docs/operations.md, "Sizing") ---------------------------
+    event_loop: Literal["aio", "uvloop"] = Field(
+        "uvloop",
+        description="Event loop of the worker (Faust's --loop): uvloop spends less CPU per event "
+        "than aio, asyncio's default loop (measured by `make bench`).",
+    )
+    # --- end worker performance ----------------------------------------------------------------
     sink_batch_size: int = Field(10_000, ge=1, description="Rows per database batch.")
     sink_batch_seconds: float = Field(1.0, gt=0, description="Longest wait to fill a batch.")
     max_future_skew_seconds: int = Field(
@@ -159,9 +203,8 @@ class Settings(BaseSettings):
         description="While backlog remains, event time this far behind the clock counts as behind.",
     )
 
-    clock: str = Field(
+    clock: Literal["wall", "event"] = Field(
         "wall",
-        pattern="^(wall|event)$",
         description=(
             "What silence is judged against: wall (the clock; production) or event (the newest "
             "message ts seen; simulations at --speed > 1 and tests)."
@@ -173,12 +216,13 @@ class Settings(BaseSettings):
 
     # --- Alerting (docs/oncall.md) --------------------------------------------------------------
     alert_rules_file: Path = Field(
-        REPO_ROOT / "config" / "alert_rules.yaml",
+        default_factory=default_alert_rules,
         description="The alert rules file (YAML): severities, pending and clearing periods, "
         "thresholds per point kind and oblast; validated at start.",
+        json_schema_extra={"doc_default": "the shipped `config/alert_rules.yaml`"},
     )
-    alertmanager_urls: str = Field(
-        "",
+    alertmanager_urls: CommaList = Field(
+        [],
         description="Alertmanager base URLs, comma separated; every one gets every alert "
         "(Alertmanager's HA model). Empty: alerts are not delivered.",
     )
@@ -196,10 +240,9 @@ class Settings(BaseSettings):
 
     # --- Local files -------------------------------------------------------------------------
     state_dir: Path = Field(
-        REPO_ROOT / ".local", description="Data and logs of the local stack (git-ignored)."
-    )
-    cache_dir: Path = Field(
-        Path.home() / ".cache" / "nezlam", description="Downloaded Kafka jars and npm packages."
+        Path(".local"),
+        description="The worker's state (RocksDB), logs, and the local stack's data "
+        "(git-ignored); relative to the directory the command starts in.",
     )
 
 

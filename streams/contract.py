@@ -15,16 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import fastjsonschema
 import orjson
 
-from streams.config import REPO_ROOT
+from streams.resources import schema_file
 from streams.topics import INPUT_TOPICS, OUTPUT_TOPICS, deadletter_spec
-
-SCHEMA_DIR: Path = REPO_ROOT / "schemas"
 
 #: Every rejection reason; the dead-letter schema's ``reason`` enum lists the same codes.
 REASONS: tuple[str, ...] = (
@@ -318,7 +315,7 @@ def _bounded_value(value: object) -> object:
 def load_schema(name: str) -> dict[str, Any]:
     """A schema from ``schemas/`` by file name (``points.telemetry.schema.json``) or stem."""
     file_name = name if name.endswith(".schema.json") else f"{name}.schema.json"
-    schema: dict[str, Any] = orjson.loads((SCHEMA_DIR / file_name).read_bytes())
+    schema: dict[str, Any] = orjson.loads(schema_file(file_name).read_bytes())
     return schema
 
 

@@ -26,7 +26,8 @@ from rich.table import Table
 from streams.config import Settings, get_settings
 from streams.kafka_client import client_kwargs
 from streams.kafka_offsets import PROBE_GROUP, partitions
-from streams.topics import replay_marker_topic
+from streams.stack.topics import ensure_topics_async
+from streams.topics import replay_marker_spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,8 @@ async def _read_all(
 ) -> list[tuple[int, int, int, bytes | None, bytes | None]]:
     """(partition, offset, timestamp ms, key, value) of a whole topic, or since a time."""
     tps = await partitions(client, [topic])
+    if not tps:
+        return []
     consumer = AIOKafkaConsumer(**client, group_id=PROBE_GROUP, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -125,7 +128,9 @@ async def replay(
 ) -> tuple[list[DeadLetter], list[DeadLetter], list[tuple[DeadLetter, str]]]:
     """Replay ``letters``; returns (replayed, already replayed before, could not replay)."""
     client = client_kwargs(settings)
-    marker_topic = replay_marker_topic(settings.deadletter_topic)
+    marker = replay_marker_spec(settings.deadletter_topic)
+    await ensure_topics_async(settings, [marker])  # a stack made before replay existed lacks it
+    marker_topic = marker.name
     done = {key.decode() for _, _, _, key, value in await _read_all(client, marker_topic, None)
             if key is not None and value is not None}
     replayed: list[DeadLetter] = []
@@ -147,8 +152,8 @@ async def replay(
                 continue
             if not dry_run:
                 await producer.send_and_wait(letter.record["source_topic"], value, key=key)
-                marker = {"replayed_at": time.time(), "to": letter.record["source_topic"]}
-                await producer.send_and_wait(marker_topic, orjson.dumps(marker),
+                mark = {"replayed_at": time.time(), "to": letter.record["source_topic"]}
+                await producer.send_and_wait(marker_topic, orjson.dumps(mark),
                                              key=letter.id.encode())
             replayed.append(letter)
     finally:

@@ -58,7 +58,7 @@ class Pushed:
 def local_defaults(settings: Settings) -> dict[str, str]:
     """Where the datasources point when no ``NEZLAM_*`` variable says: the local stack."""
     database = conninfo_to_dict(settings.database_url)
-    alertmanagers = [url.strip() for url in settings.alertmanager_urls.split(",") if url.strip()]
+    alertmanagers = settings.alertmanager_urls
     return {
         "NEZLAM_DB_HOST": f"{database.get('host', '127.0.0.1')}:{database.get('port', 5432)}",
         "NEZLAM_DB_NAME": str(database.get("dbname", "nezlam")),

@@ -50,7 +50,7 @@ def client_kwargs(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for any aiokafka client: bootstrap servers, protocol, TLS, SASL."""
     protocol = settings.kafka_security_protocol
     kwargs: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        "bootstrap_servers": list(settings.kafka_bootstrap),
         "security_protocol": protocol,
     }
     context = ssl_context(settings)
@@ -89,7 +89,7 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
     """What every Faust app of the project shares: brokers, credentials, topic defaults and
     raw bytes in and out (the contract validates the JSON itself)."""
     return {
-        "broker": [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        "broker": [f"kafka://{host}" for host in settings.kafka_bootstrap],
         "broker_credentials": faust_credentials(settings),
         "topic_partitions": settings.topic_partitions,
         "topic_replication_factor": settings.topic_replication,
@@ -103,4 +103,22 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
         "broker_session_timeout": settings.kafka_session_timeout_seconds,
         "broker_heartbeat_interval": settings.kafka_session_timeout_seconds / 5,
         "broker_rebalance_timeout": settings.kafka_session_timeout_seconds,
+        **_throughput_kwargs(settings),
     }
+
+
+# --- Throughput and memory (issue 12; docs/operations.md, "Sizing") ----------------------------
+def _throughput_kwargs(settings: Settings) -> dict[str, Any]:
+    """Faust settings that change what an event costs (measured by ``make bench``)."""
+    return {
+        # Faust pauses fetching a partition once its stream buffer is 80 % full (default 4,096):
+        # below the agents' batch size a batch could never fill from one partition's buffer.
+        "stream_buffer_maxsize": 2 * settings.sink_batch_size,
+        # Standby replicas replay every changelog record through Faust's per-message path on
+        # every other worker, which doubles the state work with two workers; without them a
+        # worker taking over restores the partition from its changelog (seconds for this state).
+        "table_standby_replicas": 0,
+        # One fetch returns at most one batch's worth of records: bounded memory per fetch.
+        "broker_max_poll_records": settings.sink_batch_size,
+    }
+# --- end throughput and memory --------------------------------------------------------------

@@ -1,13 +1,15 @@
 """``nezlam run``: the whole pipeline on this machine with a live terminal view.
 
-Starts the local stack and migrations (idempotent), a worker and the simulator as child processes
-(their logs go to ``.local/logs/``), then shows what flows until Ctrl-C, which stops the children
-cleanly (simulator first, so the worker drains what was produced).
+Starts the local stack (Kafka, PostgreSQL, Alertmanager, Prometheus) and migrations
+(idempotent), a worker that delivers its alerts to the local Alertmanager and the simulator as
+child processes (their logs go to ``.local/logs/``), then shows what flows until Ctrl-C, which
+stops the children cleanly (simulator first, so the worker drains what was produced).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -18,8 +20,9 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from streams.config import Settings, get_settings
 from streams.pipeline_status import Snapshot, StatusReader
+from streams.stack.ops_status import OpsSnapshot, read_ops_async
+from streams.stack.settings import StackSettings, get_stack_settings
 
 REFRESH_SECONDS = 2.0
 
@@ -32,14 +35,17 @@ REFRESH_SECONDS = 2.0
 @click.option("--no-stack", is_flag=True, help="Assume the stack is up and migrated.")
 def run(points: int, speed: str, seed: int, no_stack: bool) -> None:
     """Run the whole pipeline locally with a live terminal view (Ctrl-C stops it)."""
-    settings = get_settings()
+    settings = get_stack_settings()
     console = Console()
     if not no_stack:
         _nezlam(console, "stack", "up")
         _nezlam(console, "db", "migrate")
     logs = settings.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    worker = _spawn(console, "worker", logs / "worker.log", "worker", "-l", "info")
+    # The worker's alerts go to the local Alertmanager unless the environment names others.
+    alertmanagers = ",".join(settings.alertmanager_urls) or settings.alertmanager_url
+    worker = _spawn(console, "worker", logs / "worker.log", "worker", "-l", "info",
+                    env={"NEZLAM_ALERTMANAGER_URLS": alertmanagers})
     simulator = _spawn(
         console, "simulator", logs / "simulate.log",
         "simulate", "--points", str(points), "--speed", speed, "--seed", str(seed),
@@ -63,12 +69,15 @@ def _nezlam(console: Console, *args: str) -> None:
     subprocess.run([sys.executable, "-m", "streams.cli", *args], check=True)
 
 
-def _spawn(console: Console, name: str, log: Path, *args: str) -> subprocess.Popen[bytes]:
+def _spawn(
+    console: Console, name: str, log: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     console.print(f"starting the {name} (log: {log})")
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", *args],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
 
 
@@ -84,14 +93,14 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
 
 
 async def _watch(
-    settings: Settings, console: Console, children: tuple[subprocess.Popen[bytes], ...]
+    settings: StackSettings, console: Console, children: tuple[subprocess.Popen[bytes], ...]
 ) -> None:
     reader = StatusReader(settings)
     previous: Snapshot | None = None
     with Live(console=console, refresh_per_second=2, screen=False) as live:
         while all(child.poll() is None for child in children):
-            snap = await reader.snapshot()
-            live.update(render(snap, previous))
+            snap, ops = await asyncio.gather(reader.snapshot(), read_ops_async(settings))
+            live.update(Group(render(snap, previous), render_ops(ops, settings)))
             previous = snap
             await asyncio.sleep(REFRESH_SECONDS)
     for child in children:
@@ -141,7 +150,28 @@ def render(snap: Snapshot, previous: Snapshot | None) -> Group:
 
     parts: list[Table | str] = [flows, rows, rejects, states, *_point_tables(snap)]
     parts.extend(f"[yellow]waiting for {error}[/yellow]" for error in snap.errors)
-    parts.append("[dim]Ctrl-C stops the simulator and the worker[/dim]")
+    return Group(*parts)
+
+
+def render_ops(ops: OpsSnapshot, settings: StackSettings) -> Group:
+    """What the local Alertmanager and Prometheus hold, and what was delivered."""
+    states = ", ".join(f"{state} {count:,}" for state, count in sorted(
+        ops.alertmanager_states.items())) or "none"
+    held = _table(f"Alertmanager: {states}",
+                  ("alert", "severity", "alerts"),
+                  [(name, severity, f"{n:,}") for name, severity, n in ops.alertmanager_top])
+    rules = _table(
+        f"Prometheus: {ops.prometheus_rules} rules", ("firing or pending", "state"),
+        list(ops.prometheus_alerts))
+    delivered = _table(
+        f"Notifications delivered: {ops.notifications:,} (webhook log)",
+        ("received", "receiver", "alert", "alerts"),
+        [(at, receiver, name, str(n)) for at, receiver, name, n in ops.last_notifications])
+    parts: list[Table | str] = [held, rules, delivered]
+    parts.extend(f"[yellow]waiting for {error}[/yellow]" for error in ops.errors)
+    parts.append(f"[dim]Web UIs: Prometheus {settings.prometheus_url}, Alertmanager "
+                 f"{settings.alertmanager_url}. Ctrl-C stops the simulator and the worker "
+                 "(`nezlam stack down` stops the services)[/dim]")
     return Group(*parts)
 
 

@@ -1,8 +1,18 @@
-"""The Kafka topics of the message contract: names, roles and the schema that validates each."""
+"""The Kafka topics of the message contract: names, roles and the schema that validates each.
+
+Every name carries ``NEZLAM_TOPIC_PREFIX`` (empty by default, so producers write to the
+contract's names): tests and benchmarks run in their own namespace (``nezlam namespace``) and
+never touch the topics of ``make run``. The prefix is read once, when this module is imported:
+the names are constants every agent, sink and test compares against.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from streams.config import TopicNamespace
+
+PREFIX = TopicNamespace().topic_prefix
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,14 +25,14 @@ class TopicSpec:
     is_input: bool = False
 
 
-REGISTRY = "points.registry"
-TELEMETRY = "points.telemetry"
-VISITS = "points.visits"
-ACTIVATIONS = "points.activations"
-OCCUPANCY = "points.occupancy"
-FUEL_FORECAST = "points.fuel_forecast"
-POINT_STATE = "points.state"
-ALERTS = "alerts"
+REGISTRY = PREFIX + "points.registry"
+TELEMETRY = PREFIX + "points.telemetry"
+VISITS = PREFIX + "points.visits"
+ACTIVATIONS = PREFIX + "points.activations"
+OCCUPANCY = PREFIX + "points.occupancy"
+FUEL_FORECAST = PREFIX + "points.fuel_forecast"
+POINT_STATE = PREFIX + "points.state"
+ALERTS = PREFIX + "alerts"
 
 INPUT_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(REGISTRY, "points.registry.schema.json", compacted=True, is_input=True),
@@ -56,12 +66,12 @@ def deadletter_spec(name: str) -> TopicSpec:
     return TopicSpec(name, "deadletter.schema.json")
 
 
-def replay_marker_topic(deadletter_topic: str) -> str:
-    """Where ``nezlam deadletter replay`` marks the dead letters it replayed (compacted)."""
-    return f"{deadletter_topic}.replayed"
+def replay_marker_spec(deadletter_topic: str) -> TopicSpec:
+    """Where ``nezlam deadletter replay`` marks the dead letters it replayed."""
+    return TopicSpec(f"{deadletter_topic}.replayed", None, compacted=True)
 
 
 def all_topics(deadletter_topic: str) -> tuple[TopicSpec, ...]:
     """Every topic the project creates, inputs first."""
     return (*INPUT_TOPICS, *OUTPUT_TOPICS, deadletter_spec(deadletter_topic),
-            TopicSpec(replay_marker_topic(deadletter_topic), None, compacted=True))
+            replay_marker_spec(deadletter_topic))

@@ -11,9 +11,10 @@ import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from streams.config import REPO_ROOT
 from streams.dashboards import alerts, datasources, fuel, occupancy, operations, pipeline
 
+# A tool of the source checkout: it writes the generated files back into the repository.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS_DIR = REPO_ROOT / "dashboards"
 DATASOURCES_FILE = REPO_ROOT / "deploy" / "grafana" / "provisioning" / "datasources" / "nezlam.yaml"
 

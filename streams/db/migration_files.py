@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.config import REPO_ROOT
+from streams.resources import migrations_dir
 
-MIGRATIONS_DIR = REPO_ROOT / "schemas" / "migrations"
+MIGRATIONS_DIR = migrations_dir()
 TIMESCALEDB = "timescaledb"
 POSTGRES = "postgres"
 MODES = (TIMESCALEDB, POSTGRES)

@@ -129,7 +129,7 @@ def simulate(
         duration=duration,
         start=start,
         bad_rate=bad_rate,
-        bootstrap=bootstrap or get_settings().kafka_bootstrap,
+        bootstrap=bootstrap or ",".join(get_settings().kafka_bootstrap),
         visit_scale=visit_scale,
         summary_json=summary_json,
     )

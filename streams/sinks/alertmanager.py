@@ -52,7 +52,7 @@ class AlertmanagerNotifier:
         cls, settings: Settings, on_failure: Callable[[str], None] | None = None
     ) -> AlertmanagerNotifier:
         """A notifier for ``NEZLAM_ALERTMANAGER_URLS`` with the configured re-send periods."""
-        urls = [url.strip() for url in settings.alertmanager_urls.split(",") if url.strip()]
+        urls = settings.alertmanager_urls
         policy = DeliveryPolicy(
             resend_seconds=settings.alertmanager_resend_seconds,
             resolved_resend_seconds=settings.alertmanager_resolved_resend_seconds,

@@ -1,86 +1,67 @@
-"""``nezlam stack up|down|status``: the local Kafka and PostgreSQL, Kafka first."""
+"""``nezlam stack up|down|status``: the local Kafka, PostgreSQL, Alertmanager and Prometheus.
+
+Started in that order (Prometheus alerts Alertmanager), stopped in the reverse order.
+"""
 
 from __future__ import annotations
-
-import importlib
-from typing import Protocol, cast
 
 import click
 from aiokafka.errors import KafkaError
 
-from streams.config import Settings, get_settings
-from streams.stack import kafka
+from streams.stack import alerting, kafka, postgres
+from streams.stack.settings import StackSettings, get_stack_settings
 from streams.stack.topics import ensure_topics
 from streams.topics import all_topics
 
-SERVICES = ("kafka", "postgres")
-
-
-class _Service(Protocol):
-    """What a service module of the local stack provides."""
-
-    def up(self, settings: Settings) -> None: ...
-
-    def down(self, settings: Settings) -> None: ...
-
-    def status(self, settings: Settings) -> list[str]: ...
-
-
-def _postgres() -> _Service | None:
-    """``streams.stack.postgres``, imported late: the stack works before that module exists."""
-    try:
-        module = importlib.import_module("streams.stack.postgres")
-    except ModuleNotFoundError as exc:
-        if exc.name != "streams.stack.postgres":
-            raise
-        click.echo("postgres: not yet managed by `nezlam stack`; skipped")
-        return None
-    return cast(_Service, module)
-
+# "alerting": the webhook receiver, Alertmanager and Prometheus (streams/stack/alerting.py).
+SERVICES = ("kafka", "postgres", "alerting")
 
 only_option = click.option("--only", type=click.Choice(SERVICES), help="Act on this service alone.")
 
 
 @click.group()
 def stack() -> None:
-    """Start, stop and inspect the local Kafka and PostgreSQL services."""
+    """Start, stop and inspect the local services: Kafka, PostgreSQL, Alertmanager, Prometheus."""
 
 
 @stack.command()
 @only_option
 def up(only: str | None) -> None:
-    """Start Kafka, create the contract topics, start PostgreSQL (each only if needed)."""
-    settings = get_settings()
+    """Start Kafka (and create the contract topics), PostgreSQL, the Alertmanager with its
+    webhook receiver, and Prometheus; each only if it is not running yet."""
+    settings = get_stack_settings()
     if only in (None, "kafka"):
         kafka.up(settings)
         _create_topics(settings)
-    if only in (None, "postgres") and (postgres := _postgres()) is not None:
+    if only in (None, "postgres"):
         postgres.up(settings)
+    if only in (None, "alerting"):
+        alerting.up(settings)
 
 
 @stack.command()
 @only_option
 def down(only: str | None) -> None:
-    """Stop Kafka and PostgreSQL; their data is kept for the next start."""
-    settings = get_settings()
+    """Stop the services; their data is kept for the next start."""
+    settings = get_stack_settings()
+    if only in (None, "alerting"):
+        alerting.down(settings)
+    if only in (None, "postgres"):
+        postgres.down(settings)
     if only in (None, "kafka"):
         kafka.down(settings)
-    if only in (None, "postgres") and (postgres := _postgres()) is not None:
-        postgres.down(settings)
 
 
 @stack.command()
 def status() -> None:
-    """Say what runs where: pid, ports, data directory, version."""
-    settings = get_settings()
-    lines = kafka.status(settings)
-    if (postgres := _postgres()) is not None:
-        lines += postgres.status(settings)
-    for line in lines:
+    """Say what runs where: pid, ports, data directory, version, web UIs."""
+    settings = get_stack_settings()
+    for line in (*kafka.status(settings), *postgres.status(settings),
+                 *alerting.status(settings)):
         click.echo(line)
 
 
-def _create_topics(settings: Settings) -> None:
+def _create_topics(settings: StackSettings) -> None:
     try:
         created = ensure_topics(settings)
     except KafkaError as exc:

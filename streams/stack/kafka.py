@@ -18,7 +18,6 @@ import click
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from streams.config import Settings
 from streams.stack import process
 from streams.stack.kafka_config import (
     LISTEN_HOST,
@@ -30,6 +29,7 @@ from streams.stack.kafka_config import (
 )
 from streams.stack.kafka_dist import ensure_jars, require_java
 from streams.stack.process import StackError
+from streams.stack.settings import StackSettings
 
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
@@ -45,7 +45,7 @@ JVM_OPTS = (
 )
 
 
-def up(settings: Settings, timeout: float = READY_TIMEOUT_S) -> None:
+def up(settings: StackSettings, timeout: float = READY_TIMEOUT_S) -> None:
     """Start the broker unless it already runs; return once it answers metadata requests."""
     layout = KafkaLayout.of(settings)
     pid = process.read_pid(layout.pid_file, MAIN_CLASS)
@@ -75,10 +75,10 @@ def up(settings: Settings, timeout: float = READY_TIMEOUT_S) -> None:
         f"kafka: starting Kafka {settings.kafka_version}, pid {pid}, log {layout.server_log}"
     )
     seconds = _wait_ready(settings, layout, timeout, pid)
-    click.echo(f"kafka: ready on {settings.kafka_bootstrap} in {seconds:.1f} s")
+    click.echo(f"kafka: ready on {','.join(settings.kafka_bootstrap)} in {seconds:.1f} s")
 
 
-def down(settings: Settings) -> None:
+def down(settings: StackSettings) -> None:
     """Stop the broker (SIGTERM, a clean shutdown; SIGKILL after 30 s)."""
     layout = KafkaLayout.of(settings)
     pid = process.read_pid(layout.pid_file, MAIN_CLASS)
@@ -89,7 +89,7 @@ def down(settings: Settings) -> None:
     layout.pid_file.unlink(missing_ok=True)
 
 
-def status(settings: Settings) -> list[str]:
+def status(settings: StackSettings) -> list[str]:
     """One line: running or not, pid, listeners, data dir, version and log file."""
     layout = KafkaLayout.of(settings)
     pid = process.read_pid(layout.pid_file, MAIN_CLASS)
@@ -106,12 +106,12 @@ def status(settings: Settings) -> list[str]:
     ]
 
 
-def is_running(settings: Settings) -> bool:
+def is_running(settings: StackSettings) -> bool:
     """Whether the broker started by ``up`` is alive (it may still be starting)."""
     return process.read_pid(KafkaLayout.of(settings).pid_file, MAIN_CLASS) is not None
 
 
-def wait_ready(settings: Settings, timeout: float) -> None:
+def wait_ready(settings: StackSettings, timeout: float) -> None:
     """Block until the broker at ``settings.kafka_bootstrap`` answers a metadata request.
 
     Raises StackError after ``timeout`` seconds, or early if the local broker has exited.
@@ -120,7 +120,9 @@ def wait_ready(settings: Settings, timeout: float) -> None:
     _wait_ready(settings, layout, timeout, process.read_pid(layout.pid_file, MAIN_CLASS))
 
 
-def _wait_ready(settings: Settings, layout: KafkaLayout, timeout: float, pid: int | None) -> float:
+def _wait_ready(
+    settings: StackSettings, layout: KafkaLayout, timeout: float, pid: int | None
+) -> float:
     try:
         return process.wait_until(
             lambda: _answers_metadata(settings.kafka_bootstrap),
@@ -135,12 +137,12 @@ def _wait_ready(settings: Settings, layout: KafkaLayout, timeout: float, pid: in
         raise StackError(f"{exc.message}{hint}\n{_diagnostics(layout)}") from exc
 
 
-def _answers_metadata(bootstrap: str) -> bool:
+def _answers_metadata(bootstrap: list[str]) -> bool:
     """Whether a broker at ``bootstrap`` answers a metadata request listing at least one broker."""
     return asyncio.run(_probe(bootstrap))
 
 
-async def _probe(bootstrap: str) -> bool:
+async def _probe(bootstrap: list[str]) -> bool:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     with _quiet_aiokafka():
         try:
@@ -165,7 +167,7 @@ def _quiet_aiokafka() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _check_ports_free(settings: Settings) -> None:
+def _check_ports_free(settings: StackSettings) -> None:
     for port in (broker_port(settings), settings.kafka_controller_port):
         if process.port_in_use(LISTEN_HOST, port):
             raise StackError(
@@ -175,7 +177,7 @@ def _check_ports_free(settings: Settings) -> None:
             )
 
 
-def _write_config(settings: Settings, layout: KafkaLayout) -> None:
+def _write_config(settings: StackSettings, layout: KafkaLayout) -> None:
     """Rewritten at every start, so changed settings apply without deleting any data."""
     layout.logs_dir.mkdir(parents=True, exist_ok=True)
     layout.server_properties.write_text(render_properties(server_properties(settings, layout)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.config import Settings
+from streams.stack.settings import StackSettings
 
 LISTEN_HOST = "127.0.0.1"
 NODE_ID = 1
@@ -21,7 +21,7 @@ class KafkaLayout:
     root: Path
 
     @classmethod
-    def of(cls, settings: Settings) -> KafkaLayout:
+    def of(cls, settings: StackSettings) -> KafkaLayout:
         """The layout for ``settings.state_dir``."""
         return cls(settings.state_dir / "kafka")
 
@@ -71,16 +71,16 @@ class KafkaLayout:
         return self.data_dir / "meta.properties"
 
 
-def broker_port(settings: Settings) -> int:
+def broker_port(settings: StackSettings) -> int:
     """The port of the first ``kafka_bootstrap`` entry: where the local broker listens."""
-    first = settings.kafka_bootstrap.split(",")[0].strip()
+    first = settings.kafka_bootstrap[0]
     host, sep, port = first.rpartition(":")
     if not sep or not host or not port.isdigit():
         raise ValueError(f"NEZLAM_KAFKA_BOOTSTRAP entry {first!r} is not host:port")
     return int(port)
 
 
-def server_properties(settings: Settings, layout: KafkaLayout) -> dict[str, str]:
+def server_properties(settings: StackSettings, layout: KafkaLayout) -> dict[str, str]:
     """A single node acting as broker and KRaft controller, sized for local development."""
     broker = f"{LISTEN_HOST}:{broker_port(settings)}"
     controller = f"{LISTEN_HOST}:{settings.kafka_controller_port}"

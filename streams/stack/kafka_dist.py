@@ -16,8 +16,8 @@ from pathlib import Path
 
 import click
 
-from streams.config import Settings
 from streams.stack.process import StackError
+from streams.stack.settings import StackSettings
 
 POM = Path(__file__).resolve().parent / "maven" / "pom.xml"
 MIN_JAVA = 17
@@ -27,7 +27,7 @@ MAVEN_HINT = "Maven 3.8+ is required: apt-get install maven"
 MARKER = ".resolved"
 
 
-def libs_dir(settings: Settings) -> Path:
+def libs_dir(settings: StackSettings) -> Path:
     """Where the jars of ``settings.kafka_version`` live."""
     return settings.cache_dir / f"kafka-{settings.kafka_version}" / "libs"
 
@@ -59,7 +59,7 @@ def _fingerprint(version: str) -> str:
     return f"kafka {version} pom {hashlib.sha256(POM.read_bytes()).hexdigest()}\n"
 
 
-def ensure_jars(settings: Settings) -> Path:
+def ensure_jars(settings: StackSettings) -> Path:
     """Resolve the Kafka jars with Maven unless already done; return the ``libs`` directory."""
     libs = libs_dir(settings)
     fingerprint = _fingerprint(settings.kafka_version)

@@ -32,8 +32,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from streams.config import Settings
 from streams.stack import pgpass
+from streams.stack.settings import StackSettings as Settings
 
 SUPERUSER = "postgres"
 # Debian's package creates this OS user; initdb and postgres refuse to run as root.

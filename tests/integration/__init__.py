@@ -1,0 +1,1 @@
+"""Integration tests: the real local services, in the ``test`` namespace (see conftest.py)."""

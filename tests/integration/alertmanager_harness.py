@@ -9,12 +9,7 @@ notifier posts to every instance.
 from __future__ import annotations
 
 import json
-import shutil
-import signal
-import subprocess
 import threading
-import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,20 +17,21 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.config import REPO_ROOT
+from streams.stack import alerting, process
+from streams.stack.alerting import alertmanager_daemon
+from streams.stack.process import StackError
+from tests import REPO_ROOT
 from tests.integration.tsdb_wasm import free_port
 
 SHIPPED_CONFIG = REPO_ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
-INSTALL_HINT = "install it with `make system-deps` (apt-get install prometheus-alertmanager)"
 
 
 def binary(*names: str) -> str:
     """The first of ``names`` on PATH; fails the test with an install hint when none is."""
-    for name in names:
-        found = shutil.which(name)
-        if found is not None:
-            return found
-    pytest.fail(f"{' / '.join(names)} not found; {INSTALL_HINT}")
+    try:
+        return alerting.binary(*names)
+    except StackError as exc:
+        pytest.fail(str(exc))
 
 
 Notification = dict[str, Any]
@@ -105,57 +101,27 @@ def test_config(webhook_url: str) -> dict[str, Any]:
 
 
 class AlertmanagerProcess:
-    """One Alertmanager on a free loopback port, with its own data directory; restartable."""
+    """One Alertmanager on a free loopback port, with its own data directory; restartable.
+    Started and stopped by the local stack's code (``streams.stack.alerting``)."""
 
     def __init__(self, directory: Path, webhook_url: str) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.config_file = directory / "alertmanager.yml"
-        self.config_file.write_text(
-            yaml.safe_dump(test_config(webhook_url), allow_unicode=True), encoding="utf-8"
-        )
-        self._data = directory / "data"
-        self._log = directory / "alertmanager.log"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._daemon = alertmanager_daemon(test_config(webhook_url), directory, self.port)
+        self.config_file = directory / "alertmanager.yml"
 
     def start(self) -> None:
         """Start it and wait until it is ready."""
-        command = [
-            binary("prometheus-alertmanager", "alertmanager"),
-            f"--config.file={self.config_file}",
-            f"--storage.path={self._data}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-            "--cluster.listen-address=",  # standalone: no gossip port
-            "--log.level=debug",
-        ]
-        with self._log.open("ab") as log:
-            self._proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                pytest.fail(f"Alertmanager exited at start:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        pytest.fail(f"Alertmanager not ready within 20 s:\n{self.log_tail()}")
+        try:
+            self._daemon.up(timeout=20)
+        except StackError as exc:
+            pytest.fail(f"Alertmanager did not start: {exc}")
 
     def stop(self) -> None:
         """Stop it cleanly (SIGTERM: it snapshots its notification log on the way out)."""
-        if self._proc is None:
-            return
-        self._proc.send_signal(signal.SIGTERM)
-        try:
-            self._proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._proc = None
+        if (pid := self._daemon.pid()) is not None:
+            process.stop(pid, name="alertmanager", timeout=15)
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of its log, for failure messages."""
-        text = self._log.read_text(encoding="utf-8", errors="replace") if self._log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return process.tail(self._daemon.log_file, lines)

@@ -69,18 +69,14 @@ def _truncated_json(rng: random.Random, topic: str, point: str, n: int) -> BadMe
 def _wrong_type(rng: random.Random, topic: str, point: str, n: int) -> BadMessage:
     message = _good(topic, point, n)
     field = rng.choice([name for name in message if name not in ("point_id", "n")])
-    # a text field made a number, anything else made text: never a value of the right type
-    wrong = n if isinstance(message[field], str) else f"x{n}"
-    message[field] = rng.choice([[n], {"n": n}, wrong])
+    message[field] = rng.choice([[n], {"n": n}])  # no contract field takes these
     return topic, point, _json(message)
 
 
 def _nan_or_infinity(rng: random.Random, topic: str, point: str, n: int) -> BadMessage:
     message = _good(topic, point, n)
     numeric = [name for name, value in message.items() if isinstance(value, float)]
-    # without a float field (visits, activations) a new one: "n" keeps the messages distinct
-    field = rng.choice(numeric or ["level"])
-    message[field] = rng.choice([float("nan"), float("inf"), -float("inf")])
+    message[rng.choice(numeric or ["x"])] = rng.choice([float("nan"), float("inf"), -float("inf")])
     return topic, point, _json(message)
 
 

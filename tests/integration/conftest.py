@@ -7,6 +7,13 @@ TimescaleDB) it starts once per session.
 
 from __future__ import annotations
 
+# First of all, before anything reads the topic names: this run moves into the namespace
+# ``test`` (``streams.stack.namespace``): topics ``test.*``, consumer groups and state topics
+# ``nezlam-test*``, database ``nezlam_test``. The tests never touch what ``make run`` uses.
+from streams.stack.namespace import enter
+
+enter("test")
+
 import asyncio
 import uuid
 from collections.abc import Iterator
@@ -18,7 +25,9 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams import topics
 from streams.config import Settings, get_settings
+from streams.stack import namespace
 from streams.topics import INPUT_TOPICS, REGISTRY, TELEMETRY
 from tests.integration.pipeline import (
     Worker,
@@ -30,15 +39,21 @@ from tests.integration.pipeline import (
 )
 from tests.integration.tsdb_wasm import free_port, tsdb_wasm_dsn  # noqa: F401 (a fixture)
 
-WORKER_GROUP = "nezlam-it"
+WORKER_GROUP = "nezlam-test-worker"
 # Short silence thresholds, so that detecting a silent point takes seconds, not minutes.
 SILENCE_AFTER = {"permanent": 20, "mobile": 20, "standby": 20}
 
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    """The settings the services were started with."""
-    return get_settings()
+    """The settings of the test namespace (tests/integration/__init__.py enters it)."""
+    settings = get_settings()
+    if not settings.topic_prefix or settings.topic_prefix != topics.PREFIX:
+        pytest.exit("the integration tests must run in a namespace of their own, in a pytest "
+                    "process of their own (`pytest tests/integration`): the topic names were "
+                    f"read with prefix {topics.PREFIX!r}, the settings say "
+                    f"{settings.topic_prefix!r}", returncode=3)
+    return settings
 
 
 @pytest.fixture(scope="session")
@@ -55,17 +70,18 @@ def kafka(settings: Settings) -> str:
     except Exception as exc:
         pytest.exit(f"Kafka at {settings.kafka_bootstrap} is not reachable ({exc}); "
                     "run `nezlam stack up` (make test does)", returncode=3)
-    return settings.kafka_bootstrap
+    namespace.prepare_topics(settings)
+    return ",".join(settings.kafka_bootstrap)
 
 
 @pytest.fixture(scope="session")
 def admin_dsn(settings: Settings) -> str:
-    """DSN of the migrated local database, with rights to read everything."""
+    """DSN of the test namespace's migrated database, with rights to read everything."""
     try:
-        psycopg.connect(settings.admin_database_url, connect_timeout=5).close()
+        namespace.prepare_database(settings)
     except psycopg.OperationalError as exc:
-        pytest.exit(f"PostgreSQL is not reachable ({exc}); run `nezlam stack up` and "
-                    "`nezlam db migrate` (make test does)", returncode=3)
+        pytest.exit(f"PostgreSQL is not reachable ({exc}); run `nezlam stack up` "
+                    "(make test does)", returncode=3)
     return settings.admin_database_url
 
 

@@ -118,19 +118,23 @@ FIXED_DATES = {"NEZLAM_MAX_EVENT_AGE_SECONDS": str(10 * 365 * 86400)}
 class Worker:
     """A real worker process (``nezlam worker``) with its own consumer group."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, *,
+        command: Sequence[str] = (sys.executable, "-m", "streams.cli", "worker"),
+        cwd: Path | None = None,
+    ) -> None:
         self._env = env
         self._log = log
+        self._command = list(command)
+        self._cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """Start the worker in the background."""
         with self._log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker"],
-                env={**os.environ, **FIXED_DATES, **self._env}, stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                self._command, env={**os.environ, **FIXED_DATES, **self._env}, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True, cwd=self._cwd,
             )
 
     @property

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from streams.config import REPO_ROOT
+from tests import REPO_ROOT
 from tests.integration import dashboard_db
 from tests.integration.scratch_db import scratch_postgres
 

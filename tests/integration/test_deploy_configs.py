@@ -336,9 +336,12 @@ def test_dockerfile_is_slim_pinned_non_root_and_health_checked() -> None:
     assert f"USER {WORKER_UID}:{WORKER_UID}" in text
     assert re.search(r"^HEALTHCHECK .*\n?.*/metrics", text, flags=re.MULTILINE)
     assert 'ENTRYPOINT ["nezlam"]' in text and 'CMD ["worker"]' in text
-    assert "COPY schemas/ schemas/" in text  # streams.contract reads them beside the package
+    # a plain install: schemas, migrations and alert rules travel as package data
+    assert "--editable" not in text and "pip install --no-cache-dir --no-deps" in text
+    assert "COPY --from=build /app" not in text
     ignore = (DOCKERFILE.parent / "Dockerfile.dockerignore").read_text(encoding="utf-8")
-    for needed in ("!pyproject.toml", "!README.md", "!streams/", "!schemas/"):
+    for needed in ("!pyproject.toml", "!setup.py", "!README.md", "!streams/", "!schemas/",
+                   "!config/"):
         assert needed in ignore.splitlines(), needed
 
 

@@ -35,7 +35,7 @@ def _kcat(settings: Settings, topic: str, key: str, value: dict[str, object]) ->
     assert kcat, "kcat is installed by `make system-deps`"
     line = f"{key}|{orjson.dumps(value).decode()}\n"
     subprocess.run(
-        [kcat, "-P", "-b", settings.kafka_bootstrap, "-X", "partitioner=murmur2_random",
+        [kcat, "-P", "-b", ",".join(settings.kafka_bootstrap), "-X", "partitioner=murmur2_random",
          "-t", topic, "-K", "|"],
         input=line.encode(), check=True, timeout=30,
     )

@@ -133,7 +133,7 @@ async def _produce_with_kcat_and_consume(
         for partition, offset in (await consumer.end_offsets(partitions)).items():
             consumer.seek(partition, offset)
         line = point_id.encode() + b"|" + orjson.dumps(message) + b"\n"
-        command = [kcat, "-b", settings.kafka_bootstrap, "-P", "-t", TELEMETRY, "-K", "|",
+        command = [kcat, "-b", ",".join(settings.kafka_bootstrap), "-P", "-t", TELEMETRY, "-K", "|",
                    "-X", "partitioner=murmur2_random"]  # fmt: skip
         await asyncio.to_thread(subprocess.run, command, input=line, check=True, timeout=30)
         async with asyncio.timeout(30):

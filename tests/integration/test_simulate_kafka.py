@@ -24,7 +24,7 @@ from tests.integration.pipeline import end_offsets
 pytestmark = pytest.mark.integration
 
 POINTS = 200
-PROBE_GROUP = "nezlam-simulate-it"
+PROBE_GROUP = "nezlam-test-simulate"
 
 
 def _simulate(kafka: str, summary: Path, *options: str) -> dict[str, int]:

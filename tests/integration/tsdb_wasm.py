@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from streams.config import REPO_ROOT
+from tests import REPO_ROOT
 
 TOOL_DIR = REPO_ROOT / "tools" / "tsdb-wasm"
 # First use runs `npm ci` (a few seconds with a warm npm cache) before the ~2 s WASM start.

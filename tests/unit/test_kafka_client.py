@@ -49,7 +49,7 @@ def sasl_ssl(ca_file: Path | None, **overrides: Any) -> Settings:
 def test_plaintext_is_the_default() -> None:
     settings = Settings(kafka_bootstrap=BOOTSTRAP)
     assert client_kwargs(settings) == {
-        "bootstrap_servers": BOOTSTRAP, "security_protocol": "PLAINTEXT",
+        "bootstrap_servers": BOOTSTRAP.split(","), "security_protocol": "PLAINTEXT",
     }
     assert faust_credentials(settings) is None
 
@@ -65,7 +65,7 @@ def test_sasl_ssl_client_kwargs(ca_file: Path) -> None:
     kwargs = client_kwargs(sasl_ssl(ca_file))
     context = kwargs.pop("ssl_context")
     assert kwargs == {
-        "bootstrap_servers": BOOTSTRAP,
+        "bootstrap_servers": BOOTSTRAP.split(","),
         "security_protocol": "SASL_SSL",
         "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_plain_username": "nezlam-worker",

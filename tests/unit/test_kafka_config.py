@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from streams.config import Settings
 from streams.stack.kafka_config import (
     KafkaLayout,
     broker_port,
@@ -15,6 +14,7 @@ from streams.stack.kafka_config import (
     server_properties,
 )
 from streams.stack.kafka_dist import java_major
+from streams.stack.settings import StackSettings as Settings
 from streams.stack.topics import new_topics
 from streams.topics import REGISTRY, TELEMETRY, all_topics, changelog_topics
 

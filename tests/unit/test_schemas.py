@@ -10,7 +10,8 @@ import jsonschema
 import orjson
 import pytest
 
-from streams.contract import REASONS, SCHEMA_DIR, Contract, load_schema
+from streams.contract import REASONS, Contract, load_schema
+from streams.resources import schema_file
 from streams.topics import all_topics
 
 DEADLETTER = "points.deadletter"
@@ -61,7 +62,7 @@ def contract() -> Contract:
 
 
 def test_schema_dir_holds_one_schema_per_topic() -> None:
-    assert sorted(path.name for path in SCHEMA_DIR.glob("*.schema.json")) == SCHEMA_FILES
+    assert sorted(path.name for path in schema_file("").glob("*.schema.json")) == SCHEMA_FILES
     assert sorted(CONTRACT_REQUIRED) == SCHEMA_FILES
 
 
