@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.config import Settings
 from streams.stack import kafka as local_kafka
 from streams.stack import postgres as local_postgres
+from streams.stack.settings import StackSettings, get_stack_settings
 from streams.topics import INPUT_TOPICS, REGISTRY, TELEMETRY
 from tests.integration.conftest import (
     SILENCE_AFTER,
@@ -72,17 +73,18 @@ def _telemetry_rows(admin_dsn: str, points: list[str]) -> int:
 
 
 @pytest.fixture
-def local_stack(settings: Settings, admin_dsn: str) -> Iterator[None]:
+def local_stack(admin_dsn: str) -> Iterator[StackSettings]:
     """Skip unless Kafka runs from this checkout's stack; bring both back up afterwards."""
-    if not local_kafka.is_running(settings):
+    stack = get_stack_settings()
+    if not local_kafka.is_running(stack):
         pytest.skip("the broker is not this checkout's local stack (`nezlam stack up`)")
-    yield
-    local_kafka.up(settings)
-    local_postgres.up(settings)
+    yield stack
+    local_kafka.up(stack)
+    local_postgres.up(stack)
 
 
 def test_postgresql_stopped_for_20_s_loses_and_duplicates_nothing(
-    local_stack: None, worker: Worker, settings: Settings, admin_dsn: str, run_id: str
+    local_stack: StackSettings, worker: Worker, settings: Settings, admin_dsn: str, run_id: str
 ) -> None:
     point = f"IT-{run_id}-pgdown"
     produce(settings, [(REGISTRY, point, registry_record(point))])
@@ -90,7 +92,7 @@ def test_postgresql_stopped_for_20_s_loses_and_duplicates_nothing(
     wait_for("the first half", lambda: _telemetry_rows(admin_dsn, [point]) == 100 or None)
     errors_before = _metric_sum(worker, "nezlam_sink_errors")
 
-    local_postgres.down(settings)
+    local_postgres.down(local_stack)
     stopped = time.monotonic()
     try:
         produce(settings, _reports(point, 1, range(100, 200)))
@@ -99,7 +101,7 @@ def test_postgresql_stopped_for_20_s_loses_and_duplicates_nothing(
         # The outage lasts 20 s whatever the counter did, as the promise says.
         time.sleep(max(0.0, 20 - (time.monotonic() - stopped)))
     finally:
-        local_postgres.up(settings)
+        local_postgres.up(local_stack)
 
     wait_for("every row after PostgreSQL came back",
              lambda: _telemetry_rows(admin_dsn, [point]) == 200 or None, timeout=90)
@@ -110,15 +112,15 @@ def test_postgresql_stopped_for_20_s_loses_and_duplicates_nothing(
 
 
 def test_broker_restarted_mid_stream_loses_nothing_and_logs_quietly(
-    local_stack: None, worker: Worker, settings: Settings, admin_dsn: str, run_id: str
+    local_stack: StackSettings, worker: Worker, settings: Settings, admin_dsn: str, run_id: str
 ) -> None:
     point = f"IT-{run_id}-kafkadown"
     produce(settings, [(REGISTRY, point, registry_record(point))])
     produce(settings, _reports(point, 2, range(100)))
     log_lines_before = len(worker.log_tail(10**9).splitlines())
 
-    local_kafka.down(settings)
-    local_kafka.up(settings)
+    local_kafka.down(local_stack)
+    local_kafka.up(local_stack)
     produce(settings, _reports(point, 2, range(100, 200)))
 
     wait_for("every row after the broker came back",
@@ -157,7 +159,7 @@ def two_workers(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Worker, Worker, str]]:
     """Two workers in a group of their own, both processing."""
-    group = f"nezlam-it-failover-{run_id}"
+    group = f"nezlam-test-failover-{run_id}"
     commit_offsets(settings, group, end_offsets(settings, [spec.name for spec in INPUT_TOPICS]))
     workers = []
     for name in ("a", "b"):
