@@ -220,10 +220,10 @@ def test_a_killed_workers_partitions_move_to_the_survivor_and_nothing_is_lost(
                  "AND ts = '2026-03-03T00:19:00Z'", [points])[0][0]
     assert last == len(points)
     # no alert fires twice: one firing event per alert, whichever worker raised it
-    fired = query(admin_dsn, "SELECT fingerprint, count(*) FROM alert_events "
-                  "WHERE point_id = ANY(%s) AND status = 'firing' GROUP BY fingerprint",
-                  [points])
-    assert fired, "the scenario raises no_power alerts"
+    fired = wait_for("the scenario's no_power alerts", lambda: query(
+        admin_dsn, "SELECT fingerprint, count(*) FROM alert_events "
+        "WHERE point_id = ANY(%s) AND status = 'firing' GROUP BY fingerprint", [points]),
+        timeout=60)
     assert [row for row in fired if row[1] > 1] == []
 
 
