@@ -96,12 +96,19 @@ def test_ten_thousand_bad_messages_are_each_dead_lettered_once_and_good_ones_all
 
     wait_for("every good report", lambda: _telemetry_rows(admin_dsn, point) == 300 or None,
              timeout=180)
-    letters = wait_for(
-        "a dead letter for every bad message",
-        lambda: found if len(found := _dead_letters_of(settings, start, hashes)) == len(bad)
-        else None,
-        timeout=180,
-    )
+    try:
+        letters = wait_for(
+            "a dead letter for every bad message",
+            lambda: found if len(found := _dead_letters_of(settings, start, hashes)) == len(bad)
+            else None,
+            timeout=180,
+        )
+    except AssertionError:
+        found = _dead_letters_of(settings, start, hashes)
+        missing = [(topic, key, value[:120]) for topic, key, value in bad
+                   if hashlib.sha256(value).hexdigest() not in found]
+        raise AssertionError(f"{len(missing)} bad messages without a dead letter, e.g. "
+                             f"{missing[:5]}") from None
     assert len(letters) == len(bad)
     assert "internal_error" not in {letter["reason"] for letter in letters.values()}
     after = _rejects(worker)

@@ -74,8 +74,7 @@ def _telemetry_rows(admin_dsn: str, points: list[str]) -> int:
 
 @pytest.fixture
 def local_stack(admin_dsn: str) -> Iterator[StackSettings]:
-    """The local stack's settings; skip unless Kafka runs from this checkout's stack; bring
-    both services back up afterwards."""
+    """Skip unless Kafka runs from this checkout's stack; bring both back up afterwards."""
     stack = get_stack_settings()
     if not local_kafka.is_running(stack):
         pytest.skip("the broker is not this checkout's local stack (`nezlam stack up`)")
@@ -160,7 +159,7 @@ def two_workers(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Worker, Worker, str]]:
     """Two workers in a group of their own, both processing."""
-    group = f"nezlam-it-failover-{run_id}"
+    group = f"nezlam-test-failover-{run_id}"
     commit_offsets(settings, group, end_offsets(settings, [spec.name for spec in INPUT_TOPICS]))
     workers = []
     for name in ("a", "b"):
@@ -221,10 +220,10 @@ def test_a_killed_workers_partitions_move_to_the_survivor_and_nothing_is_lost(
                  "AND ts = '2026-03-03T00:19:00Z'", [points])[0][0]
     assert last == len(points)
     # no alert fires twice: one firing event per alert, whichever worker raised it
-    fired = query(admin_dsn, "SELECT fingerprint, count(*) FROM alert_events "
-                  "WHERE point_id = ANY(%s) AND status = 'firing' GROUP BY fingerprint",
-                  [points])
-    assert fired, "the scenario raises no_power alerts"
+    fired = wait_for("the scenario's no_power alerts", lambda: query(
+        admin_dsn, "SELECT fingerprint, count(*) FROM alert_events "
+        "WHERE point_id = ANY(%s) AND status = 'firing' GROUP BY fingerprint", [points]),
+        timeout=60)
     assert [row for row in fired if row[1] > 1] == []
 
 
