@@ -105,6 +105,9 @@ def sync_lead_times(conn: psycopg.Connection[Any], rules: AlertRules) -> int:
     rows = lead_time_rows(rules)
     oblasts, kinds, hours = (list(column) for column in zip(*rows, strict=True))
     with conn.transaction():
+        # Workers starting together would each delete, then each insert the same keys: the
+        # second insert fails on the primary key. The lock makes them take turns.
+        conn.execute("LOCK TABLE fuel_lead_times IN SHARE ROW EXCLUSIVE MODE")
         conn.execute("DELETE FROM fuel_lead_times")
         conn.execute(
             "INSERT INTO fuel_lead_times (oblast, kind, hours)"

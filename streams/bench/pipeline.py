@@ -275,8 +275,10 @@ def _start_worker(settings: Settings, group: str, state: Path, web_offset: int =
 def _start_faust_ceiling(settings: Settings, group: str, state: Path) -> subprocess.Popen[bytes]:
     env = {"NEZLAM_APP_ID": group, "NEZLAM_STATE_DIR": str(state)}
     state.mkdir(parents=True, exist_ok=True)
+    # Faust binds its web port even with the web server off: one of the run's own
     command = ["-m", "faust", "--loop", settings.event_loop,
-               "-A", "streams.bench.faust_ceiling", "worker", "-l", "warn"]
+               "-A", "streams.bench.faust_ceiling", "worker", "-l", "warn",
+               "--web-port", str(settings.web_port + 99)]
     return _start(command, env, state / "faust-ceiling.log")
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -205,3 +207,36 @@ def test_the_view_has_the_documented_columns(scratch_dsn: str) -> None:
         ("last_reading_at", tz), ("lead_time_hours", number), ("generator_running", "boolean"),
         ("confidence", number),
     ]  # fmt: skip
+
+
+def test_workers_starting_together_both_sync_the_lead_times(scratch_dsn: str) -> None:
+    """Two workers of a group start at once: the second sync waits for the first, then wins."""
+    rules = load_alert_rules(get_settings().alert_rules_file)
+    writer = make_conninfo(scratch_dsn, user="nezlam_writer")
+    failures: list[BaseException] = []
+    with psycopg.connect(writer) as first, psycopg.connect(writer) as second:
+        second_pid = second.info.backend_pid
+
+        def sync_second() -> None:
+            try:
+                sync_lead_times(second, rules)
+            except BaseException as exc:  # handed to the test thread
+                failures.append(exc)
+
+        with first.transaction():  # the first worker's sync, not yet committed
+            sync_lead_times(first, rules)
+            other = threading.Thread(target=sync_second)
+            other.start()
+            with psycopg.connect(scratch_dsn, autocommit=True) as watch:
+                for _ in range(500):  # until the second sync waits on the first's lock
+                    waiting = watch.execute(
+                        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
+                        [second_pid]).fetchone()
+                    if waiting and waiting[0]:
+                        break
+                    time.sleep(0.01)
+        other.join(timeout=10)
+        assert not other.is_alive()
+        assert failures == []
+        count = second.execute("SELECT count(*) FROM fuel_lead_times").fetchone()
+    assert count == (len(lead_time_rows(rules)),)
