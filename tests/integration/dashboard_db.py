@@ -18,9 +18,10 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from streams.db.migrate import apply_migrations
+from streams.stack.process import stop_child
 from tests.integration import dashboard_dataset
 from tests.integration.db_contract import CONTINUOUS_AGGREGATES
-from tests.integration.tsdb_wasm import TOOL_DIR, _stop, _wait_ready, free_port
+from tests.integration.tsdb_wasm import TOOL_DIR, _wait_ready, free_port
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -42,7 +43,7 @@ def wasm_timescaledb(log_dir: Path) -> Iterator[str]:
         _wait_ready(server, log, dsn)
         yield dsn
     finally:
-        _stop(server)
+        stop_child(server, timeout=10)
 
 
 def load(dsn: str, mode: str, now: datetime) -> None:

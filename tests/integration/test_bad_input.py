@@ -12,7 +12,7 @@ from aiokafka import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config import Settings
-from streams.topics import REGISTRY, TELEMETRY
+from streams.topics import REGISTRY, TELEMETRY, VISITS
 from tests.integration.bad_messages import bad_messages
 from tests.integration.conftest import registry_record, telemetry_record
 from tests.integration.pipeline import Worker, end_offsets, produce, query, read_from, wait_for
@@ -115,3 +115,28 @@ def test_ten_thousand_bad_messages_are_each_dead_lettered_once_and_good_ones_all
     assert sum((after - before).values()) == len(bad)
     assert worker.alive(), "no input may crash the worker"
     assert "crashed" not in worker.log_tail().lower()
+
+
+def test_a_visit_the_database_refuses_is_dead_lettered_and_counts_nowhere(
+    worker: Worker, settings: Settings, admin_dsn: str, run_id: str
+) -> None:
+    point = f"IT-{run_id}-refused"
+    produce(settings, [(REGISTRY, point, registry_record(point))])
+    wait_for("the point's registry row", lambda: query(
+        admin_dsn, "SELECT 1 FROM points WHERE point_id = %s", [point]))
+    refused = {"event_id": f"{run_id}-nul\u0000", "point_id": point,  # text cannot hold NUL
+               "ts": "2026-02-04T10:00:00Z", "kind": "arrival", "people": 40}
+    accepted = {"event_id": f"{run_id}-ok", "point_id": point, "ts": "2026-02-04T10:01:00Z",
+                "kind": "arrival", "people": 3}
+    raw = orjson.dumps(refused)
+    start = end_offsets(settings, [settings.deadletter_topic])
+    produce(settings, [(VISITS, point, raw), (VISITS, point, accepted)])
+
+    digest = hashlib.sha256(raw).hexdigest()
+    letters = wait_for("the refused visit's dead letter",
+                       lambda: _dead_letters_of(settings, start, {digest}) or None)
+    assert letters[digest]["reason"] == "database_rejected"
+    rows = wait_for("the occupancy after the accepted visit", lambda: query(
+        admin_dsn, "SELECT people_inside FROM occupancy WHERE point_id = %s "
+        "ORDER BY ts DESC LIMIT 1", [point]))
+    assert rows == [(3,)], "the refused arrival of 40 people must not count"
