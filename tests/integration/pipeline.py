@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 import orjson
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams import kafka_offsets
 from streams.config import Settings
@@ -151,6 +153,17 @@ class Worker:
         """Stop it (SIGTERM: a clean shutdown that commits; SIGKILL: a crash)."""
         if self.proc is not None:
             stop_child(self.proc, sig=sig, timeout=timeout)
+
+    def counter(self, family: str) -> list[tuple[dict[str, str], float]]:
+        """The samples (labels, value) of a counter family on the worker's /metrics."""
+        url = f"http://127.0.0.1:{self.web_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        return [
+            (sample.labels, sample.value)
+            for found in text_string_to_metric_families(text) if found.name == family
+            for sample in found.samples if sample.name.endswith("_total")
+        ]
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the worker's log, for failure messages."""

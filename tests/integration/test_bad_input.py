@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import urllib.request
 from collections import Counter
 
 import orjson
 import pytest
 from aiokafka import TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config import Settings
 from streams.topics import REGISTRY, TELEMETRY, VISITS
@@ -22,15 +20,9 @@ pytestmark = pytest.mark.integration
 
 def _rejects(worker: Worker) -> Counter[str]:
     """The worker's dead-letter counter by reason, read from its /metrics."""
-    url = f"http://127.0.0.1:{worker.web_port}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        text = response.read().decode()
     counts: Counter[str] = Counter()
-    for family in text_string_to_metric_families(text):
-        if family.name == "nezlam_ingest_rejects":
-            for sample in family.samples:
-                if sample.name.endswith("_total"):
-                    counts[sample.labels["reason"]] += int(sample.value)
+    for labels, value in worker.counter("nezlam_ingest_rejects"):
+        counts[labels["reason"]] += int(value)
     return counts
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,6 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
-from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config import Settings
 from streams.stack import kafka as local_kafka
@@ -50,14 +48,7 @@ FAILOVER_SECONDS = 15
 
 def _metric_sum(worker: Worker, family_name: str) -> float:
     """The sum of every sample of a counter family on the worker's /metrics."""
-    url = f"http://127.0.0.1:{worker.web_port}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        text = response.read().decode()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text) if family.name == family_name
-        for sample in family.samples if sample.name.endswith("_total")
-    )
+    return sum(value for _, value in worker.counter(family_name))
 
 
 def _reports(point: str, day: int, minutes: range) -> list[tuple[str, str, object]]:
