@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import faust
+from faust.types import TP
 from prometheus_client import CollectorRegistry, generate_latest
 from psycopg_pool import AsyncConnectionPool
 
@@ -35,6 +36,7 @@ from streams.point_directory import PointDirectory, RegistryFollower
 from streams.sinks.alertmanager import AlertmanagerNotifier
 from streams.sinks.database import DatabaseSink
 from streams.sinks.kafka_outputs import BatchProducer
+from streams.stall_watch import StallWatch
 from streams.worker_web import worker_web_kwargs
 
 log = logging.getLogger(__name__)
@@ -134,6 +136,27 @@ def create_app(settings: Settings) -> faust.App:
         await pipeline.judge({tp.partition: high for tp, high in highwaters.items()}, positions)
 
     app.timer(settings.liveness_interval_seconds)(judge_points)
+
+    stall_watch: StallWatch[TP] = StallWatch(settings.stall_reseek_seconds)
+
+    async def reseek_stalled_partitions() -> None:
+        if app.rebalancing or app.in_recovery:
+            return
+        assigned = app.consumer.assignment()
+        processed = {tp: position for (topic, partition), position in ingestor.positions.items()
+                     if (tp := TP(topic, partition)) in assigned}
+        # Faust keeps no public view of what it has committed; this is the offset it commits.
+        committed = app.consumer._committed_offset  # type: ignore[attr-defined]
+        stalled = stall_watch.stalled(time.monotonic(), processed, committed)
+        if stalled:
+            for tp in stalled:
+                metrics.stall_reseeks.labels(tp.topic, str(tp.partition)).inc()
+            log.warning("commit stalled behind processed messages on %s; reading them again "
+                        "from the committed offsets", ", ".join(f"{tp.topic}[{tp.partition}]"
+                                                             for tp in stalled))
+            await app.consumer.perform_seek()
+
+    app.timer(settings.stall_reseek_seconds / 3)(reseek_stalled_partitions)
 
     async def restore_log_level() -> None:
         # At -l warn and above Faust's worker sets the root logger to DEBUG so that its terminal

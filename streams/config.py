@@ -194,6 +194,12 @@ class Settings(TopicNamespace):
     activation_deadline_seconds: float = Field(
         2 * 3600.0, gt=0, description="A standby point must report open this long after activation."
     )
+    stall_reseek_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A partition whose commit stays behind what was processed, with no progress, "
+        "for this long is read again from its committed offset (a lost delivery, not lost data).",
+    )
     lag_guard_max_backlog_messages: int = Field(
         5000, ge=0, description="Consumer lag above which the pipeline counts as behind."
     )

@@ -68,6 +68,11 @@ class PipelineMetrics:
             "retirements_total", "Registry tombstones: points taken out of use.",
             namespace=NAMESPACE, subsystem="registry", registry=registry,
         )
+        self.stall_reseeks = Counter(
+            "stall_reseeks_total", "Partitions read again from their committed offset after "
+            "their commit stalled behind what was processed.",
+            ["topic", "partition"], namespace=NAMESPACE, subsystem="worker", registry=registry,
+        )
         self.agent_restarts = Counter(
             "restarts_total", "Background tasks of the worker restarted after a failure, by task.",
             ["task"], namespace=NAMESPACE, subsystem="worker", registry=registry,
