@@ -41,6 +41,13 @@ def _report(point: str, day: int, minute: int) -> dict[str, object]:
     return telemetry_record(point, f"2026-02-{day:02d}T{minute // 60:02d}:{minute % 60:02d}:00Z")
 
 
+def _register(settings: Settings, admin_dsn: str, point: str) -> None:
+    """Register ``point`` and wait until the worker has stored it."""
+    produce(settings, [(REGISTRY, point, registry_record(point))])
+    wait_for(f"{point}'s registry row", lambda: query(
+        admin_dsn, "SELECT 1 FROM points WHERE point_id = %s", [point]))
+
+
 def _telemetry_rows(admin_dsn: str, point: str) -> int:
     count: int = query(admin_dsn, "SELECT count(*) FROM telemetry WHERE point_id = %s",
                        [point])[0][0]
@@ -73,9 +80,7 @@ def test_ten_thousand_bad_messages_are_each_dead_lettered_once_and_good_ones_all
     worker: Worker, settings: Settings, admin_dsn: str, run_id: str
 ) -> None:
     point = f"IT-{run_id}-fuzz"
-    produce(settings, [(REGISTRY, point, registry_record(point))])
-    wait_for("the fuzz point's registry row", lambda: query(
-        admin_dsn, "SELECT 1 FROM points WHERE point_id = %s", [point]))
+    _register(settings, admin_dsn, point)
     bad = list(bad_messages(10_000, point))
     hashes = {hashlib.sha256(value).hexdigest() for _, _, value in bad}
     assert len(hashes) == len(bad), "the generator must make distinct messages"
@@ -113,9 +118,7 @@ def test_a_visit_the_database_refuses_is_dead_lettered_and_counts_nowhere(
     worker: Worker, settings: Settings, admin_dsn: str, run_id: str
 ) -> None:
     point = f"IT-{run_id}-refused"
-    produce(settings, [(REGISTRY, point, registry_record(point))])
-    wait_for("the point's registry row", lambda: query(
-        admin_dsn, "SELECT 1 FROM points WHERE point_id = %s", [point]))
+    _register(settings, admin_dsn, point)
     refused = {"event_id": f"{run_id}-nul\u0000", "point_id": point,  # text cannot hold NUL
                "ts": "2026-02-04T10:00:00Z", "kind": "arrival", "people": 40}
     accepted = {"event_id": f"{run_id}-ok", "point_id": point, "ts": "2026-02-04T10:01:00Z",
