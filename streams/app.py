@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
 MIB = 1024 * 1024
-# Faust opens one RocksDB per table and partition (4 x 12 here), each sized by default for large
+# Faust opens one RocksDB per table and partition (12 here), each sized by default for large
 # state (64 MiB write buffers, a 2 GiB block cache). The whole state of the network is a few
 # tens of MB: small buffers and caches keep the worker's memory to what it holds.
 ROCKSDB_OPTIONS = {"write_buffer_size": 4 * MIB, "max_write_buffer_number": 2,
@@ -90,10 +90,7 @@ def create_app(settings: Settings) -> faust.App:
 
     notifier = AlertmanagerNotifier.from_settings(settings, on_failure=count_delivery_failure)
     metrics.alert_queue.set_function(notifier.queued)
-    alerts = AlertProcessor(
-        _state_table(app, "alerts", settings), follower.directory,
-        load_alert_rules(settings.alert_rules_file), settings.topic_partitions,
-    )
+    alerts = AlertProcessor(follower.directory, load_alert_rules(settings.alert_rules_file))
     kafka_outage = OutageLog("Kafka")
 
     def count_send_retry(topic_names: set[str]) -> None:
@@ -198,7 +195,7 @@ def create_app(settings: Settings) -> faust.App:
         # The notifier's queue lives in memory: the firing set, re-offered from the table,
         # rebuilds it after a restart or a rebalance (Alertmanager dedups by labels).
         now = time.time()
-        for message in alerts.firing():
+        for message in pipeline.firing():
             notifier.offer(message, now)
 
     app.timer(settings.alertmanager_resend_seconds)(reoffer_firing_alerts)
@@ -211,13 +208,13 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
-def _state_table(app: faust.App, name: str, settings: Settings) -> faust.Table[str, Any]:
-    # Keyed by point_id; a point's state lives in the changelog partition numbered like the
+def _state_table(app: faust.App, settings: Settings) -> faust.Table[str, Any]:
+    # Keyed by point_id; a point's record lives in the changelog partition numbered like the
     # input partition its messages arrive on (producers key every topic by point_id). A bytes
     # key type gives the raw key codec (str keys are encoded as UTF-8), values are JSON.
     return cast(
         faust.Table[str, Any],
-        app.Table(name, partitions=settings.topic_partitions, key_type=bytes,
+        app.Table(topics.STATE_TABLE, partitions=settings.topic_partitions, key_type=bytes,
                   options=ROCKSDB_OPTIONS),
     )
 
@@ -238,15 +235,15 @@ def _pipeline(
         metrics.late_events.labels(topic).inc(n)
 
     return Pipeline(
-        fuel=FuelProcessor(_state_table(app, "fuel", settings), directory),
+        fuel=FuelProcessor(directory),
         occupancy=OccupancyProcessor(
-            _state_table(app, "occupancy", settings), directory,
+            directory,
             OccupancyConfig(max_dwell_seconds=settings.occupancy_max_dwell_seconds,
                             allowed_lateness_seconds=settings.event_lateness_seconds),
             count_late,
         ),
         liveness=LivenessProcessor(
-            _state_table(app, "liveness", settings), directory,
+            directory,
             StalenessConfig(silence_after_seconds=settings.silence_after_seconds,
                             activation_deadline_seconds=settings.activation_deadline_seconds),
         ),
@@ -258,7 +255,8 @@ def _pipeline(
         lag_guard=LagGuardConfig(settings.lag_guard_max_backlog_messages,
                                  settings.lag_guard_max_watermark_delay_seconds),
         event_clock=settings.clock == "event",
-        scope=events.scope,
+        table=_state_table(app, settings),
+        scope=events,
     )
 
 

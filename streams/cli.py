@@ -22,6 +22,7 @@ from streams.stack.cli import stack
 from streams.stack.namespace import namespace
 from streams.stack.settings import get_stack_settings
 from streams.stack.topics import ensure_topics
+from streams.state_migration import state
 from streams.topics import changelog_topics
 from streams.topics_cli import topics
 
@@ -41,6 +42,7 @@ main.add_command(run)
 main.add_command(topics)
 main.add_command(refuel_plan)
 main.add_command(deadletter)
+main.add_command(state)
 
 
 @main.command()

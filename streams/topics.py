@@ -49,16 +49,15 @@ OUTPUT_TOPICS: tuple[TopicSpec, ...] = (
 )
 
 
-#: Faust tables of per-point state, each with a compacted ``<app id>-<name>-changelog`` topic.
-STATE_TABLES = ("fuel", "occupancy", "liveness", "alerts")
+#: The Faust table of per-point records, with a compacted ``<app id>-points-changelog`` topic.
+STATE_TABLE = "points"
 
 
 def changelog_topics(app_id: str) -> tuple[TopicSpec, ...]:
-    """The state tables' changelog topics. Created before a worker starts: a changelog that
+    """The state table's changelog topic. Created before a worker starts: a changelog that
     Faust creates on the fly is missing from its metadata for a moment, which crashes the
     first table write with a partition-count mismatch."""
-    return tuple(TopicSpec(f"{app_id}-{name}-changelog", None, compacted=True)
-                 for name in STATE_TABLES)
+    return (TopicSpec(f"{app_id}-{STATE_TABLE}-changelog", None, compacted=True),)
 
 
 def deadletter_spec(name: str) -> TopicSpec:

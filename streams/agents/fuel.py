@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from streams import topics
 from streams.agents.outputs import Outputs, iso
-from streams.domain.fuel_forecast import Forecast, FuelReading, FuelState, update
+from streams.agents.point_states import PointStates
+from streams.domain.fuel_forecast import Forecast, FuelReading, update
 from streams.point_directory import PointDirectory
 
 METHOD = "kalman-running-time-v1"
 
 
 class FuelProcessor:
-    """Feeds each telemetry reading to its point's forecaster; state lives in a Faust table."""
+    """Feeds each telemetry reading to its point's forecaster (the ``fuel`` part of its record)."""
 
-    def __init__(self, table: MutableMapping[str, Any], directory: PointDirectory) -> None:
-        self._table = table
+    def __init__(self, directory: PointDirectory) -> None:
         self._directory = directory
 
     def on_telemetry(
-        self, messages: Sequence[dict[str, Any]], out: Outputs
+        self, messages: Sequence[dict[str, Any]], states: PointStates, out: Outputs
     ) -> list[Forecast | None]:
         """Update forecasts for a batch of validated telemetry (in event-time order per point);
         returns the forecast each report produced, aligned with ``messages`` (None: none)."""
-        states: dict[str, FuelState | None] = {}
         forecasts: list[Forecast | None] = []
         published: dict[str, dict[str, Any]] = {}
         for msg in messages:
@@ -34,16 +33,15 @@ class FuelProcessor:
             if info is None or info.fuel_tank_l is None:
                 forecasts.append(None)
                 continue
-            if point_id not in states:
-                stored = self._table.get(point_id)
-                states[point_id] = None if stored is None else FuelState.from_dict(stored)
-            state = states[point_id]
+            record = states.of(point_id)
+            state = record.fuel
             if state is None and msg["fuel_level_l"] is None:
                 forecasts.append(None)
                 continue  # no fuel sensor (yet): nothing to forecast
             reading = FuelReading(msg["_ts"], msg["fuel_level_l"], msg["generator_running"])
             new_state, forecast = update(state, reading, info.fuel_tank_l)
-            states[point_id] = new_state
+            record.fuel = new_state
+            states.changed(point_id)
             if forecast.level_l is not None:
                 # a late reading leaves the state (and its forecast's ts) as it was
                 arrived_ts = msg["ts"] if forecast.ts == msg["_ts"] else None
@@ -51,9 +49,6 @@ class FuelProcessor:
                 out.store(topics.FUEL_FORECAST, message)
                 published[point_id] = message
             forecasts.append(forecast)
-        for point_id, state in states.items():
-            if state is not None:
-                self._table[point_id] = state.to_dict()  # written back, or the changelog misses it
         # Every forecast is a row; the topic gets each point's newest of the batch (the same
         # thing at the live rate, where a batch holds one report per point at most).
         for point_id, message in published.items():

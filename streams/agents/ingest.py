@@ -178,7 +178,7 @@ class PartitionEvents:
 
     Faust's RocksDB store files a table key under the partition of the event being processed.
     Batches (``take_events``) have no single current event, so table writes for partition P
-    run inside :meth:`scope` (P), which makes P's latest event current.
+    run inside ``scope(P)``, which makes P's latest event current.
     """
 
     def __init__(self) -> None:
@@ -188,8 +188,12 @@ class PartitionEvents:
         """Remember ``event`` as its partition's latest."""
         self._events[event.message.partition] = event
 
+    def covers(self, partition: int) -> bool:
+        """Whether an event of ``partition`` has been consumed (its records can be written)."""
+        return partition in self._events
+
     @contextmanager
-    def scope(self, partition: int) -> Iterator[None]:
+    def __call__(self, partition: int) -> Iterator[None]:
         """Run the block as if processing partition ``partition``'s latest event."""
         token = _current_event.set(weakref.ref(self._events[partition]))
         try:

@@ -8,12 +8,13 @@ worker then judges the points of the partitions it owns and publishes each chang
 from __future__ import annotations
 
 import math
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from streams import topics
 from streams.agents.outputs import Outputs, iso
+from streams.agents.point_states import PointStates
 from streams.domain.staleness import (
     LivenessState,
     PointLiveness,
@@ -29,17 +30,15 @@ from streams.point_directory import PointDirectory
 
 
 class LivenessProcessor:
-    """Keeps per-point liveness in a Faust table and publishes each change of a point's state.
+    """Keeps per-point liveness (the ``liveness`` part of its record) and publishes each change
+    of a point's state.
 
     What was last published is kept in memory only: after a restart the worker publishes the
     state of each of its points once more, which consumers of ``points.state`` take as a
     (harmless) restatement.
     """
 
-    def __init__(
-        self, table: MutableMapping[str, Any], directory: PointDirectory, config: StalenessConfig
-    ) -> None:
-        self._table = table
+    def __init__(self, directory: PointDirectory, config: StalenessConfig) -> None:
         self._directory = directory
         self._config = config
         self._published: dict[str, tuple[str, bool]] = {}
@@ -50,35 +49,36 @@ class LivenessProcessor:
         return self._config
 
     def on_telemetry(
-        self, messages: Sequence[dict[str, Any]], processed_at: float
+        self, messages: Sequence[dict[str, Any]], states: PointStates, processed_at: float
     ) -> list[tuple[LivenessState, LivenessState]]:
         """Record a batch of validated reports (in the order given: event time per point);
         returns each report's point liveness before and after it, aligned with ``messages``."""
-        states: dict[str, LivenessState] = {}
         steps: list[tuple[LivenessState, LivenessState]] = []
         for msg in messages:
-            before = self._state(states, msg["point_id"], processed_at)
+            point_id = msg["point_id"]
+            before = self._state(states, point_id, processed_at)
             after, _ = on_report(before, msg["_ts"], msg["status"], processed_at)
-            states[msg["point_id"]] = after
+            states.of(point_id).liveness = after
+            states.changed(point_id)
             steps.append((before, after))
-        self._store(states)
         return steps
 
     def on_activations(
-        self, messages: Sequence[dict[str, Any]], processed_at: float
+        self, messages: Sequence[dict[str, Any]], states: PointStates, processed_at: float
     ) -> list[tuple[str, PointLiveness, float]]:
         """Record a batch of validated activation orders; returns the orders found already
         settled by reports that show the point opened *after* the deadline (an order read
         after those reports, in a backlog): point_id, the verdict at the deadline, and when
         the point opened."""
-        states: dict[str, LivenessState] = {}
         overdue: list[tuple[str, PointLiveness, float]] = []
         deadline = self._config.activation_deadline_seconds
         for msg in messages:
-            state = self._state(states, msg["point_id"], processed_at)
-            states[msg["point_id"]], ended = on_activation(
+            point_id = msg["point_id"]
+            state = self._state(states, point_id, processed_at)
+            states.of(point_id).liveness, ended = on_activation(
                 state, msg["action"], msg["_ts"], processed_at
             )
+            states.changed(point_id)
             if (
                 ended is not None
                 and ended.time_to_open_seconds is not None
@@ -87,13 +87,18 @@ class LivenessProcessor:
                 due = ended.requested_at + deadline
                 waiting = replace(state, activation_requested_at=ended.requested_at)
                 verdict = evaluate(waiting, math.inf, due, self._config)
-                overdue.append((msg["point_id"], replace(verdict, activation_overdue=True),
+                overdue.append((point_id, replace(verdict, activation_overdue=True),
                                 ended.resolved_at))
-        self._store(states)
         return overdue
 
     def judge(
-        self, now: float, reference: float | None, out: Outputs, *, event_time: bool = False
+        self,
+        now: float,
+        reference: float | None,
+        states: PointStates,
+        out: Outputs,
+        *,
+        event_time: bool = False,
     ) -> tuple[StateCounts, dict[str, PointLiveness]]:
         """Judge every point this worker owns and publish the changes; return the counts by
         state, and the verdicts alert rules must see: points silent or overdue, and points
@@ -101,12 +106,11 @@ class LivenessProcessor:
         ``event_time``: judge on event time alone (``NEZLAM_CLOCK=event``)."""
         verdicts: list[PointLiveness] = []
         notable: dict[str, PointLiveness] = {}
-        for key, stored in list(self._table.items()):
-            point_id = key.decode() if isinstance(key, bytes) else key  # the table's raw keys
+        for point_id, liveness in states.liveness():
             # In event time only event time counts: when the worker read a report says
             # nothing (a backlog read in one batch would otherwise hide its silences).
             heard_by = math.inf if event_time else now
-            verdict = evaluate(LivenessState.from_dict(stored), heard_by, reference, self._config)
+            verdict = evaluate(liveness, heard_by, reference, self._config)
             verdicts.append(verdict)
             if verdict.category == "unknown":
                 continue  # judgement suspended (the pipeline is behind): keep the last verdict
@@ -120,21 +124,12 @@ class LivenessProcessor:
                 self._published[point_id] = current
         return count_states(verdicts), notable
 
-    def _state(
-        self, states: dict[str, LivenessState], point_id: str, processed_at: float
-    ) -> LivenessState:
-        if point_id not in states:
-            stored = self._table.get(point_id)
-            state = LivenessState() if stored is None else LivenessState.from_dict(stored)
-            info = self._directory.get(point_id)
-            if info is not None and state.kind != info.kind:
-                state = on_registry(state, info.kind, processed_at)
-            states[point_id] = state
-        return states[point_id]
-
-    def _store(self, states: dict[str, LivenessState]) -> None:
-        for point_id, state in states.items():
-            self._table[point_id] = state.to_dict()
+    def _state(self, states: PointStates, point_id: str, processed_at: float) -> LivenessState:
+        state = states.of(point_id).liveness or LivenessState()
+        info = self._directory.get(point_id)
+        if info is not None and state.kind != info.kind:
+            state = on_registry(state, info.kind, processed_at)
+        return state
 
     def _change(
         self, point_id: str, verdict: PointLiveness, previous: str | None, now: float

@@ -45,11 +45,22 @@ class FakeSink:
         return len(rows)
 
 
+class AnyPartition:
+    """Every partition is writable at any time (one in-memory table stands for them all)."""
+
+    def covers(self, partition: int) -> bool:
+        return True
+
+    def __call__(self, partition: int) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
 class Worker:
     """The worker's computations over plain dicts for tables, with a fake sink and publisher."""
 
     def __init__(self) -> None:
         self.published: list[OutputMessage] = []
+        self.table: dict[str, Any] = {}
         self.alerts: list[dict[str, Any]] = []
         directory = PointDirectory(
             {
@@ -63,17 +74,18 @@ class Worker:
             self.published.extend(messages)
 
         self.pipeline = Pipeline(
-            fuel=FuelProcessor({}, directory),
-            occupancy=OccupancyProcessor({}, directory, OccupancyConfig(), lambda t, n: None),
-            liveness=LivenessProcessor({}, directory, StalenessConfig()),
-            alerts=AlertProcessor({}, directory, AlertRules(), 1),
+            fuel=FuelProcessor(directory),
+            occupancy=OccupancyProcessor(directory, OccupancyConfig(), lambda t, n: None),
+            liveness=LivenessProcessor(directory, StalenessConfig()),
+            alerts=AlertProcessor(directory, AlertRules()),
             on_alert=self.alerts.append,
             sink=FakeSink(),  # type: ignore[arg-type]
             publish=publish,
             metrics=PipelineMetrics(CollectorRegistry()),
             lag_guard=LagGuardConfig(),
             event_clock=True,
-            scope=lambda partition: contextlib.nullcontext(),
+            table=self.table,
+            scope=AnyPartition(),
         )
 
     def feed(self, batches: Sequence[Sequence[dict[str, Any]]], partition: int = 0) -> None:

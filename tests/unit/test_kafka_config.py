@@ -97,7 +97,7 @@ def test_every_contract_topic_is_requested_with_the_configured_partitions(
         *(spec.name for spec in all_topics(settings.deadletter_topic)),
         *(spec.name for spec in changelog_topics(settings.app_id)),
     ]
-    assert requested[f"{settings.app_id}-fuel-changelog"].topic_configs == {
+    assert requested[f"{settings.app_id}-points-changelog"].topic_configs == {
         "cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1",
     }
     assert {topic.num_partitions for topic in requested.values()} == {6}

@@ -1,0 +1,93 @@
+"""One batch's working copy of the per-point records in the worker's state table.
+
+A point's record is decoded once, the first time the batch touches it, and written back once,
+when the batch is flushed: one changelog record per changed point per batch, however many of
+its reports the batch holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from streams.domain.alert_rules import AlertState
+from streams.domain.point_state import PointState
+from streams.domain.staleness import LivenessState
+
+
+class PartitionScope(Protocol):
+    """Where table writes for a partition may happen (Faust files a key under the partition of
+    the event being processed)."""
+
+    def __call__(self, partition: int) -> AbstractContextManager[None]:
+        """Run the block as if processing a message of ``partition``."""
+
+    def covers(self, partition: int) -> bool:
+        """Whether this worker can write ``partition``'s records now."""
+
+
+class PointStates:
+    """The records a batch reads and changes; :meth:`flush` writes the changed ones."""
+
+    def __init__(self, table: MutableMapping[Any, Any], scope: PartitionScope) -> None:
+        self._table = table
+        self._scope = scope
+        self._open: dict[str, PointState] = {}
+        self._changed: set[str] = set()
+
+    def of(self, point_id: str, partition: int | None = None) -> PointState:
+        """The point's record (an empty one for a point never seen); ``partition``: the input
+        partition its message came from, kept in the record."""
+        record = self._open.get(point_id)
+        if record is None:
+            stored = self._table.get(point_id)
+            record = PointState() if stored is None else PointState.from_dict(stored)
+            self._open[point_id] = record
+        if partition is not None and record.partition != partition:
+            if record.partition is not None:  # a stored record moved: file it anew
+                self._changed.add(point_id)
+            record.partition = partition
+        return record
+
+    def changed(self, point_id: str) -> None:
+        """Mark the point's record (taken with :meth:`of`) to be written back."""
+        self._changed.add(point_id)
+
+    def writable(self, point_id: str) -> bool:
+        """Whether the point's record can be written now (its partition has been read)."""
+        partition = self.of(point_id).partition
+        return partition is not None and self._scope.covers(partition)
+
+    def flush(self) -> int:
+        """Write every changed record once, in its partition's scope; returns how many."""
+        by_partition: dict[int, list[str]] = {}
+        for point_id in self._changed:
+            partition = self._open[point_id].partition
+            if partition is None:
+                raise ValueError(f"{point_id}: a record changed before any of its messages")
+            by_partition.setdefault(partition, []).append(point_id)
+        for partition, point_ids in by_partition.items():
+            with self._scope(partition):
+                for point_id in point_ids:
+                    self._table[point_id] = self._open[point_id].to_dict()
+        written = len(self._changed)
+        self._changed.clear()
+        return written
+
+    def liveness(self) -> Iterator[tuple[str, LivenessState]]:
+        """Every stored point's liveness (only that part is decoded: the timer reads them all)."""
+        for key, stored in list(self._table.items()):
+            point_id = key.decode() if isinstance(key, bytes) else key  # the table's raw keys
+            open_record = self._open.get(point_id)
+            if open_record is not None:
+                if open_record.liveness is not None:
+                    yield point_id, open_record.liveness
+            elif (liveness := stored.get("liveness")) is not None:
+                yield point_id, LivenessState.from_dict(liveness)
+
+    def alerts(self) -> Iterator[AlertState]:
+        """Every stored point's alert state."""
+        for _, stored in list(self._table.items()):
+            if (alerts := stored.get("alerts")) is not None:
+                yield AlertState.from_dict(alerts)
