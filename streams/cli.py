@@ -6,24 +6,20 @@ import os
 import sys
 
 import click
-import psycopg
 from pydantic import SecretStr
 
 from streams import config_docs
-from streams.alert_config import AlertConfigError, load_alert_rules
 from streams.config import get_settings
 from streams.db.cli import db
 from streams.deadletter_cli import deadletter
 from streams.grafana_push import grafana
 from streams.live import run
-from streams.refuel_plan import refuel_plan, sync_lead_times
+from streams.refuel_plan import refuel_plan
 from streams.simulate.cli import simulate
 from streams.stack.cli import stack
 from streams.stack.namespace import namespace
 from streams.stack.settings import get_stack_settings
-from streams.stack.topics import ensure_topics
 from streams.state_migration import state
-from streams.topics import changelog_topics
 from streams.topics_cli import topics
 
 
@@ -50,20 +46,12 @@ main.add_command(state)
               type=click.Choice(["crit", "error", "warn", "info", "debug"]),
               help="Worker log level.")
 def worker(loglevel: str) -> None:
-    """Run one pipeline worker (a Faust worker) in the foreground; Ctrl-C stops it cleanly."""
-    settings = get_settings()
-    try:
-        rules = load_alert_rules(settings.alert_rules_file)
-    except AlertConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    ensure_topics(settings, changelog_topics(settings.app_id))
-    # Faust creates its data directory but not the parents: a fresh working directory has none.
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with psycopg.connect(settings.database_url) as conn:
-        # the refuel plan counts with the lead times the fuel alerts use
-        sync_lead_times(conn, rules)
-    args = [sys.executable, "-m", "faust", "--loop", settings.event_loop,
-            "-A", "streams.app", "worker", "-l", loglevel]
+    """Run one pipeline worker (a Faust worker) in the foreground; Ctrl-C stops it cleanly.
+
+    The same as ``faust -A streams.worker.faust_app worker``: the app checks the alert rules,
+    the state topic and the database itself when it is built."""
+    args = [sys.executable, "-m", "faust", "--loop", get_settings().event_loop,
+            "-A", "streams.worker.faust_app", "worker", "-l", loglevel]
     os.execv(sys.executable, args)
 
 

@@ -22,7 +22,7 @@ import faust
 
 from streams import topics
 from streams.config import get_settings
-from streams.kafka_client import faust_app_kwargs
+from streams.worker.faust_app import faust_app_kwargs
 
 settings = get_settings()
 

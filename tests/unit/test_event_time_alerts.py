@@ -15,11 +15,6 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from streams import topics
-from streams.agents.alerts import AlertProcessor
-from streams.agents.fuel import FuelProcessor
-from streams.agents.liveness import LivenessProcessor
-from streams.agents.occupancy import OccupancyProcessor
-from streams.agents.pipeline import Pipeline
 from streams.domain.alert_rules import AlertRules
 from streams.domain.clock import LagGuardConfig
 from streams.domain.occupancy import OccupancyConfig
@@ -29,6 +24,12 @@ from streams.metrics import PipelineMetrics
 from streams.point_directory import PointDirectory
 from streams.sinks.alert_outbox import DeliveryPolicy, Outbox
 from streams.sinks.kafka_outputs import OutputMessage
+from streams.worker.alerts import AlertProcessor
+from streams.worker.checkpoint import Destinations
+from streams.worker.fuel import FuelProcessor
+from streams.worker.liveness import LivenessProcessor
+from streams.worker.occupancy import OccupancyProcessor
+from streams.worker.pipeline import Pipeline
 
 T0 = datetime(2026, 1, 10, 6, 0, tzinfo=UTC).timestamp()
 POINTS = ("kyiv-001", "kyiv-002", "lviv-003")
@@ -78,10 +79,13 @@ class Worker:
             occupancy=OccupancyProcessor(directory, OccupancyConfig(), lambda t, n: None),
             liveness=LivenessProcessor(directory, StalenessConfig()),
             alerts=AlertProcessor(directory, AlertRules()),
-            on_alert=self.alerts.append,
-            sink=FakeSink(),  # type: ignore[arg-type]
-            publish=publish,
-            metrics=PipelineMetrics(CollectorRegistry()),
+            destinations=Destinations(
+                sink=FakeSink(),
+                publish=publish,
+                offer_alert=self.alerts.append,
+                metrics=PipelineMetrics(CollectorRegistry()),
+                deadletter_topic="points.deadletter",
+            ),
             lag_guard=LagGuardConfig(),
             event_clock=True,
             table=self.table,
@@ -90,7 +94,13 @@ class Worker:
 
     def feed(self, batches: Sequence[Sequence[dict[str, Any]]], partition: int = 0) -> None:
         for batch in batches:
-            asyncio.run(self.pipeline.process(topics.TELEMETRY, batch, [partition] * len(batch)))
+            self.process(topics.TELEMETRY, batch, [partition] * len(batch))
+
+    def process(self, topic: str, batch: Sequence[dict[str, Any]], partitions: list[int]) -> None:
+        """One batch through the computations and its checkpoint, as the ingestor runs it."""
+        checkpoint = self.pipeline.checkpoint()
+        self.pipeline.process(topic, batch, partitions, checkpoint)
+        asyncio.run(checkpoint.flush())
 
     def history(self) -> list[tuple[str, str, str, str, str, str | None]]:
         return [
@@ -295,10 +305,10 @@ def test_a_late_opening_is_overdue_at_the_deadline_whichever_topic_is_read_first
     def run(order_first: bool) -> list[tuple[Any, ...]]:
         worker = Worker()
         if order_first:
-            asyncio.run(worker.pipeline.process(topics.ACTIVATIONS, order, [0]))
+            worker.process(topics.ACTIVATIONS, order, [0])
         worker.feed([reports])
         if not order_first:  # the order is read after the reports (a backlog)
-            asyncio.run(worker.pipeline.process(topics.ACTIVATIONS, order, [0]))
+            worker.process(topics.ACTIVATIONS, order, [0])
         return [h for h in worker.history() if h[1] == "activation_overdue"]
 
     first = run(order_first=True)
@@ -314,5 +324,5 @@ def test_a_registry_batch_feeds_no_computation_and_raises_nothing() -> None:
     entry = {"point_id": "kyiv-001", "name": "Point", "kind": "permanent", "oblast": "Kyivska",
              "hromada": "Kyivska", "lat": 50.45, "lon": 30.52, "capacity_people": 50,
              "fuel_tank_l": 200.0}  # no ts, no _ts: the registry has no event time
-    asyncio.run(worker.pipeline.process(topics.REGISTRY, [entry], [0]))
+    worker.process(topics.REGISTRY, [entry], [0])
     assert worker.published == [] and worker.alerts == []

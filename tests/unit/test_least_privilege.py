@@ -10,11 +10,12 @@ from faust.web.base import BLUEPRINT_FLAGS
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 from psycopg.conninfo import conninfo_to_dict
 
-from streams.app import create_app
 from streams.config import Settings, with_local_passfile
 from streams.db.migration_files import POSTGRES, SUPERSEDED_CHECKSUMS, plan
+from streams.domain.alert_rules import AlertRules
 from streams.stack import pgpass
 from streams.stack.postgres import HBA_CONF, SUPERUSER
+from streams.worker.faust_app import create_app
 from streams.worker_web import worker_web_kwargs
 
 PASSFILE = Path("/srv/nezlam/.local/pgpass")
@@ -109,7 +110,7 @@ def test_the_worker_serves_exactly_metrics_and_the_health_answer(
 ) -> None:
     for name in ("NEZLAM_WEB_BIND", "NEZLAM_WEB_FAUST_VIEWS"):
         monkeypatch.delenv(name, raising=False)
-    app = create_app(Settings())
+    app = create_app(Settings(), prepare=lambda settings: AlertRules())
     web = app.web
     assert isinstance(web, AiohttpWeb)
     web.init_server()  # builds the aiohttp routes; nothing is bound or started

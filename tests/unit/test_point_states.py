@@ -9,12 +9,12 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.agents.point_states import PointStates
 from streams.domain.alert_rules import AlertState
 from streams.domain.fuel_forecast import FuelReading, update
 from streams.domain.occupancy import OccupancyState
 from streams.domain.point_state import PointState
 from streams.domain.staleness import LivenessState
+from streams.worker.point_states import PointStates
 
 
 class CountingTable(dict[str, Any]):

@@ -1,4 +1,4 @@
-from streams.stall_watch import StallWatch
+from streams.worker.stall_watch import StallWatch
 
 
 def test_a_commit_stuck_behind_processed_messages_is_reported_after_the_window() -> None:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from streams import topics
-from streams.agents.outputs import Outputs, iso
-from streams.agents.point_states import PointStates
 from streams.domain.fuel_forecast import Forecast, FuelReading, update
 from streams.point_directory import PointDirectory
+from streams.worker.outputs import Outputs, iso
+from streams.worker.point_states import PointStates
 
 METHOD = "kalman-running-time-v1"
 

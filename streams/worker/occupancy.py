@@ -6,8 +6,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from streams import topics
-from streams.agents.outputs import Outputs, iso
-from streams.agents.point_states import PointStates
 from streams.domain.occupancy import (
     Applied,
     OccupancyConfig,
@@ -19,6 +17,8 @@ from streams.domain.occupancy import (
     snapshot,
 )
 from streams.point_directory import PointDirectory
+from streams.worker.outputs import Outputs, iso
+from streams.worker.point_states import PointStates
 
 
 class OccupancyProcessor:

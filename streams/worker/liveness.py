@@ -13,8 +13,6 @@ from dataclasses import replace
 from typing import Any
 
 from streams import topics
-from streams.agents.outputs import Outputs, iso
-from streams.agents.point_states import PointStates
 from streams.domain.staleness import (
     LivenessState,
     PointLiveness,
@@ -27,6 +25,8 @@ from streams.domain.staleness import (
     on_report,
 )
 from streams.point_directory import PointDirectory
+from streams.worker.outputs import Outputs, iso
+from streams.worker.point_states import PointStates
 
 
 class LivenessProcessor:

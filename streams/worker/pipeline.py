@@ -4,36 +4,30 @@ The ingest agent hands every accepted batch here in-process (no second consumer,
 re-serialisation). Each point's state is one record in the worker's state table keyed by
 point_id (:mod:`streams.domain.point_state`), filed in the changelog partition of the same number
 as its input partition, so it moves with it on a rebalance; a batch reads each record once and
-writes each changed one once (:class:`~streams.agents.point_states.PointStates`).
+writes each changed one once (:class:`~streams.worker.point_states.PointStates`). What a batch
+produces goes to its :class:`~streams.worker.checkpoint.Checkpoint`, flushed when it ends.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
-import orjson
-
 from streams import topics
-from streams.agents.alerts import AlertProcessor
-from streams.agents.fuel import FuelProcessor
-from streams.agents.liveness import LivenessProcessor
-from streams.agents.occupancy import OccupancyProcessor
-from streams.agents.outputs import Outputs
-from streams.agents.point_states import PartitionScope, PointStates
 from streams.domain.clock import LagGuardConfig, PartitionProgress, pipeline_health, reference_time
-from streams.metrics import PipelineMetrics
-from streams.sinks.database import TABLES, DatabaseSink
-from streams.sinks.kafka_outputs import OutputMessage
+from streams.worker.alerts import AlertProcessor
+from streams.worker.checkpoint import Checkpoint, Destinations
+from streams.worker.fuel import FuelProcessor
+from streams.worker.liveness import LivenessProcessor
+from streams.worker.occupancy import OccupancyProcessor
+from streams.worker.point_states import PartitionScope, PointStates
 
-Publish = Callable[[list[OutputMessage]], Awaitable[None]]  # returns once all are acknowledged
 _EVENT_TIME_GUARD = LagGuardConfig(max_backlog_messages=0, max_watermark_delay_seconds=0.0)
 
 
 class Pipeline:
-    """Routes accepted messages to the processors, then publishes and stores their outputs."""
+    """Routes accepted messages to the processors; judges silence and deadlines on a timer."""
 
     def __init__(
         self,
@@ -42,10 +36,7 @@ class Pipeline:
         occupancy: OccupancyProcessor,
         liveness: LivenessProcessor,
         alerts: AlertProcessor,
-        on_alert: Callable[[dict[str, Any]], None],
-        sink: DatabaseSink,
-        publish: Publish,
-        metrics: PipelineMetrics,
+        destinations: Destinations,
         lag_guard: LagGuardConfig,
         event_clock: bool,
         table: MutableMapping[Any, Any],
@@ -55,10 +46,8 @@ class Pipeline:
         self._occupancy = occupancy
         self._liveness = liveness
         self._alerts = alerts
-        self._on_alert = on_alert
-        self._sink = sink
-        self._publish = publish
-        self._metrics = metrics
+        self._to = destinations
+        self._metrics = destinations.metrics
         self._lag_guard = lag_guard
         self._event_clock = event_clock
         self._table = table
@@ -70,30 +59,36 @@ class Pipeline:
         """Wall clock, or in event-clock mode the newest telemetry ts this worker has seen."""
         return self._watermark if self._event_clock else time.time()
 
-    async def process(
-        self, topic: str, accepted: Sequence[dict[str, Any]], partitions: Sequence[int]
+    def checkpoint(self) -> Checkpoint:
+        """A checkpoint for one batch, over a fresh working copy of the records."""
+        return Checkpoint(self._to, self.states())
+
+    def states(self) -> PointStates:
+        """A fresh working copy of the per-point records."""
+        return PointStates(self._table, self._scope)
+
+    def process(
+        self,
+        topic: str,
+        accepted: Sequence[dict[str, Any]],
+        partitions: Sequence[int],
+        checkpoint: Checkpoint,
     ) -> None:
-        """Feed one accepted batch (``partitions[i]`` is where ``accepted[i]`` came from)."""
+        """Feed one accepted batch (``partitions[i]`` is where ``accepted[i]`` came from); what
+        it produces goes to ``checkpoint``."""
         if topic == topics.REGISTRY:
             return  # no event time, no computation: the point directory follows the registry
-        out = Outputs()
-        states = self.states()
+        states = checkpoint.states
         if topic == topics.TELEMETRY:
             self._track(accepted, partitions)
         for msg, partition in zip(accepted, partitions, strict=True):
             states.of(msg["point_id"], partition)
         # Per point, reports count in event-time order, whatever order they arrived in (a
         # stable sort keeps the arrival order of equal times).
-        self._feed(topic, sorted(accepted, key=_event_time), states, out)
-        await self.flush(out, states)
+        self._feed(topic, sorted(accepted, key=_event_time), checkpoint)
 
-    def states(self) -> PointStates:
-        """A fresh working copy of the per-point records (one per batch or judgement)."""
-        return PointStates(self._table, self._scope)
-
-    def _feed(
-        self, topic: str, messages: list[dict[str, Any]], states: PointStates, out: Outputs
-    ) -> None:
+    def _feed(self, topic: str, messages: list[dict[str, Any]], checkpoint: Checkpoint) -> None:
+        states, out = checkpoint.states, checkpoint.out
         if topic == topics.TELEMETRY:
             forecasts = self._fuel.on_telemetry(messages, states, out)
             self._metrics.forecasts.inc(sum(f is not None for f in forecasts))
@@ -117,42 +112,22 @@ class Pipeline:
         # do not hold it back, so a network that truly goes quiet is still judged.
         guard = _EVENT_TIME_GUARD if self._event_clock else self._lag_guard
         reference = reference_time(now, health, guard)
-        out = Outputs()
-        states = self.states()
+        checkpoint = self.checkpoint()
         counts, verdicts = self._liveness.judge(
-            now, reference, states, out, event_time=self._event_clock
+            now, reference, checkpoint.states, checkpoint.out, event_time=self._event_clock
         )
         if reference is not None:
-            self._alerts.on_judgement(verdicts, reference, states, out)
+            self._alerts.on_judgement(verdicts, reference, checkpoint.states, checkpoint.out)
         for state in ("open", "standby", "closed", "silent", "unknown"):
             self._metrics.points_by_state.labels(state).set(getattr(counts, state))
         self._metrics.activation_overdue.set(counts.activation_overdue)
         self._metrics.consumer_lag.labels(topics.TELEMETRY).set(health.backlog_messages)
-        await self.flush(out, states)
+        await checkpoint.flush()
 
     def firing(self) -> list[dict[str, Any]]:
         """The ``alerts`` message of every alert firing on this worker's points."""
         return [event.to_message() for state in self.states().alerts()
                 for event in state.firing()]
-
-    async def flush(self, out: Outputs, states: PointStates) -> None:
-        """Publish the output messages, write the output rows, then the changed records (all
-        before the batch is acknowledged)."""
-        await self._publish(
-            [(topic, key.encode(), orjson.dumps(message)) for topic, key, message in out.messages]
-        )
-        for topic, n in Counter(topic for topic, _, _ in out.messages).items():
-            self._metrics.messages_out.labels(topic).inc(n)
-        for topic, rows in out.rows.items():
-            written = await self._sink.write(topic, rows)
-            table = TABLES[topic].table
-            self._metrics.rows.labels(table, "written").inc(written)
-            self._metrics.rows.labels(table, "duplicate").inc(len(rows) - written)
-        states.flush()
-        # Offered to Alertmanager last, once the alerts are in Kafka and the database.
-        for topic, _, message in out.messages:
-            if topic == topics.ALERTS:
-                self._on_alert(message)
 
     def _track(self, accepted: Sequence[dict[str, Any]], partitions: Sequence[int]) -> None:
         for msg, partition in zip(accepted, partitions, strict=True):

@@ -13,8 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from streams import topics
-from streams.agents.outputs import Outputs
-from streams.agents.point_states import PointStates
 from streams.domain.alert_rules import (
     ACTIVATION_OVERDUE,
     AlertRules,
@@ -28,6 +26,8 @@ from streams.domain.occupancy import OccupancySnapshot
 from streams.domain.report_timeline import ReportStep, advance, judged_steps
 from streams.domain.staleness import LivenessState, PointLiveness, StalenessConfig
 from streams.point_directory import PointDirectory
+from streams.worker.outputs import Outputs
+from streams.worker.point_states import PointStates
 
 
 class AlertProcessor:

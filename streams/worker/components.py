@@ -1,0 +1,163 @@
+"""The worker's parts, built from the settings and wired together, with no Faust in sight.
+
+:mod:`streams.worker.faust_app` hands them Faust's table, partition scope and consumer facts
+and runs their methods as agents, tasks and timers; tests build the same parts in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from psycopg_pool import AsyncConnectionPool
+
+from streams import outage
+from streams.config import Settings
+from streams.contract import Contract
+from streams.domain.alert_rules import AlertRules
+from streams.domain.clock import LagGuardConfig
+from streams.domain.occupancy import OccupancyConfig
+from streams.domain.staleness import StalenessConfig
+from streams.kafka_client import client_kwargs
+from streams.metrics import PipelineMetrics
+from streams.outage import OutageLog
+from streams.point_directory import PointDirectory, RegistryFollower
+from streams.sinks.alertmanager import AlertmanagerNotifier
+from streams.sinks.database import DatabaseSink
+from streams.sinks.kafka_outputs import BatchProducer
+from streams.worker.alerts import AlertProcessor
+from streams.worker.checkpoint import Destinations
+from streams.worker.fuel import FuelProcessor
+from streams.worker.ingest import Ingestor
+from streams.worker.liveness import LivenessProcessor
+from streams.worker.occupancy import OccupancyProcessor
+from streams.worker.pipeline import Pipeline
+from streams.worker.point_states import PartitionScope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerParts:
+    """Everything one worker runs besides Faust itself."""
+
+    settings: Settings
+    registry: CollectorRegistry
+    metrics: PipelineMetrics
+    follower: RegistryFollower
+    notifier: AlertmanagerNotifier
+    outputs: BatchProducer
+    kafka_outage: OutageLog
+    ingestor: Ingestor
+    pipeline: Pipeline
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        rules: AlertRules,
+        table: MutableMapping[Any, Any],
+        scope: PartitionScope,
+    ) -> WorkerParts:
+        """The parts for ``settings``, keeping per-point records in ``table``."""
+        registry = CollectorRegistry()
+        metrics = PipelineMetrics(registry)
+        contract = Contract(
+            max_future_skew_seconds=settings.max_future_skew_seconds,
+            max_age_seconds=settings.max_event_age_seconds,
+            max_message_bytes=settings.max_message_bytes,
+        )
+        follower = RegistryFollower(
+            client_kwargs(settings), contract, PointDirectory(),
+            on_change=metrics.points_known.set,
+        )
+        pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=4, open=False)
+        sink = DatabaseSink(
+            pool,
+            on_error=lambda table_name, error: metrics.sink_errors.labels(table_name, error).inc(),
+            on_retry=lambda table_name: metrics.sink_retries.labels(table_name).inc(),
+        )
+        notifier = AlertmanagerNotifier.from_settings(
+            settings, on_failure=lambda url: metrics.alert_delivery_failures.labels(url).inc()
+        )
+        metrics.alert_queue.set_function(notifier.queued)
+        kafka_outage = OutageLog("Kafka")
+
+        def count_send_retry(topic_names: set[str]) -> None:
+            for name in topic_names:
+                metrics.send_retries.labels(name).inc()
+            if settings.deadletter_topic in topic_names:
+                metrics.deadletter_send_failures.inc()
+
+        outputs = BatchProducer(client_kwargs(settings), on_retry=count_send_retry,
+                                outage=kafka_outage)
+        directory = follower.directory
+        pipeline = Pipeline(
+            fuel=FuelProcessor(directory),
+            occupancy=OccupancyProcessor(
+                directory,
+                OccupancyConfig(max_dwell_seconds=settings.occupancy_max_dwell_seconds,
+                                allowed_lateness_seconds=settings.event_lateness_seconds),
+                lambda topic, n: metrics.late_events.labels(topic).inc(n),
+            ),
+            liveness=LivenessProcessor(
+                directory,
+                StalenessConfig(silence_after_seconds=settings.silence_after_seconds,
+                                activation_deadline_seconds=settings.activation_deadline_seconds),
+            ),
+            alerts=AlertProcessor(directory, rules),
+            destinations=Destinations(
+                sink=sink,
+                publish=outputs.send_all,
+                offer_alert=lambda message: notifier.offer(message, time.time()),
+                metrics=metrics,
+                deadletter_topic=settings.deadletter_topic,
+            ),
+            lag_guard=LagGuardConfig(settings.lag_guard_max_backlog_messages,
+                                     settings.lag_guard_max_watermark_delay_seconds),
+            event_clock=settings.clock == "event",
+            table=table,
+            scope=scope,
+        )
+        ingestor = Ingestor(contract, sink, follower, metrics, pipeline)
+        return cls(settings, registry, metrics, follower, notifier, outputs, kafka_outage,
+                   ingestor, pipeline)
+
+    async def follow_registry(self) -> None:
+        """Follow the registry for good: the directory is vital, a failure restarts it."""
+        while True:
+            try:
+                await self.follower.run()
+            except Exception:
+                self.metrics.agent_restarts.labels("registry_follower").inc()
+                log.exception("registry follower failed; restarting in 5 s")
+                await asyncio.sleep(5)
+
+    async def deliver_alerts(self) -> None:
+        """Deliver alerts to Alertmanager until cancelled."""
+        try:
+            await self.notifier.run()
+        finally:
+            await self.notifier.close()
+
+    def reoffer_firing_alerts(self) -> None:
+        """Offer every firing alert again: the notifier's queue lives in memory, and the firing
+        set, read from the records, rebuilds it after a restart or a rebalance (Alertmanager
+        dedups by labels)."""
+        now = time.time()
+        for message in self.pipeline.firing():
+            self.notifier.offer(message, now)
+
+    async def quiet_kafka_outages(self) -> None:
+        """One log line per Kafka outage instead of one per failing client call."""
+        outage.install(self.kafka_outage)  # after Faust has set up its log handlers
+        await outage.probe_kafka(self.kafka_outage, self.settings.kafka_bootstrap)
+
+    def metrics_text(self) -> bytes:
+        """The Prometheus exposition of the worker's metrics."""
+        return generate_latest(self.registry)

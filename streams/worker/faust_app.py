@@ -1,0 +1,263 @@
+"""The one place Faust appears: the app, its state table, the ingest agents, tasks and timers.
+
+``create_app(settings)`` runs the startup checks and builds the app; ``app`` (what
+``faust -A streams.worker.faust_app worker`` and ``nezlam worker`` run) is built on first access,
+never at import. Everything else of the worker (:mod:`streams.worker.components`) knows
+nothing of Faust: it is handed the table, the partition scope and the consumer's positions.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import faust
+from faust.streams import _current_event  # see PartitionEvents
+from faust.types import TP
+from faust.types.auth import CredentialsT
+
+from streams import topics
+from streams.alert_config import AlertConfigError
+from streams.config import Settings, get_settings
+from streams.domain.alert_rules import AlertRules
+from streams.kafka_client import sasl_login, ssl_context
+from streams.worker.components import WorkerParts
+from streams.worker.ingest import InboundMessage, Ingestor
+from streams.worker.stall_watch import StallWatch
+from streams.worker.startup import prepare_worker
+from streams.worker_web import worker_web_kwargs
+
+log = logging.getLogger(__name__)
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+MIB = 1024 * 1024
+# Faust opens one RocksDB per table and partition (12 here), each sized by default for large
+# state (64 MiB write buffers, a 2 GiB block cache). The whole state of the network is a few
+# tens of MB: small buffers and caches keep the worker's memory to what it holds.
+ROCKSDB_OPTIONS = {"write_buffer_size": 4 * MIB, "max_write_buffer_number": 2,
+                   "block_cache_size": 8 * MIB, "block_cache_compressed_size": 2 * MIB}
+
+
+def create_app(
+    settings: Settings, prepare: Callable[[Settings], AlertRules] = prepare_worker
+) -> faust.App:
+    """Check what the worker needs (``prepare``), then build the Faust app."""
+    try:
+        rules = prepare(settings)
+    except AlertConfigError as exc:
+        raise SystemExit(f"nezlam worker: {exc}") from exc
+    app = faust.App(
+        settings.app_id,
+        **faust_app_kwargs(settings),
+        store="rocksdb://",
+        datadir=str(settings.state_dir / "worker"),
+        **worker_web_kwargs(settings),
+        producer_acks=-1,
+        producer_linger=0.005,  # a few ms of batching: changelog sends come in bursts
+    )
+    # Keyed by point_id; a point's record lives in the changelog partition numbered like the
+    # input partition its messages arrive on (producers key every topic by point_id). A bytes
+    # key type gives the raw key codec (str keys are encoded as UTF-8), values are JSON.
+    table = cast(faust.Table[str, Any], app.Table(
+        topics.STATE_TABLE, partitions=settings.topic_partitions, key_type=bytes,
+        options=ROCKSDB_OPTIONS,
+    ))
+    events = PartitionEvents()
+    parts = WorkerParts.build(settings, rules, table, events)
+    for spec in topics.INPUT_TOPICS:
+        _ingest_agent(app, parts.ingestor, events, spec.name, settings)
+
+    async def judge_points() -> None:
+        owned = [tp for tp in app.consumer.assignment() if tp.topic == topics.TELEMETRY]
+        highwaters = await app.consumer.highwaters(*owned) if owned else {}
+        positions: dict[int, int] = {}
+        for tp in owned:
+            # Where this worker has processed nothing yet, the consumer's position stands in
+            # (the committed offset it resumed from, or what it has fetched since).
+            processed = parts.ingestor.positions.get((tp.topic, tp.partition))
+            position = processed if processed is not None else await app.consumer.position(tp)
+            positions[tp.partition] = position or 0
+        await parts.pipeline.judge({tp.partition: high for tp, high in highwaters.items()},
+                                   positions)
+
+    stall_watch: StallWatch[TP] = StallWatch(settings.stall_reseek_seconds)
+
+    async def reseek_stalled_partitions() -> None:
+        if app.rebalancing or app.in_recovery:
+            return
+        assigned = app.consumer.assignment()
+        processed = {tp: position
+                     for (topic, partition), position in parts.ingestor.positions.items()
+                     if (tp := TP(topic, partition)) in assigned}
+        # Faust keeps no public view of what it has committed; this is the offset it commits.
+        committed = app.consumer._committed_offset  # type: ignore[attr-defined]
+        stalled = stall_watch.stalled(time.monotonic(), processed, committed)
+        if stalled:
+            for tp in stalled:
+                parts.metrics.stall_reseeks.labels(tp.topic, str(tp.partition)).inc()
+            log.warning("commit stalled behind processed messages on %s; reading them again "
+                        "from the committed offsets", ", ".join(f"{tp.topic}[{tp.partition}]"
+                                                             for tp in stalled))
+            await app.consumer.perform_seek()
+
+    async def reoffer_firing_alerts() -> None:
+        parts.reoffer_firing_alerts()
+
+    async def restore_log_level() -> None:
+        # At -l warn and above Faust's worker sets the root logger to DEBUG so that its terminal
+        # spinner moves on every record: each library then builds its debug records (aiokafka
+        # one per message sent, 8 % of a busy worker's time). Its first handler keeps the chosen
+        # level, which the root logger gets back.
+        handlers = logging.root.handlers
+        if handlers and handlers[0].level > logging.root.level:
+            logging.root.setLevel(handlers[0].level)
+
+    app.timer(settings.liveness_interval_seconds)(judge_points)
+    app.timer(settings.stall_reseek_seconds / 3)(reseek_stalled_partitions)
+    app.timer(settings.alertmanager_resend_seconds)(reoffer_firing_alerts)
+    for task in (parts.outputs.run, restore_log_level, parts.quiet_kafka_outages,
+                 parts.follow_registry, parts.deliver_alerts):
+        app.task(task)
+
+    @app.page("/metrics")
+    async def prometheus_metrics(web: Any, request: Any) -> Any:
+        # aiohttp takes the charset apart from the content type
+        return web.bytes(parts.metrics_text(), content_type=METRICS_CONTENT_TYPE)
+
+    return app
+
+
+class PartitionEvents:
+    """The latest consumed event of each partition number: the partition scope of table writes.
+
+    Faust's RocksDB store files a table key under the partition of the event being processed.
+    Batches (``take_events``) have no single current event, so table writes for partition P
+    run inside ``scope(P)``, which makes P's latest event current.
+    """
+
+    def __init__(self) -> None:
+        self._events: dict[int, faust.EventT[bytes]] = {}
+
+    def record(self, event: faust.EventT[bytes]) -> None:
+        """Remember ``event`` as its partition's latest."""
+        self._events[event.message.partition] = event
+
+    def covers(self, partition: int) -> bool:
+        """Whether an event of ``partition`` has been consumed (its records can be written)."""
+        return partition in self._events
+
+    @contextmanager
+    def __call__(self, partition: int) -> Iterator[None]:
+        """Run the block as if processing partition ``partition``'s latest event."""
+        token = _current_event.set(weakref.ref(self._events[partition]))
+        try:
+            yield
+        finally:
+            _current_event.reset(token)
+
+
+def _ingest_agent(
+    app: faust.App,
+    ingestor: Ingestor,
+    partition_events: PartitionEvents,
+    topic_name: str,
+    settings: Settings,
+) -> None:
+    """One agent for ``topic_name``: batches of raw records to :meth:`Ingestor.handle`. Offsets
+    are acknowledged by ``take_events`` only after the handler returns."""
+    channel = app.topic(topic_name, key_type=bytes, value_type=bytes)
+
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
+        assert isinstance(stream, faust.Stream)  # take_events is not on the StreamT protocol
+        async for events in stream.take_events(settings.sink_batch_size,
+                                               within=settings.sink_batch_seconds):
+            for event in events:
+                partition_events.record(event)
+            batch = [
+                InboundMessage(
+                    topic_name,
+                    event.message.partition,
+                    event.message.offset,
+                    event.message.key,
+                    event.message.value,
+                )
+                for event in events
+            ]
+            await ingestor.handle(topic_name, batch)
+
+    app.agent(channel, name=f"ingest.{topic_name}")(ingest)
+
+
+def faust_credentials(settings: Settings) -> CredentialsT | None:
+    """``broker_credentials`` for ``faust.App``; None for PLAINTEXT (Faust's default)."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = ssl_context(settings)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    username, password = sasl_login(settings)
+    # Faust derives SASL_SSL from the presence of a TLS context, SASL_PLAINTEXT from its absence.
+    return faust.SASLCredentials(
+        username=username,
+        password=password,
+        ssl_context=context,
+        mechanism=settings.kafka_sasl_mechanism,
+    )
+
+
+def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
+    """What every Faust app of the project shares: brokers, credentials, topic defaults and
+    raw bytes in and out (the contract validates the JSON itself)."""
+    return {
+        "broker": [f"kafka://{host}" for host in settings.kafka_bootstrap],
+        "broker_credentials": faust_credentials(settings),
+        "topic_partitions": settings.topic_partitions,
+        "topic_replication_factor": settings.topic_replication,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "consumer_auto_offset_reset": "earliest",
+        # Failover (docs/operations.md, "When things fail"): a worker that stops heartbeating
+        # loses its partitions after the session timeout; the survivors rejoin on their next
+        # heartbeat. Shorter is faster failover, but a worker whose event loop is blocked for
+        # longer than the session timeout is taken for dead and its partitions move too.
+        "broker_session_timeout": settings.kafka_session_timeout_seconds,
+        "broker_heartbeat_interval": settings.kafka_session_timeout_seconds / 5,
+        "broker_rebalance_timeout": settings.kafka_session_timeout_seconds,
+        **_throughput_kwargs(settings),
+    }
+
+
+# --- Throughput and memory (issue 12; docs/operations.md, "Sizing") ----------------------------
+def _throughput_kwargs(settings: Settings) -> dict[str, Any]:
+    """Faust settings that change what an event costs (measured by ``make bench``)."""
+    return {
+        # Faust pauses fetching a partition once its stream buffer is 80 % full (default 4,096):
+        # below the agents' batch size a batch could never fill from one partition's buffer.
+        "stream_buffer_maxsize": 2 * settings.sink_batch_size,
+        # Standby replicas replay every changelog record through Faust's per-message path on
+        # every other worker, which doubles the state work with two workers; without them a
+        # worker taking over restores the partition from its changelog (seconds for this state).
+        "table_standby_replicas": 0,
+        # One fetch returns at most one batch's worth of records: bounded memory per fetch.
+        "broker_max_poll_records": settings.sink_batch_size,
+    }
+# --- end throughput and memory --------------------------------------------------------------
+
+
+@functools.cache
+def _app() -> faust.App:
+    return create_app(get_settings())
+
+
+def __getattr__(name: str) -> Any:
+    # ``app`` is built when Faust's -A asks for it (PEP 562), not when the module is imported.
+    if name == "app":
+        return _app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,267 @@
+"""The worker layer in-process: raw records through the ingestor, the computations and the
+checkpoint, with an in-memory state table, a fake database and a fake Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from streams import topics
+from streams.contract import Contract
+from streams.domain.alert_rules import AlertRules
+from streams.domain.clock import LagGuardConfig
+from streams.domain.occupancy import OccupancyConfig
+from streams.domain.point_state import PointState
+from streams.domain.points import PointInfo
+from streams.domain.staleness import StalenessConfig
+from streams.metrics import PipelineMetrics
+from streams.point_directory import PointDirectory
+from streams.sinks.kafka_outputs import OutputMessage
+from streams.worker.alerts import AlertProcessor
+from streams.worker.checkpoint import Destinations
+from streams.worker.fuel import FuelProcessor
+from streams.worker.ingest import InboundMessage, Ingestor
+from streams.worker.liveness import LivenessProcessor
+from streams.worker.occupancy import OccupancyProcessor
+from streams.worker.pipeline import Pipeline
+
+DEADLETTERS = "points.deadletter"
+POINTS = ("kyiv-001", "kyiv-002")
+SILENCE = 300.0  # permanent points' default threshold
+REFUSED_TEMPERATURE = 45.0  # valid by the contract, refused by the fake database
+
+
+class Journal:
+    """Everything the fakes were asked to do, in order."""
+
+    def __init__(self) -> None:
+        self.steps: list[str] = []
+
+
+class FakeDatabase:
+    """Takes rows; refuses telemetry rows of one indoor temperature (as a CHECK would)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.rows: dict[str, list[Mapping[str, Any]]] = {}
+
+    async def write(self, topic: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        if any(row.get("indoor_temp_c") == REFUSED_TEMPERATURE for row in rows):
+            raise ValueError("check constraint violated")
+        self.journal.steps.append(f"rows {topic}")
+        self.rows.setdefault(topic, []).extend(rows)
+        return len(rows)
+
+    async def write_each(
+        self, topic: str, rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[int, list[tuple[int, str]]]:
+        refused = [(i, "check constraint violated") for i, row in enumerate(rows)
+                   if row.get("indoor_temp_c") == REFUSED_TEMPERATURE]
+        kept = [row for i, row in enumerate(rows) if i not in dict(refused)]
+        await self.write(topic, kept)
+        return len(kept), refused
+
+
+class FakeKafka:
+    """Records every acknowledged send."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.sent: list[OutputMessage] = []
+
+    async def send_all(self, messages: list[OutputMessage]) -> None:
+        self.journal.steps.append("publish " + ",".join(sorted({t for t, _, _ in messages})))
+        self.sent.extend(messages)
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        return [orjson.loads(value) for t, _, value in self.sent if t == topic]
+
+
+class StateTable(dict[str, Any]):
+    """The state table, journaling its writes."""
+
+    def __init__(self, journal: Journal) -> None:
+        super().__init__()
+        self.journal = journal
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.journal.steps.append(f"state {key}")
+        super().__setitem__(key, value)
+
+
+class AnyPartition:
+    def covers(self, partition: int) -> bool:
+        return True
+
+    def __call__(self, partition: int) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+class StaticRegistry:
+    def __init__(self) -> None:
+        self.directory = PointDirectory({
+            p: PointInfo(p, f"Point {p}", "permanent", "Kyivska", capacity_people=50,
+                         fuel_tank_l=200.0)
+            for p in POINTS
+        })
+
+    async def catch_up(self) -> bool:
+        return True
+
+
+class Worker:
+    """The worker layer of one process, with fakes at its edges."""
+
+    def __init__(self) -> None:
+        self.journal = Journal()
+        self.database = FakeDatabase(self.journal)
+        self.kafka = FakeKafka(self.journal)
+        self.table = StateTable(self.journal)
+        self.offered: list[dict[str, Any]] = []
+        registry = StaticRegistry()
+        directory = registry.directory
+        self.metrics = PipelineMetrics(CollectorRegistry())
+
+        def offer(message: dict[str, Any]) -> None:
+            self.journal.steps.append("offer")
+            self.offered.append(message)
+
+        self.pipeline = Pipeline(
+            fuel=FuelProcessor(directory),
+            occupancy=OccupancyProcessor(directory, OccupancyConfig(), lambda t, n: None),
+            liveness=LivenessProcessor(directory, StalenessConfig()),
+            alerts=AlertProcessor(directory, AlertRules()),
+            destinations=Destinations(self.database, self.kafka.send_all, offer, self.metrics,
+                                      DEADLETTERS),
+            lag_guard=LagGuardConfig(),
+            event_clock=True,
+            table=self.table,
+            scope=AnyPartition(),
+        )
+        self.ingestor = Ingestor(
+            Contract(max_future_skew_seconds=300), self.database, registry, self.metrics,
+            self.pipeline,
+        )
+        self.offset = 0
+
+    def consume(self, topic: str, messages: Sequence[dict[str, Any]], partition: int = 0) -> None:
+        batch = []
+        for message in messages:
+            batch.append(InboundMessage(topic, partition, self.offset,
+                                        message["point_id"].encode(), orjson.dumps(message)))
+            self.offset += 1
+        asyncio.run(self.ingestor.handle(topic, batch))
+
+    def alert_history(self) -> list[tuple[str, str, str]]:
+        return [(a["point_id"], a["alertname"], a["status"]) for a in self.kafka.on(topics.ALERTS)]
+
+
+T0 = time.time() - 6 * 3600  # six hours ago: inside the contract's accepted window
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def report(point_id: str, ts: float, **fields: Any) -> dict[str, Any]:
+    return {
+        "point_id": point_id, "ts": iso(ts), "status": "open", "power": "generator",
+        "generator_running": True, "fuel_level_l": 150.0, "heating_on": True,
+        "internet_up": True, "indoor_temp_c": 19.0, "headcount": None, **fields,
+    }
+
+
+def test_a_batch_flushes_rows_then_kafka_then_state_then_alert_offers() -> None:
+    worker = Worker()
+    # Power lost for 15 minutes, a report a minute: no_power fires once its pending period
+    # has passed in event time.
+    worker.consume(topics.TELEMETRY, [report("kyiv-001", T0 + 60 * i, power="none",
+                                             generator_running=False) for i in range(16)])
+
+    steps = worker.journal.steps
+    assert steps[0] == "rows points.telemetry"  # the input rows, before any computation
+    publish = next(i for i, step in enumerate(steps) if step.startswith("publish"))
+    state = steps.index("state kyiv-001")
+    assert all(step.startswith("rows") for step in steps[:publish])
+    assert publish < state < steps.index("offer")
+    assert steps.count("state kyiv-001") == 1  # one record per point per batch
+    assert ("kyiv-001", "no_power", "firing") in worker.alert_history()
+
+
+def test_reports_out_of_order_within_a_batch_count_in_event_time_order() -> None:
+    in_order, shuffled = Worker(), Worker()
+    reports = [report("kyiv-001", T0 + 60 * i, fuel_level_l=150.0 - i) for i in range(10)]
+    in_order.consume(topics.TELEMETRY, reports)
+    shuffled.consume(topics.TELEMETRY, reports[5:] + reports[:5])
+
+    def stored(worker: Worker) -> PointState:
+        return PointState.from_dict(worker.table["kyiv-001"])
+
+    assert stored(shuffled).fuel == stored(in_order).fuel
+    assert stored(shuffled).liveness == stored(in_order).liveness
+
+
+def test_a_row_the_database_refuses_is_dead_lettered_and_feeds_no_computation() -> None:
+    worker = Worker()
+    worker.consume(topics.TELEMETRY, [report("kyiv-001", T0, indoor_temp_c=REFUSED_TEMPERATURE),
+                                      report("kyiv-002", T0)])
+
+    letters = worker.kafka.on(DEADLETTERS)
+    assert [letter["reason"] for letter in letters] == ["database_rejected"]
+    assert [row["point_id"] for row in worker.database.rows[topics.TELEMETRY]] == ["kyiv-002"]
+    assert "kyiv-001" not in worker.table  # no state from a report that was not stored
+    assert "kyiv-002" in worker.table
+
+
+def test_a_failing_computation_dead_letters_its_batch_and_keeps_its_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    worker = Worker()
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(worker.pipeline, "process", broken)
+    worker.consume(topics.TELEMETRY, [report("kyiv-001", T0), report("kyiv-002", T0)])
+
+    assert [letter["reason"] for letter in worker.kafka.on(DEADLETTERS)] == [
+        "internal_error", "internal_error"]
+    assert len(worker.database.rows[topics.TELEMETRY]) == 2
+    assert worker.ingestor.positions[(topics.TELEMETRY, 0)] == 2  # the batch is done with
+
+
+def test_the_timer_finds_a_silence_writes_the_record_and_offers_the_alert() -> None:
+    worker = Worker()
+    worker.consume(topics.TELEMETRY, [report("kyiv-001", T0), report("kyiv-002", T0)])
+    worker.consume(topics.TELEMETRY, [report("kyiv-002", T0 + SILENCE + 400)])
+    worker.journal.steps.clear()
+
+    # Caught up (positions at the high watermark): judged on event time.
+    asyncio.run(worker.pipeline.judge({0: worker.offset}, {0: worker.offset}))
+
+    assert ("kyiv-001", "point_silent", "firing") in worker.alert_history()
+    silent = next(a for a in worker.offered if a["alertname"] == "point_silent")
+    assert datetime.fromisoformat(silent["starts_at"]).timestamp() == pytest.approx(
+        T0 + SILENCE, abs=0.001)
+    assert "state kyiv-001" in worker.journal.steps
+    assert worker.journal.steps[-1] == "offer"
+
+
+def test_the_timer_judges_nothing_while_a_partition_is_behind() -> None:
+    worker = Worker()
+    worker.consume(topics.TELEMETRY, [report("kyiv-001", T0)], partition=1)
+    worker.consume(topics.TELEMETRY, [report("kyiv-002", T0 + SILENCE + 400)], partition=0)
+
+    # Partition 1 has 5,000 messages still unread: kyiv-001's reports may be among them.
+    asyncio.run(worker.pipeline.judge({0: worker.offset, 1: 5000},
+                                      {0: worker.offset, 1: worker.offset}))
+
+    assert not any(alertname == "point_silent" for _, alertname, _ in worker.alert_history())
