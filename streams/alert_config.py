@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
-from streams.domain.alert_rules import KINDS, AlertRules, PointKind, RuleSpec, Thresholds
+from streams.domain.alert_model import KINDS, PointKind, RuleSpec, Thresholds
+from streams.domain.alert_rules import ALERTNAMES, AlertRules
 from streams.domain.alert_text import check_zone
 
 
@@ -35,15 +43,11 @@ class _Rule(_Strict):
     clear_seconds: float = Field(ge=0)
 
 
-class _Rules(_Strict):
-    fuel_critical: _Rule
-    fuel_low: _Rule
-    point_silent: _Rule
-    activation_overdue: _Rule
-    over_capacity: _Rule
-    no_power: _Rule
-    heating_off: _Rule
-    internet_down: _Rule
+# One required entry per rule of the domain's list: a rule added there is a key the file must
+# have, a key for no rule is an error.
+_Rules = create_model(  # type: ignore[call-overload]
+    "_Rules", __base__=_Strict, **{name: (_Rule, ...) for name in ALERTNAMES}
+)
 
 
 class _ThresholdValues(_Strict):

@@ -20,7 +20,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.config import Settings, get_settings
-from streams.domain.alert_rules import AlertState
+from streams.domain.alert_lifecycle import AlertState
 from streams.domain.fuel_forecast import FuelState
 from streams.domain.occupancy import OccupancyState
 from streams.domain.point_state import PointState

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from streams.domain.alert_rules import AlertState
+from streams.domain.alert_lifecycle import AlertState
 from streams.domain.fuel_forecast import FuelState
 from streams.domain.occupancy import OccupancyState
 from streams.domain.staleness import LivenessState

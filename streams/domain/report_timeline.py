@@ -23,8 +23,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from streams.domain.alert_rules import AlertEvent, AlertRules, AlertState, PointInputs, Report
-from streams.domain.alert_rules import evaluate as evaluate_alerts
+from streams.domain.alert_lifecycle import AlertState
+from streams.domain.alert_lifecycle import evaluate as evaluate_alerts
+from streams.domain.alert_model import AlertEvent, PointInputs, Report
+from streams.domain.alert_rules import AlertRules
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
 from streams.domain.points import PointInfo

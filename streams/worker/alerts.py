@@ -13,14 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from streams import topics
-from streams.domain.alert_rules import (
-    ACTIVATION_OVERDUE,
-    AlertRules,
-    PointInputs,
-    Report,
-    evaluate,
-    past_episode,
-)
+from streams.domain.alert_lifecycle import evaluate, past_episode
+from streams.domain.alert_model import PointInputs, Report
+from streams.domain.alert_rules import ACTIVATION_OVERDUE, AlertRules
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
 from streams.domain.report_timeline import ReportStep, advance, judged_steps

@@ -11,7 +11,7 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from streams.domain.alert_rules import AlertState
+from streams.domain.alert_lifecycle import AlertState
 from streams.domain.point_state import PointState
 from streams.domain.staleness import LivenessState
 

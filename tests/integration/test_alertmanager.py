@@ -23,16 +23,11 @@ import yaml
 from streams.alert_config import load_alert_rules
 from streams.config import Settings
 from streams.domain import staleness
-from streams.domain.alert_rules import (
-    AlertEvent,
-    AlertRules,
-    AlertState,
-    PointInfo,
-    PointInputs,
-    Report,
-    evaluate,
-)
+from streams.domain.alert_lifecycle import AlertState, evaluate
+from streams.domain.alert_model import AlertEvent, PointInputs, Report
+from streams.domain.alert_rules import AlertRules
 from streams.domain.fuel_forecast import Forecast
+from streams.domain.points import PointInfo
 from streams.sinks.alert_outbox import DeliveryPolicy
 from streams.sinks.alertmanager import AlertmanagerNotifier
 from tests.integration.alertmanager_harness import (

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.config import Settings
-from streams.domain.alert_rules import AlertState
+from streams.domain.alert_lifecycle import AlertState
 from streams.domain.fuel_forecast import FuelReading, update
 from streams.domain.point_state import PointState
 from streams.domain.staleness import LivenessState

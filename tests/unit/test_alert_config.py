@@ -8,7 +8,8 @@ import pytest
 
 from streams.alert_config import AlertConfigError, load_alert_rules, parse_alert_rules
 from streams.config import Settings
-from streams.domain.alert_rules import ALERTNAMES, Thresholds
+from streams.domain.alert_model import Thresholds
+from streams.domain.alert_rules import ALERTNAMES
 
 SHIPPED = Settings().alert_rules_file
 SOURCE = SHIPPED.read_text(encoding="utf-8")

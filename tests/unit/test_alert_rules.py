@@ -11,22 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.contract import Contract, Rejection
-from streams.domain.alert_rules import (
-    ALERTNAMES,
-    DEFAULT_RULES,
+from streams.domain.alert_lifecycle import AlertState, evaluate
+from streams.domain.alert_model import (
     AlertEvent,
-    AlertRules,
-    AlertState,
-    PointInfo,
     PointInputs,
     Report,
     RuleSpec,
     Thresholds,
-    evaluate,
     fingerprint,
 )
+from streams.domain.alert_rules import ALERTNAMES, DEFAULT_RULES, AlertRules
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
+from streams.domain.points import PointInfo
 from streams.domain.staleness import PointLiveness
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC, 02:00 in Kyiv

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.domain.alert_rules import AlertState
+from streams.domain.alert_lifecycle import AlertState
 from streams.domain.fuel_forecast import FuelReading, update
 from streams.domain.occupancy import OccupancyState
 from streams.domain.point_state import PointState
