@@ -9,6 +9,7 @@ committed (at-least-once; replays are idempotent).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -59,6 +60,8 @@ class Registry(Protocol):
 
 class Computations(Protocol):
     """What accepted messages feed (:class:`~streams.worker.pipeline.Pipeline`)."""
+
+    exclusive: asyncio.Lock  # held from computing a batch until its checkpoint is flushed
 
     def checkpoint(self) -> Checkpoint:
         """A checkpoint for one batch."""
@@ -120,20 +123,21 @@ class Ingestor:
                 self._reject(checkpoint, message, unknown_point(topic, msg["point_id"]), now)
         valid = await self._write(checkpoint, topic, valid, now)
         accepted = [msg for _, msg in valid]
-        try:
-            if accepted:
-                self._computations.process(
-                    topic, accepted, [message.partition for message, _ in valid], checkpoint
-                )
-            await checkpoint.flush()
-        except Exception as exc:
-            # A bug in a computation must not lose the batch: its rows are stored, and the
-            # messages are dead-lettered with the error so they can be replayed once fixed.
-            log.exception("computations failed on a %s batch; dead-lettering it", topic)
-            checkpoint.drop_computations(self._computations.states())
-            for message, _ in valid:
-                self._reject(checkpoint, message, internal_error(topic, exc), now)
-            await checkpoint.flush()
+        async with self._computations.exclusive:
+            try:
+                if accepted:
+                    self._computations.process(
+                        topic, accepted, [message.partition for message, _ in valid], checkpoint
+                    )
+                await checkpoint.flush()
+            except Exception as exc:
+                # A bug in a computation must not lose the batch: its rows are stored, and the
+                # messages are dead-lettered with the error so they can be replayed once fixed.
+                log.exception("computations failed on a %s batch; dead-lettering it", topic)
+                checkpoint.drop_computations(self._computations.states())
+                for message, _ in valid:
+                    self._reject(checkpoint, message, internal_error(topic, exc), now)
+                await checkpoint.flush()
         for message in batch:
             self.positions[(topic, message.partition)] = message.offset + 1
         delay = self._metrics.event_delay.labels(topic)

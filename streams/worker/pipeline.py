@@ -10,6 +10,7 @@ produces goes to its :class:`~streams.worker.checkpoint.Checkpoint`, flushed whe
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
@@ -52,6 +53,11 @@ class Pipeline:
         self._event_clock = event_clock
         self._table = table
         self._scope = scope
+        # The agents of the input topics and the timer each work on their own copy of the
+        # records they touch, and write them back when their checkpoint is flushed, after
+        # awaiting the database and Kafka: one at a time, or one would overwrite the other's
+        # changes to a point (an activation order and a report of the same point, say).
+        self.exclusive = asyncio.Lock()
         self._watermark = 0.0  # newest event ts seen: the clock when event_clock is on
         self.progress: dict[int, float] = {}  # telemetry partition -> newest ts processed
 
@@ -105,6 +111,10 @@ class Pipeline:
 
     async def judge(self, highwaters: Mapping[int, int], positions: Mapping[int, int]) -> None:
         """Judge silence and deadlines for this worker's points (called by a timer)."""
+        async with self.exclusive:
+            await self._judge(highwaters, positions)
+
+    async def _judge(self, highwaters: Mapping[int, int], positions: Mapping[int, int]) -> None:
         now = self.now()
         health = pipeline_health(self._partition_progress(highwaters, positions))
         # In event time no point is judged beyond the event time reached on a partition that

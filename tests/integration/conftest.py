@@ -151,3 +151,30 @@ def wait_until_processing(proc: Worker, settings: Settings, admin_dsn: str, prob
     except AssertionError as exc:
         proc.stop()
         raise AssertionError(f"{exc}\n--- worker log ---\n{proc.log_tail()}") from None
+
+
+@pytest.fixture()
+def wall_clock_worker_paused(worker: Worker) -> Iterator[None]:
+    """The session's wall-clock worker would judge the same points on the wall clock and
+    publish its own verdicts to points.state: pause it while an event-clock test runs."""
+    worker.stop()
+    yield
+    worker.start()
+
+
+def fresh_worker(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory, name: str,
+    start_at: dict[TopicPartition, int] | None = None, **env: str,
+) -> Worker:
+    """A started worker in a consumer group of its own (fresh state) that sees only messages
+    after ``start_at`` (default: only new ones)."""
+    group = f"nezlam-it-{name}-{uuid.uuid4().hex[:8]}"
+    if start_at is None:
+        start_at = end_offsets(settings, [s.name for s in INPUT_TOPICS])
+    commit_offsets(settings, group, start_at)
+    state = tmp_path_factory.mktemp(f"{name}-worker")
+    proc = Worker({"NEZLAM_APP_ID": group, "NEZLAM_WEB_PORT": str(free_port()),
+                   "NEZLAM_STATE_DIR": str(state), "NEZLAM_SINK_BATCH_SECONDS": "0.2", **env},
+                  Path(state) / "worker.log")
+    proc.start()
+    return proc

@@ -22,7 +22,6 @@ from streams.domain.fuel_forecast import FuelReading, update
 from streams.simulate.registry import build_registry
 from streams.topics import (
     ACTIVATIONS,
-    INPUT_TOPICS,
     POINT_STATE,
     REGISTRY,
     TELEMETRY,
@@ -30,20 +29,19 @@ from streams.topics import (
 )
 from tests.integration.conftest import (
     SILENCE_AFTER,
+    fresh_worker,
     registry_record,
     telemetry_record,
     wait_until_processing,
 )
 from tests.integration.pipeline import (
     Worker,
-    commit_offsets,
     end_offsets,
     produce,
     query,
     read_from,
     wait_for,
 )
-from tests.integration.tsdb_wasm import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -145,35 +143,11 @@ def test_a_silent_point_is_reported_within_its_threshold_plus_30_seconds(
 
 
 @pytest.fixture()
-def wall_clock_worker_paused(worker: Worker) -> Iterator[None]:
-    """The session's wall-clock worker would judge the same points on the wall clock and
-    publish its own verdicts to points.state: pause it while an event-clock test runs."""
-    worker.stop()
-    yield
-    worker.start()
-
-
-def _fresh_worker(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory, name: str, **env: str
-) -> Worker:
-    """A started worker in a consumer group of its own (fresh state) that sees only new
-    messages."""
-    group = f"nezlam-it-{name}-{uuid.uuid4().hex[:8]}"
-    commit_offsets(settings, group, end_offsets(settings, [s.name for s in INPUT_TOPICS]))
-    state = tmp_path_factory.mktemp(f"{name}-worker")
-    proc = Worker({"NEZLAM_APP_ID": group, "NEZLAM_WEB_PORT": str(free_port()),
-                   "NEZLAM_STATE_DIR": str(state), "NEZLAM_SINK_BATCH_SECONDS": "0.2", **env},
-                  Path(state) / "worker.log")
-    proc.start()
-    return proc
-
-
-@pytest.fixture()
 def event_clock_worker(
     wall_clock_worker_paused: None, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
     """A fresh worker on a simulated clock (the newest event ts it has seen)."""
-    proc = _fresh_worker(settings, tmp_path_factory, "event", NEZLAM_CLOCK="event",
+    proc = fresh_worker(settings, tmp_path_factory, "event", NEZLAM_CLOCK="event",
                          NEZLAM_LIVENESS_INTERVAL_SECONDS="1")
     yield proc
     proc.stop()
@@ -187,7 +161,7 @@ def lone_worker(
     """A fresh worker alone on the topics, already processing: the rows a test counts are its
     work only, and no state from earlier runs (the simulator's point ids repeat) stands in
     its way."""
-    proc = _fresh_worker(settings, tmp_path_factory, "lone")
+    proc = fresh_worker(settings, tmp_path_factory, "lone")
     wait_until_processing(proc, settings, admin_dsn, f"IT-lone-{uuid.uuid4().hex[:8]}")
     yield proc
     proc.stop()

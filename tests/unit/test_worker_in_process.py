@@ -54,6 +54,7 @@ class FakeDatabase:
         self.rows: dict[str, list[Mapping[str, Any]]] = {}
 
     async def write(self, topic: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        await asyncio.sleep(0)  # a real write awaits the server: other batches run meanwhile
         if any(row.get("indoor_temp_c") == REFUSED_TEMPERATURE for row in rows):
             raise ValueError("check constraint violated")
         self.journal.steps.append(f"rows {topic}")
@@ -78,6 +79,7 @@ class FakeKafka:
         self.sent: list[OutputMessage] = []
 
     async def send_all(self, messages: list[OutputMessage]) -> None:
+        await asyncio.sleep(0)  # waiting for the brokers' acknowledgement
         self.journal.steps.append("publish " + ",".join(sorted({t for t, _, _ in messages})))
         self.sent.extend(messages)
 
@@ -153,12 +155,16 @@ class Worker:
         self.offset = 0
 
     def consume(self, topic: str, messages: Sequence[dict[str, Any]], partition: int = 0) -> None:
+        asyncio.run(self.ingestor.handle(topic, self.batch(topic, messages, partition)))
+
+    def batch(self, topic: str, messages: Sequence[dict[str, Any]], partition: int = 0
+              ) -> list[InboundMessage]:
         batch = []
         for message in messages:
             batch.append(InboundMessage(topic, partition, self.offset,
                                         message["point_id"].encode(), orjson.dumps(message)))
             self.offset += 1
-        asyncio.run(self.ingestor.handle(topic, batch))
+        return batch
 
     def alert_history(self) -> list[tuple[str, str, str]]:
         return [(a["point_id"], a["alertname"], a["status"]) for a in self.kafka.on(topics.ALERTS)]
@@ -265,3 +271,25 @@ def test_the_timer_judges_nothing_while_a_partition_is_behind() -> None:
                                       {0: worker.offset, 1: worker.offset}))
 
     assert not any(alertname == "point_silent" for _, alertname, _ in worker.alert_history())
+
+
+def test_batches_of_two_topics_at_once_lose_neither_one_s_changes_to_a_point() -> None:
+    worker = Worker()
+    order = {"point_id": "kyiv-001", "ts": iso(T0), "action": "activate",
+             "requested_by": "ДСНС"}
+
+    async def both_agents() -> None:
+        # The report's batch computes first, then awaits its writes while the order's batch
+        # computes from the record as it was.
+        await asyncio.gather(
+            worker.ingestor.handle(topics.TELEMETRY, worker.batch(
+                topics.TELEMETRY, [report("kyiv-001", T0 + 60, status="standby")])),
+            worker.ingestor.handle(topics.ACTIVATIONS, worker.batch(topics.ACTIVATIONS, [order])),
+        )
+
+    asyncio.run(both_agents())
+
+    liveness = PointState.from_dict(worker.table["kyiv-001"]).liveness
+    assert liveness is not None
+    assert liveness.activation_requested_at == pytest.approx(T0, abs=0.001)
+    assert liveness.last_seen_ts == pytest.approx(T0 + 60, abs=0.001)
