@@ -34,9 +34,9 @@ pytestmark = pytest.mark.integration
 
 MINUTES = 240
 MINUTE = 60.0
-# Each run's alert history: (point, alertname, status, starts_at, ends_at), times as offsets in
-# seconds from the scenario's start.
-History = list[tuple[str, str, str, float, float | None]]
+# Each run's alert history: (point, alertname, status, ts, starts_at, ends_at), times as offsets
+# in seconds from the scenario's start.
+History = list[tuple[str, str, str, float, float, float | None]]
 
 
 def _iso(ts: float) -> str:
@@ -110,6 +110,7 @@ def _history(settings: Settings, start: dict[Any, int], scenario: Scenario) -> H
         ends = alert["ends_at"]
         found.append((
             alert["point_id"].removeprefix(scenario.prefix), alert["alertname"], alert["status"],
+            datetime.fromisoformat(alert["ts"]).timestamp() - scenario.t0,
             datetime.fromisoformat(alert["starts_at"]).timestamp() - scenario.t0,
             None if ends is None else datetime.fromisoformat(ends).timestamp() - scenario.t0,
         ))
@@ -118,7 +119,7 @@ def _history(settings: Settings, start: dict[Any, int], scenario: Scenario) -> H
 
 def _episodes(history: History) -> dict[tuple[str, str], tuple[float, float | None]]:
     """Each (point, alertname)'s episode as its resolution tells it (one per alert here)."""
-    return {(p, name): (starts, ends) for p, name, status, starts, ends in history
+    return {(p, name): (starts, ends) for p, name, status, _, starts, ends in history
             if status == "resolved"}
 
 
@@ -176,8 +177,8 @@ def test_live_small_batches_and_a_backlog_in_big_batches_raise_the_same_alerts(
     assert {name for _, name in episodes} <= {"fuel_low", "fuel_critical", "point_silent",
                                               "no_power", "activation_overdue", "over_capacity"}
 
-    def near(actual: float | None, minute: float) -> bool:
-        return actual is not None and abs(actual - minute * MINUTE) <= MINUTE
+    def near(actual: float | None, minute: float, reports: int = 1) -> bool:
+        return actual is not None and abs(actual - minute * MINUTE) <= reports * MINUTE
 
     silent = episodes[("silent", "point_silent")]
     assert near(silent[0], 59 + 5) and near(silent[1], 100)  # last report + 5 min threshold
@@ -188,6 +189,9 @@ def test_live_small_batches_and_a_backlog_in_big_batches_raise_the_same_alerts(
     crowd = episodes[("crowd", "over_capacity")]
     assert near(crowd[0], 120) and near(crowd[1], 160)
     for name in ("fuel_low", "fuel_critical"):
-        assert near(episodes[("burner", name)][1], 120)  # the refuel resolves both
+        # The refuel resolves both; the forecaster takes a jump in level for a refuel once a
+        # second reading confirms it (one reading could be a sensor glitch).
+        assert near(episodes[("burner", name)][1], 120, reports=3)
     quiet = {"steady", "on-time", "stood-down"}
     assert [a for a in expected_live if a[0] in quiet] == []
+    print("alert history (live and backlog):", *expected_live, sep="\n  ")
