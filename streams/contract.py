@@ -13,13 +13,14 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 import fastjsonschema
 import orjson
 
+from streams.domain.timestamps import iso
 from streams.resources import schema_file
 from streams.topics import INPUT_TOPICS, OUTPUT_TOPICS, deadletter_spec
 
@@ -294,7 +295,7 @@ def dead_letter(
         "payload_truncated": kept < len(data),
         "payload_bytes": len(data),
         "payload_sha256": hashlib.sha256(data).hexdigest(),
-        "rejected_at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
+        "rejected_at": iso(now),
     }
     # default=repr: a Rejection built elsewhere may carry a value JSON has no type for.
     return orjson.dumps(record, default=repr)

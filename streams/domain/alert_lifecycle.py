@@ -35,7 +35,6 @@ from streams.domain.alert_model import (
     RuleState,
     Verdict,
     fingerprint,
-    iso,
 )
 from streams.domain.alert_rules import (
     ALERTNAMES,
@@ -46,6 +45,7 @@ from streams.domain.alert_rules import (
     AlertRules,
     RuleContext,
 )
+from streams.domain.timestamps import iso
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
 from streams.domain.points import PointInfo
 from streams.domain.staleness import PointLiveness
+from streams.domain.timestamps import iso
 
 Severity = Literal["info", "warning", "critical"]
 EventStatus = Literal["firing", "updated", "resolved"]
@@ -154,11 +154,6 @@ class PointInputs:
 def fingerprint(alertname: str, point_id: str) -> str:
     """The stable id of one alertname on one point: 16 hex digits of a SHA-1."""
     return hashlib.sha1(f"{alertname}\x00{point_id}".encode()).hexdigest()[:16]
-
-
-def iso(ts: float) -> str:
-    """Epoch seconds as an RFC 3339 UTC date-time with milliseconds."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,9 +26,9 @@ from streams.domain.alert_model import (
     RuleState,
     Thresholds,
     Verdict,
-    iso,
 )
 from streams.domain.alert_text import Language
+from streams.domain.timestamps import iso
 
 FUEL_CRITICAL = "fuel_critical"
 FUEL_LOW = "fuel_low"

@@ -22,7 +22,7 @@ back to their table afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -140,25 +140,6 @@ class OccupancySnapshot:
     headcount_ts: float | None  # when the count was last re-based on a reported headcount
 
 
-@dataclass(frozen=True, slots=True)
-class OblastOccupancy:
-    """Occupancy summed over the points of one oblast.
-
-    ``capacity_people`` sums the points that declare a capacity, and ``utilisation`` relates
-    the people inside *those* points to it, so points without a capacity do not inflate it.
-    """
-
-    oblast: str
-    points: int
-    points_without_capacity: int
-    people_inside: int
-    visits_15m: int
-    visits_1h: int
-    visits_24h: int
-    capacity_people: int
-    utilisation: float | None
-
-
 def apply_visit(state: OccupancyState, visit: Visit, config: OccupancyConfig) -> VisitOutcome:
     """Apply one arrival or departure to ``state`` (in place).
 
@@ -229,54 +210,6 @@ def snapshot(
         last_event_ts=state.high_ts,
         headcount_ts=state.baseline_ts,
     )
-
-
-def rollup(snapshots: Iterable[tuple[str, OccupancySnapshot]]) -> dict[str, OblastOccupancy]:
-    """Sum ``(oblast, snapshot)`` pairs into one :class:`OblastOccupancy` per oblast."""
-    totals: dict[str, _OblastTotals] = {}
-    for oblast, snap in snapshots:
-        totals.setdefault(oblast, _OblastTotals()).add(snap)
-    return {oblast: t.freeze(oblast) for oblast, t in totals.items()}
-
-
-@dataclass(slots=True)
-class _OblastTotals:
-    points: int = 0
-    points_without_capacity: int = 0
-    people_inside: int = 0
-    people_at_capacity_points: int = 0
-    visits_15m: int = 0
-    visits_1h: int = 0
-    visits_24h: int = 0
-    capacity_people: int = 0
-
-    def add(self, snap: OccupancySnapshot) -> None:
-        self.points += 1
-        self.people_inside += snap.people_inside
-        self.visits_15m += snap.visits_15m
-        self.visits_1h += snap.visits_1h
-        self.visits_24h += snap.visits_24h
-        if snap.capacity_people and snap.capacity_people > 0:
-            self.capacity_people += snap.capacity_people
-            self.people_at_capacity_points += snap.people_inside
-        else:
-            self.points_without_capacity += 1
-
-    def freeze(self, oblast: str) -> OblastOccupancy:
-        utilisation = (
-            self.people_at_capacity_points / self.capacity_people if self.capacity_people else None
-        )
-        return OblastOccupancy(
-            oblast=oblast,
-            points=self.points,
-            points_without_capacity=self.points_without_capacity,
-            people_inside=self.people_inside,
-            visits_15m=self.visits_15m,
-            visits_1h=self.visits_1h,
-            visits_24h=self.visits_24h,
-            capacity_people=self.capacity_people,
-            utilisation=utilisation,
-        )
 
 
 def _too_late(state: OccupancyState, ts: float, config: OccupancyConfig) -> bool:

@@ -20,7 +20,7 @@ from streams import outage
 from streams.config import Settings
 from streams.contract import Contract
 from streams.domain.alert_rules import AlertRules
-from streams.domain.clock import LagGuardConfig
+from streams.domain.lag_guard import LagGuardConfig
 from streams.domain.occupancy import OccupancyConfig
 from streams.domain.staleness import StalenessConfig
 from streams.kafka_client import client_kwargs

@@ -7,8 +7,9 @@ from typing import Any
 
 from streams import topics
 from streams.domain.fuel_forecast import Forecast, FuelReading, update
+from streams.domain.timestamps import iso
 from streams.point_directory import PointDirectory
-from streams.worker.outputs import Outputs, iso
+from streams.worker.outputs import Outputs
 from streams.worker.point_states import PointStates
 
 METHOD = "kalman-running-time-v1"
@@ -43,9 +44,7 @@ class FuelProcessor:
             record.fuel = new_state
             states.changed(point_id)
             if forecast.level_l is not None:
-                # a late reading leaves the state (and its forecast's ts) as it was
-                arrived_ts = msg["ts"] if forecast.ts == msg["_ts"] else None
-                message = forecast_message(point_id, forecast, arrived_ts)
+                message = forecast_message(point_id, forecast)
                 out.store(topics.FUEL_FORECAST, message)
                 published[point_id] = message
             forecasts.append(forecast)
@@ -56,12 +55,11 @@ class FuelProcessor:
         return forecasts
 
 
-def forecast_message(point_id: str, forecast: Forecast, ts: str | None = None) -> dict[str, Any]:
-    """A ``points.fuel_forecast`` message (also the ``fuel_forecast`` row); ``ts`` is the
-    reading's timestamp as it arrived, when at hand (formatting it again costs time)."""
+def forecast_message(point_id: str, forecast: Forecast) -> dict[str, Any]:
+    """A ``points.fuel_forecast`` message (also the ``fuel_forecast`` row)."""
     return {
         "point_id": point_id,
-        "ts": ts if ts is not None else iso(forecast.ts),
+        "ts": iso(forecast.ts),
         "fuel_level_l": forecast.level_l,
         "burn_rate_lph": forecast.burn_rate_lph,
         "hours_to_empty": forecast.hours_to_empty,

@@ -24,8 +24,9 @@ from streams.domain.staleness import (
     on_registry,
     on_report,
 )
+from streams.domain.timestamps import iso
 from streams.point_directory import PointDirectory
-from streams.worker.outputs import Outputs, iso
+from streams.worker.outputs import Outputs
 from streams.worker.point_states import PointStates
 
 

@@ -16,8 +16,9 @@ from streams.domain.occupancy import (
     apply_visit,
     snapshot,
 )
+from streams.domain.timestamps import iso
 from streams.point_directory import PointDirectory
-from streams.worker.outputs import Outputs, iso
+from streams.worker.outputs import Outputs
 from streams.worker.point_states import PointStates
 
 

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
-
-
-def iso(ts: float) -> str:
-    """Epoch seconds as RFC 3339 in UTC, as the message contract wants timestamps."""
-    return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 @dataclass

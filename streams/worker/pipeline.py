@@ -16,7 +16,12 @@ from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from streams import topics
-from streams.domain.clock import LagGuardConfig, PartitionProgress, pipeline_health, reference_time
+from streams.domain.lag_guard import (
+    LagGuardConfig,
+    PartitionProgress,
+    pipeline_health,
+    reference_time,
+)
 from streams.worker.alerts import AlertProcessor
 from streams.worker.checkpoint import Checkpoint, Destinations
 from streams.worker.fuel import FuelProcessor

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from streams.domain.alert_model import iso
+from streams.domain.timestamps import iso
 from streams.sinks.alert_outbox import Batch, DeliveryPolicy, Outbox, to_alertmanager
 
 T0 = 1_767_225_600.0

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from streams import topics
 from streams.domain.alert_rules import AlertRules
-from streams.domain.clock import LagGuardConfig
+from streams.domain.lag_guard import LagGuardConfig
 from streams.domain.occupancy import OccupancyConfig
 from streams.domain.points import PointInfo
 from streams.domain.staleness import StalenessConfig

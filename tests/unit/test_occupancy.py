@@ -12,13 +12,11 @@ from hypothesis import strategies as st
 from streams.domain.occupancy import (
     Applied,
     OccupancyConfig,
-    OccupancySnapshot,
     OccupancyState,
     Visit,
     VisitKind,
     apply_headcount,
     apply_visit,
-    rollup,
     snapshot,
 )
 
@@ -278,32 +276,6 @@ def test_config_is_validated() -> None:
         OccupancyConfig(allowed_lateness_seconds=5 * H)
     with pytest.raises(ValueError):
         OccupancyConfig(dedup_capacity=0)
-
-
-def _snap(people: int, capacity: int | None, visits: int = 0) -> OccupancySnapshot:
-    return OccupancySnapshot(T0, people, visits, 2 * visits, 3 * visits, capacity, None, T0, None)
-
-
-def test_rollup_sums_points_per_oblast() -> None:
-    totals = rollup(
-        [
-            ("Kyiv", _snap(30, 100, 1)),
-            ("Kyiv", _snap(90, 50, 2)),
-            ("Kyiv", _snap(5, None, 4)),
-            ("Odesa", _snap(0, 20)),
-        ]
-    )
-    kyiv = totals["Kyiv"]
-    assert (kyiv.points, kyiv.points_without_capacity, kyiv.people_inside) == (3, 1, 125)
-    assert (kyiv.visits_15m, kyiv.visits_1h, kyiv.visits_24h) == (7, 14, 21)
-    assert kyiv.capacity_people == 150
-    assert kyiv.utilisation == pytest.approx(120 / 150)  # the point without capacity is out
-    assert totals["Odesa"].utilisation == 0.0
-    assert rollup([("Lviv", _snap(3, None))])["Lviv"].utilisation is None
-    assert rollup([]) == {}
-
-
-# --- properties ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

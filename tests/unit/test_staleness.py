@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.domain.clock import (
+from streams.domain.lag_guard import (
     LagGuardConfig,
     PartitionProgress,
     PipelineHealth,

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from streams import topics
 from streams.contract import Contract
 from streams.domain.alert_rules import AlertRules
-from streams.domain.clock import LagGuardConfig
+from streams.domain.lag_guard import LagGuardConfig
 from streams.domain.occupancy import OccupancyConfig
 from streams.domain.point_state import PointState
 from streams.domain.points import PointInfo
