@@ -12,6 +12,7 @@ from streams import config_docs
 from streams.config import get_settings
 from streams.db.cli import db
 from streams.deadletter_cli import deadletter
+from streams.dispatch_plan import dispatch_plan
 from streams.grafana_push import grafana
 from streams.live import run
 from streams.refuel_plan import refuel_plan
@@ -37,6 +38,7 @@ main.add_command(simulate)
 main.add_command(run)
 main.add_command(topics)
 main.add_command(refuel_plan)
+main.add_command(dispatch_plan)
 main.add_command(deadletter)
 main.add_command(state)
 

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from streams.resources import default_alert_rules
+from streams.resources import default_alert_rules, default_depots
 
 # A list read from one variable as comma-separated text (``a:1,b:2``), not as JSON.
 CommaList = Annotated[list[str], NoDecode]
@@ -242,6 +242,30 @@ class Settings(TopicNamespace):
         300.0,
         ge=0,
         description="A resolution is re-sent for this long after it was first delivered.",
+    )
+
+    # --- Dispatch plan (docs/oncall.md) ------------------------------------------------------
+    depots_file: Path = Field(
+        default_factory=default_depots,
+        description="The fuel depots and trucks per oblast (YAML) the dispatch plan routes; "
+        "validated when read.",
+        json_schema_extra={"doc_default": "the shipped `config/depots.yaml`"},
+    )
+    dispatch_time_limit_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest the solver works on one oblast's dispatch plan; the best plan "
+        "found by then is kept.",
+    )
+    dispatch_safety_margin_hours: float = Field(
+        1.0,
+        ge=0,
+        description="A truck must arrive this long before a generator runs dry.",
+    )
+    dispatch_horizon_hours: float = Field(
+        24.0,
+        gt=0,
+        description="The dispatch plan covers the generators that run dry within this long.",
     )
 
     # --- Local files -------------------------------------------------------------------------

@@ -37,6 +37,11 @@ def default_alert_rules() -> Path:
     return _shipped("streams.shipped_config", "alert_rules.yaml")
 
 
+def default_depots() -> Path:
+    """The shipped fuel depots and trucks (``config/depots.yaml``)."""
+    return _shipped("streams.shipped_config", "depots.yaml")
+
+
 def deploy_file(*parts: str) -> Path:
     """A shipped deployment file, e.g. ``deploy_file("prometheus", "rules.yml")``."""
     return _shipped("streams.deploy", *parts)

@@ -21,7 +21,8 @@ def build() -> dashboard.Dashboard:
         base.new_dashboard(
             UID,
             "Nezlam: fuel and logistics",
-            "Generators' fuel: the refuel plan (most urgent first), level and forecast per "
+            "Generators' fuel: the refuel plan (most urgent first), the trucks' dispatch plan, "
+            "level and forecast per "
             "point, hours to empty across the network, fuel alerts and fuel burned per oblast.",
             time_to="now+24h",
         )
@@ -29,6 +30,7 @@ def build() -> dashboard.Dashboard:
         .with_variable(base.kind_variable())
         .with_variable(_point_variable())
         .with_panel(_refuel_plan())
+        .with_panel(_dispatch_plan())
         .with_panel(_level_and_forecast())
         .with_panel(_hours_to_empty())
         .with_panel(_active_fuel_alerts())
@@ -90,6 +92,46 @@ def _refuel_plan() -> table.Panel:
         .override_by_name("hours_until_refuel_due", [base.unit("h"), base.decimals(1)])
         .override_by_name("burn_rate_lph", [base.decimals(2)])
         .override_by_name("confidence", [base.unit("percentunit")])
+    )
+
+
+def _dispatch_plan() -> table.Panel:
+    query = SqlQuery(
+        """
+        SELECT oblast, truck_id, depot, stop_order, point_name, point_id, litres, arrives_at,
+               runs_dry_at, slack_hours, note
+        FROM (
+            SELECT s.oblast, s.truck_id, s.depot, s.stop_order, s.point_name, s.point_id,
+                   s.litres, s.arrives_at, s.runs_dry_at, s.slack_hours, '' AS note
+            FROM dispatch_stops_latest AS s
+            WHERE s.oblast IN ($oblast)
+            UNION ALL
+            SELECT u.oblast, 'NOT REACHED', NULL, NULL, u.point_name, u.point_id, NULL, NULL,
+                   u.runs_dry_at, NULL, u.reason
+            FROM dispatch_unreached_latest AS u
+            WHERE u.oblast IN ($oblast)
+        ) AS plan
+        ORDER BY stop_order IS NOT NULL, runs_dry_at, oblast, truck_id, stop_order
+        LIMIT 500
+        """,
+        columns=("oblast", "truck_id", "stop_order", "point_name", "litres", "arrives_at",
+                 "runs_dry_at", "slack_hours", "note"),
+    )
+    return (
+        table.Panel()
+        .title("Dispatch plan: truck runs")
+        .description(
+            "The newest dispatch plan of each oblast (`nezlam dispatch-plan --write`, or its "
+            "schedule): points no truck reaches before they run dry first, with why; then each "
+            "truck's stops in order, the litres to deliver, when it arrives and how many hours "
+            "of slack that leaves before the deadline (runs dry minus the safety margin)."
+        )
+        .datasource(datasources.postgres())
+        .with_target(query)
+        .span(24)
+        .height(10)
+        .override_by_name("slack_hours", [base.unit("h"), base.decimals(1)])
+        .override_by_name("litres", [base.decimals(0)])
     )
 
 

@@ -82,6 +82,7 @@ def insert(conn: Conn, now: datetime) -> None:
     _insert_activations(conn, now)
     _insert_forecasts(conn, now)
     _insert_alerts(conn, now)
+    _insert_dispatch_plans(conn, now)
 
 
 def _insert(conn: Conn, statement: LiteralString, rows: Sequence[Sequence[object]]) -> None:
@@ -254,3 +255,30 @@ def _insert_alerts(conn: Conn, now: datetime) -> None:
         " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])",
         rows,
     )
+
+
+def _insert_dispatch_plans(conn: Conn, now: datetime) -> None:
+    """An older and a newer plan for Одеська (a stop), and one for Київська (a point no truck
+    reaches in time): the panels show the newer ones."""
+    computed = now - timedelta(minutes=10)
+    for oblast, at, reached, unreached in (("Одеська", computed - timedelta(hours=1), 1, 0),
+                                           ("Одеська", computed, 1, 0),
+                                           ("Київська", computed, 0, 1)):
+        conn.execute(
+            "INSERT INTO dispatch_plans (oblast, computed_at, solve_seconds, points_reached,"
+            " points_unreached, litres, km) VALUES (%s, %s, 0.4, %s, %s, %s, 84.0)",
+            [oblast, at, reached, unreached, 150.0 * reached])
+        if reached:
+            conn.execute(
+                "INSERT INTO dispatch_stops (oblast, computed_at, truck_id, depot, stop_order,"
+                " point_id, point_name, litres, arrives_at, deadline, runs_dry_at, slack_hours,"
+                " km_from_previous) VALUES (%s, %s, 'OD-1a', 'Одеська обласна нафтобаза', 1,"
+                " 'dash-odesa-3', 'Пункт dash-odesa-3', 150, %s, %s, %s, 2.5, 42.0)",
+                [oblast, at, at + timedelta(hours=1), at + timedelta(hours=3.5),
+                 at + timedelta(hours=4.5)])
+        if unreached:
+            conn.execute(
+                "INSERT INTO dispatch_unreached (oblast, computed_at, point_id, point_name,"
+                " runs_dry_at, reason) VALUES (%s, %s, 'dash-kyiv-1', 'Пункт dash-kyiv-1', %s,"
+                " 'runs dry in 0.8 h: within the safety margin, too late for any truck')",
+                [oblast, at, at + timedelta(hours=0.8)])
