@@ -8,7 +8,7 @@ PYTEST := $(VENV)/bin/pytest
 
 .DEFAULT_GOAL := help
 .PHONY: help setup system-deps stack-up stack-down stack-status migrate run worker \
-	test lint unit integration bench bench-forecast dashboards up down deploy-check
+	test lint unit integration bench bench-forecast bench-dispatch dashboards up down deploy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ test: setup lint unit integration ## everything CI runs
 
 bench-forecast: $(VENV)/.installed ## fuel forecaster against the predict_linear baseline
 	@$(PY) -m streams.bench.forecast
+
+bench-dispatch: $(VENV)/.installed ## dispatch plan on simulated blackouts: OR-Tools against the greedy baseline (BENCH_ARGS="--points 400 --json d.json")
+	@$(PY) -m streams.bench.dispatch $(BENCH_ARGS)
 
 bench: stack-up ## worker against Faust's no-op: rate, CPU/event, latency, memory, 2 workers (namespace `bench`; BENCH_ARGS="--minutes 3 --no-scale-out --json bench.json")
 	@$(NEZLAM) namespace run bench -- $(PY) -m streams.bench.pipeline $(BENCH_ARGS)

@@ -177,10 +177,15 @@ class DispatchPlan:
     computed_at: datetime
     instance: Instance
     plan: Plan
+    zone: ZoneInfo  # the depots file's: the times logistics read
 
     def at(self, hours: float) -> datetime:
         """The moment ``hours`` after the plan was computed."""
         return self.computed_at + timedelta(hours=hours)
+
+    def clock(self, at: datetime) -> str:
+        """``at`` in the plan's zone, to the minute, with its offset."""
+        return at.astimezone(self.zone).isoformat(timespec="minutes")
 
 
 def compute(conn: psycopg.Connection[Any], oblast: str, settings: Settings) -> DispatchPlan:
@@ -189,8 +194,8 @@ def compute(conn: psycopg.Connection[Any], oblast: str, settings: Settings) -> D
     name, _ = depots.oblast(oblast)
     now = datetime.now(UTC)
     instance = build_instance(depots, name, fetch_plan(conn, oblast=name), now, settings)
-    return DispatchPlan(name, now, instance,
-                        solve(instance, settings.dispatch_time_limit_seconds))
+    return DispatchPlan(name, now, instance, solve(instance, settings.dispatch_time_limit_seconds),
+                        ZoneInfo(depots.timezone))
 
 
 def write(conn: psycopg.Connection[Any], dispatch: DispatchPlan) -> None:
@@ -230,7 +235,7 @@ def records(dispatch: DispatchPlan) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [
         {"truck": None, "depot": None, "stop": None, "point_id": u.point_id,
          "name": names[u.point_id], "litres": None, "arrives_at": None,
-         "runs_dry_at": _clock(dispatch.at(u.runs_dry_h)), "slack_hours": None, "km": None,
+         "runs_dry_at": dispatch.clock(dispatch.at(u.runs_dry_h)), "slack_hours": None, "km": None,
          "note": f"NOT REACHED: {u.reason}"}
         for u in dispatch.plan.unreached
     ]
@@ -239,8 +244,8 @@ def records(dispatch: DispatchPlan) -> list[dict[str, Any]]:
             out.append({
                 "truck": r.truck.truck_id, "depot": depot_names[r.truck.depot_id],
                 "stop": order, "point_id": s.point_id, "name": names[s.point_id],
-                "litres": round(s.litres), "arrives_at": _clock(dispatch.at(s.arrive_h)),
-                "runs_dry_at": _clock(dispatch.at(s.runs_dry_h)),
+                "litres": round(s.litres), "arrives_at": dispatch.clock(dispatch.at(s.arrive_h)),
+                "runs_dry_at": dispatch.clock(dispatch.at(s.runs_dry_h)),
                 "slack_hours": round(s.slack_h, 1), "km": round(s.km_from_previous, 1),
                 "note": "",
             })
@@ -269,16 +274,12 @@ def _feature(kind: str, coordinates: Any, properties: dict[str, Any]) -> dict[st
             "properties": properties}
 
 
-def _clock(at: datetime) -> str:
-    return at.isoformat(timespec="minutes").replace("+00:00", "Z")
-
-
 def render(dispatch: DispatchPlan, fmt: str, out: IO[str]) -> None:
     """Print the plan in ``fmt`` (table, csv, json, geojson)."""
     rows = records(dispatch)
     if fmt == "json":
         out.write(orjson.dumps({"oblast": dispatch.oblast,
-                                "computed_at": _clock(dispatch.computed_at),
+                                "computed_at": dispatch.clock(dispatch.computed_at),
                                 "lines": rows}, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif fmt == "geojson":
         out.write(orjson.dumps(geojson(dispatch)).decode() + "\n")
@@ -292,19 +293,29 @@ def render(dispatch: DispatchPlan, fmt: str, out: IO[str]) -> None:
 
 def _table(dispatch: DispatchPlan, rows: Sequence[dict[str, Any]], out: IO[str]) -> None:
     plan = dispatch.plan
-    table = Table(box=box.SIMPLE_HEAD, title=(
-        f"Dispatch plan, {dispatch.oblast}, {_clock(dispatch.computed_at)}: {plan.reached} "
-        f"points reached, {len(plan.unreached)} not, {plan.litres:,.0f} l, {plan.km:,.0f} km "
-        f"(solved in {plan.solve_seconds:.1f} s)"))
+    table = Table(box=box.SIMPLE_HEAD, title_justify="left", title=(
+        f"Dispatch plan, {dispatch.oblast}, {_short(dispatch.computed_at, dispatch.zone)} "
+        f"({dispatch.zone.key} time): {plan.reached} points reached, {len(plan.unreached)} "
+        f"not, {plan.litres:,.0f} l, {plan.km:,.0f} km (solved in {plan.solve_seconds:.1f} s)"))
     for column in ("truck", "stop", "point", "litres", "arrives", "runs dry", "slack h", "km",
                    "note"):
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(r["truck"] or "-", str(r["stop"] or ""), f"{r['name']} ({r['point_id']})",
-                      "" if r["litres"] is None else f"{r['litres']:,}", r["arrives_at"] or "",
-                      r["runs_dry_at"], "" if r["slack_hours"] is None else str(r["slack_hours"]),
+                      "" if r["litres"] is None else f"{r['litres']:,}",
+                      _short(r["arrives_at"], dispatch.zone),
+                      _short(r["runs_dry_at"], dispatch.zone),
+                      "" if r["slack_hours"] is None else str(r["slack_hours"]),
                       "" if r["km"] is None else str(r["km"]), r["note"])
-    Console(file=out, width=200).print(table)
+    Console(file=out, width=160).print(table)
+
+
+def _short(at: datetime | str | None, zone: ZoneInfo) -> str:
+    """``dd.mm HH:MM`` in ``zone`` (the table's times)."""
+    if at is None:
+        return ""
+    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return moment.astimezone(zone).strftime("%d.%m %H:%M")
 
 
 @click.command("dispatch-plan")
@@ -331,9 +342,10 @@ def dispatch_plan(oblasts: tuple[str, ...], fmt: str, write_db: bool,
                 if every_minutes is None:
                     render(dispatch, fmt, sys.stdout)
                 else:
-                    click.echo(f"{_clock(dispatch.computed_at)} {name}: {dispatch.plan.reached} "
-                               f"reached, {len(dispatch.plan.unreached)} not "
-                               f"({dispatch.plan.solve_seconds:.1f} s)", err=True)
+                    plan = dispatch.plan
+                    click.echo(f"{dispatch.clock(dispatch.computed_at)} {name}: {plan.reached} "
+                               f"reached, {len(plan.unreached)} not "
+                               f"({plan.solve_seconds:.1f} s)", err=True)
         if every_minutes is None:
             return
         time.sleep(every_minutes * 60)
