@@ -141,6 +141,11 @@ class Worker:
             )
 
     @property
+    def group(self) -> str:
+        """Its consumer group (``NEZLAM_APP_ID``)."""
+        return self._env["NEZLAM_APP_ID"]
+
+    @property
     def web_port(self) -> int:
         """The port of its HTTP server (/metrics)."""
         return int(self._env["NEZLAM_WEB_PORT"])
