@@ -74,6 +74,8 @@ def create_app(
         _ingest_agent(app, parts.ingestor, events, spec.name, settings)
 
     async def judge_points() -> None:
+        if app.rebalancing or app.in_recovery:
+            return  # the table is being restored: its points are judged once it is whole
         owned = [tp for tp in app.consumer.assignment() if tp.topic == topics.TELEMETRY]
         highwaters = await app.consumer.highwaters(*owned) if owned else {}
         positions: dict[int, int] = {}

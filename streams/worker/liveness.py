@@ -8,7 +8,7 @@ worker then judges the points of the partitions it owns and publishes each chang
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -96,18 +96,19 @@ class LivenessProcessor:
         self,
         now: float,
         reference: float | None,
-        states: PointStates,
+        points: Iterable[tuple[str, LivenessState]],
         out: Outputs,
         *,
         event_time: bool = False,
     ) -> tuple[StateCounts, dict[str, PointLiveness]]:
-        """Judge every point this worker owns and publish the changes; return the counts by
+        """Judge ``points`` (every point this worker owns) and publish the changes; return the
+        counts by
         state, and the verdicts alert rules must see: points silent or overdue, and points
         whose state just changed (a verdict that says "all well" as before needs no rule).
         ``event_time``: judge on event time alone (``NEZLAM_CLOCK=event``)."""
         verdicts: list[PointLiveness] = []
         notable: dict[str, PointLiveness] = {}
-        for point_id, liveness in states.liveness():
+        for point_id, liveness in points:
             # In event time only event time counts: when the worker read a report says
             # nothing (a backlog read in one batch would otherwise hide its silences).
             heard_by = math.inf if event_time else now

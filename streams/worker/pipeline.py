@@ -26,6 +26,7 @@ from streams.worker.alerts import AlertProcessor
 from streams.worker.checkpoint import Checkpoint, Destinations
 from streams.worker.fuel import FuelProcessor
 from streams.worker.liveness import LivenessProcessor
+from streams.worker.liveness_index import LivenessIndex
 from streams.worker.occupancy import OccupancyProcessor
 from streams.worker.point_states import PartitionScope, PointStates
 
@@ -63,6 +64,7 @@ class Pipeline:
         # awaiting the database and Kafka: one at a time, or one would overwrite the other's
         # changes to a point (an activation order and a report of the same point, say).
         self.exclusive = asyncio.Lock()
+        self._liveness_index = LivenessIndex()
         self._watermark = 0.0  # newest event ts seen: the clock when event_clock is on
         self.progress: dict[int, float] = {}  # telemetry partition -> newest ts processed
 
@@ -76,7 +78,7 @@ class Pipeline:
 
     def states(self) -> PointStates:
         """A fresh working copy of the per-point records."""
-        return PointStates(self._table, self._scope)
+        return PointStates(self._table, self._scope, on_write=self._liveness_index.written)
 
     def process(
         self,
@@ -115,7 +117,8 @@ class Pipeline:
             self._alerts.on_late_openings(late, states, out)
 
     async def judge(self, highwaters: Mapping[int, int], positions: Mapping[int, int]) -> None:
-        """Judge silence and deadlines for this worker's points (called by a timer)."""
+        """Judge silence and deadlines for this worker's points (called by a timer);
+        ``highwaters`` has an entry per telemetry partition this worker owns."""
         async with self.exclusive:
             await self._judge(highwaters, positions)
 
@@ -128,8 +131,10 @@ class Pipeline:
         guard = _EVENT_TIME_GUARD if self._event_clock else self._lag_guard
         reference = reference_time(now, health, guard)
         checkpoint = self.checkpoint()
+        self._liveness_index.cover(frozenset(highwaters), checkpoint.states)
         counts, verdicts = self._liveness.judge(
-            now, reference, checkpoint.states, checkpoint.out, event_time=self._event_clock
+            now, reference, self._liveness_index.items(), checkpoint.out,
+            event_time=self._event_clock,
         )
         if reference is not None:
             self._alerts.on_judgement(verdicts, reference, checkpoint.states, checkpoint.out)

@@ -7,7 +7,7 @@ its reports the batch holds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -30,9 +30,15 @@ class PartitionScope(Protocol):
 class PointStates:
     """The records a batch reads and changes; :meth:`flush` writes the changed ones."""
 
-    def __init__(self, table: MutableMapping[Any, Any], scope: PartitionScope) -> None:
+    def __init__(
+        self,
+        table: MutableMapping[Any, Any],
+        scope: PartitionScope,
+        on_write: Callable[[str, PointState], None] = lambda point_id, record: None,
+    ) -> None:
         self._table = table
         self._scope = scope
+        self._on_write = on_write
         self._open: dict[str, PointState] = {}
         self._changed: set[str] = set()
 
@@ -70,21 +76,19 @@ class PointStates:
         for partition, point_ids in by_partition.items():
             with self._scope(partition):
                 for point_id in point_ids:
-                    self._table[point_id] = self._open[point_id].to_dict()
+                    record = self._open[point_id]
+                    self._table[point_id] = record.to_dict()
+                    self._on_write(point_id, record)
         written = len(self._changed)
         self._changed.clear()
         return written
 
-    def liveness(self) -> Iterator[tuple[str, LivenessState]]:
-        """Every stored point's liveness (only that part is decoded: the timer reads them all)."""
+    def liveness(self) -> Iterator[tuple[str, int, LivenessState]]:
+        """Every stored point's partition and liveness (only that part is decoded)."""
         for key, stored in list(self._table.items()):
             point_id = key.decode() if isinstance(key, bytes) else key  # the table's raw keys
-            open_record = self._open.get(point_id)
-            if open_record is not None:
-                if open_record.liveness is not None:
-                    yield point_id, open_record.liveness
-            elif (liveness := stored.get("liveness")) is not None:
-                yield point_id, LivenessState.from_dict(liveness)
+            if (liveness := stored.get("liveness")) is not None:
+                yield point_id, stored.get("partition"), LivenessState.from_dict(liveness)
 
     def alerts(self) -> Iterator[AlertState]:
         """Every stored point's alert state."""

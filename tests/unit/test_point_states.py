@@ -14,6 +14,7 @@ from streams.domain.fuel_forecast import FuelReading, update
 from streams.domain.occupancy import OccupancyState
 from streams.domain.point_state import PointState
 from streams.domain.staleness import LivenessState
+from streams.worker.liveness_index import LivenessIndex
 from streams.worker.point_states import PointStates
 
 
@@ -119,5 +120,24 @@ def test_the_timer_reads_every_point_liveness_and_alerts() -> None:
     table["p1"] = full_record().to_dict()
     table["p2"] = PointState(partition=0).to_dict()  # no report yet: no liveness
     states = PointStates(table, Scope(table))
-    assert list(states.liveness()) == [("p1", full_record().liveness)]
+    assert list(states.liveness()) == [("p1", 3, full_record().liveness)]
     assert list(states.alerts()) == [full_record().alerts]
+
+
+def test_the_liveness_index_follows_writes_and_the_partitions_owned() -> None:
+    table = CountingTable()
+    table["p1"] = full_record().to_dict()  # partition 3
+    table["p2"] = PointState(partition=5, liveness=LivenessState(kind="mobile")).to_dict()
+    index = LivenessIndex()
+    states = PointStates(table, Scope(table), on_write=index.written)
+
+    index.cover(frozenset({3}), states)
+    assert [point for point, _ in index.items()] == ["p1"]  # p2's partition is not owned
+
+    states.of("p1").liveness = LivenessState(kind="standby")
+    states.changed("p1")
+    states.flush()
+    assert dict(index.items())["p1"] == LivenessState(kind="standby")  # no table read needed
+
+    index.cover(frozenset({3, 5}), states)  # a rebalance gave this worker partition 5 too
+    assert sorted(point for point, _ in index.items()) == ["p1", "p2"]
