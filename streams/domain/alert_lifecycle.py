@@ -86,7 +86,12 @@ class AlertState:
 
 
 def evaluate(
-    state: AlertState | None, inputs: PointInputs, now: float, rules: AlertRules
+    state: AlertState | None,
+    inputs: PointInputs,
+    now: float,
+    rules: AlertRules,
+    *,
+    timer: bool = False,
 ) -> tuple[AlertState, list[AlertEvent]]:
     """Judge one point at ``now`` (epoch s); return its new alert state and the events.
 
@@ -107,6 +112,12 @@ def evaluate(
     events: list[AlertEvent] = []
     for rule in RULES:
         name, spec = rule.name, rules.rules[rule.name]
+        if timer and not rule.on_timer:
+            # The timer knows the point's liveness only: a rule that judges its reports keeps
+            # its state (a HOLD would end a pending wait the reports are still filling).
+            if name in previous.alerts:
+                ctx.alerts[name] = previous.alerts[name]
+            continue
         verdict = rule.condition(ctx) if spec.enabled else Verdict.CLEAR
         at_once = not spec.enabled or _refuelled(rule, ctx)
         new, event = _step(rule, previous.alerts.get(name), verdict, at_once, spec, ctx)

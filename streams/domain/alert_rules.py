@@ -71,6 +71,9 @@ class AlertRule:
     describe: Callable[[RuleContext], Description]  # what it says while firing (FIRE verdict)
     resolution: Callable[[AlertEvent, RuleContext], str | None]  # what it says when resolved
     refuel_clears: bool = False  # a detected refuel resolves it at once
+    # The liveness timer judges it (silence and deadlines, which no message announces); the
+    # timer's evaluations leave every other rule as it stands.
+    on_timer: bool = False
 
 
 # --- conditions ---------------------------------------------------------------------------
@@ -357,14 +360,14 @@ RULES: tuple[AlertRule, ...] = (
         means="no report from the point for longer than its kind allows",
         resolves="the point's next report",
         condition=_point_silent, describe=_describe_silent,
-        resolution=_resolved_as(POINT_SILENT),
+        resolution=_resolved_as(POINT_SILENT), on_timer=True,
     ),
     AlertRule(
         ACTIVATION_OVERDUE, RuleSpec("critical", pending_seconds=0, clear_seconds=0),
         means="a standby point ordered open has not reported open within the deadline",
         resolves="the point reports open, or the order is stood down",
         condition=_activation_overdue, describe=_describe_overdue,
-        resolution=_resolved_as(ACTIVATION_OVERDUE),
+        resolution=_resolved_as(ACTIVATION_OVERDUE), on_timer=True,
     ),
     AlertRule(
         OVER_CAPACITY, RuleSpec("warning", pending_seconds=600, clear_seconds=900),

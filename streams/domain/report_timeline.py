@@ -109,7 +109,8 @@ def advance(
     events: list[AlertEvent] = []
     current = state
     for at, verdict in deadlines_between(step.before, step.report.ts, config):
-        current, found = evaluate_alerts(current, PointInputs(point, liveness=verdict), at, rules)
+        current, found = evaluate_alerts(current, PointInputs(point, liveness=verdict), at, rules,
+                                        timer=True)
         events.extend(found)
     ts = step.report.ts
     liveness = evaluate_liveness(step.after, math.inf, ts, config)

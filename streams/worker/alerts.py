@@ -91,7 +91,7 @@ class AlertProcessor:
             for at, judged in judged_steps(verdict):
                 before = record.alerts
                 record.alerts, events = evaluate(
-                    before, PointInputs(info, liveness=judged), at, self._rules
+                    before, PointInputs(info, liveness=judged), at, self._rules, timer=True
                 )
                 if before is None or record.alerts.alerts != before.alerts:
                     # Only what the rules remember is worth a changelog record; the time of an

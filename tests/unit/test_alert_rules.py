@@ -173,6 +173,18 @@ def test_fuel_low_fires_only_after_the_pending_period() -> None:
     assert event.annotations["summary"] == event.summary
 
 
+def test_the_timer_leaves_a_pending_fuel_alert_waiting() -> None:
+    # The timer knows only liveness: judging the point between two reports must not end the
+    # fuel alert's pending wait, or it would fire at a time that depends on when it ran.
+    run = Run()
+    run.at(T0, forecast=forecast(11.0))
+    run.state, events = evaluate(run.state, PointInputs(point=POINT), T0 + 120, RULES,
+                                 timer=True)
+    assert events == [] and run.phase("fuel_low") == "pending"
+    [event] = run.at(T0 + 300, forecast=forecast(10.8))
+    assert (event.alertname, event.starts_at) == ("fuel_low", T0)
+
+
 def test_one_noisy_reading_does_not_fire() -> None:
     run = Run()
     run.at(T0, forecast=forecast(20.0))
