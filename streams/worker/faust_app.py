@@ -68,7 +68,8 @@ def create_app(
         topics.STATE_TABLE, partitions=settings.topic_partitions, key_type=bytes,
         options=ROCKSDB_OPTIONS,
     ))
-    events = PartitionEvents()
+    events = PartitionEvents(
+        lambda partition: TP(topics.TELEMETRY, partition) in app.consumer.assignment())
     parts = WorkerParts.build(settings, rules, table, events)
     for spec in topics.INPUT_TOPICS:
         _ingest_agent(app, parts.ingestor, events, spec.name, settings)
@@ -143,16 +144,20 @@ class PartitionEvents:
     run inside ``scope(P)``, which makes P's latest event current.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, owned: Callable[[int], bool]) -> None:
         self._events: dict[int, faust.EventT[bytes]] = {}
+        self._owned = owned  # whether this worker owns the partition now
 
     def record(self, event: faust.EventT[bytes]) -> None:
         """Remember ``event`` as its partition's latest."""
         self._events[event.message.partition] = event
 
     def covers(self, partition: int) -> bool:
-        """Whether an event of ``partition`` has been consumed (its records can be written)."""
-        return partition in self._events
+        """Whether this worker owns ``partition`` and has consumed an event of it (its records
+        can be written). A batch still running when a rebalance took its partition away must
+        not write that partition's records: the new owner restored them already, and reads
+        the batch's messages again (their offsets were not committed)."""
+        return partition in self._events and self._owned(partition)
 
     @contextmanager
     def __call__(self, partition: int) -> Iterator[None]:

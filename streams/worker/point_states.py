@@ -66,20 +66,25 @@ class PointStates:
         return partition is not None and self._scope.covers(partition)
 
     def flush(self) -> int:
-        """Write every changed record once, in its partition's scope; returns how many."""
+        """Write every changed record once, in its partition's scope; returns how many. The
+        records of a partition this worker no longer owns are not written (see
+        :meth:`PartitionScope.covers`)."""
         by_partition: dict[int, list[str]] = {}
         for point_id in self._changed:
             partition = self._open[point_id].partition
             if partition is None:
                 raise ValueError(f"{point_id}: a record changed before any of its messages")
             by_partition.setdefault(partition, []).append(point_id)
+        written = 0
         for partition, point_ids in by_partition.items():
+            if not self._scope.covers(partition):
+                continue
             with self._scope(partition):
                 for point_id in point_ids:
                     record = self._open[point_id]
                     self._table[point_id] = record.to_dict()
                     self._on_write(point_id, record)
-        written = len(self._changed)
+            written += len(point_ids)
         self._changed.clear()
         return written
 
