@@ -219,6 +219,30 @@ def violations(plan: Plan, instance: Instance) -> list[str]:
     return found
 
 
+def addable(plan: Plan, instance: Instance) -> list[str]:
+    """The points ``plan`` leaves out that one more stop somewhere in some truck's run could
+    still serve within every rule: empty when the plan is maximal (no point it leaves out
+    could be added without breaking a rule, the check behind "every point a plan could reach
+    is reached")."""
+    runs = {r.truck.truck_id: [_need_of(instance, s.point_id) for s in r.stops]
+            for r in plan.routes}
+    found = []
+    for left in plan.unreached:
+        need = _need_of(instance, left.point_id)
+        if need.place is None or need.deadline_h <= 0:
+            continue
+        if any(_keeps_rules(route(instance, truck, [*run[:i], need, *run[i:]]))
+               for truck in instance.trucks
+               for run in (runs.get(truck.truck_id, []),)
+               for i in range(len(run) + 1)):
+            found.append(need.point_id)
+    return found
+
+
+def _need_of(instance: Instance, point_id: str) -> Need:
+    return next(n for n in instance.needs if n.point_id == point_id)
+
+
 def explain(need: Need, instance: Instance) -> str:
     """Why ``need`` is left out of a plan, in words for a logistics officer."""
     place = need.place

@@ -1,11 +1,11 @@
 """The dispatch plan by OR-Tools' vehicle routing solver: capacities, deadlines, shifts.
 
 The model: a node per depot and per point that needs fuel; each truck starts and ends at its
-depot. A *time* dimension (minutes: driving plus the stop at each point) bounds each point's
+depot. A *time* dimension (seconds: driving plus the stop at each point) bounds each point's
 arrival by its deadline and each truck's run by its shift; a *litres* dimension bounds what a
 truck carries by its capacity. Every point may be dropped at a penalty far above any distance,
 so the solver reaches as many points as it can and, among such plans, drives the fewest
-kilometres. Travel minutes are rounded up, so the routes re-timed exactly
+kilometres. Travel seconds are rounded up, so the routes re-timed exactly
 (:func:`streams.domain.dispatch.route`) keep every deadline the solver kept.
 """
 
@@ -37,8 +37,8 @@ def solve(instance: Instance, time_limit_seconds: float = 10.0) -> Plan:
     travel = instance.travel
     n_depots = len(depots)
     metres = [[round(travel.km(a, b) * 1000) for b in places] for a in places]
-    minutes = [[math.ceil(travel.hours(a, b) * 60) for b in places] for a in places]
-    stop_minutes = math.ceil(travel.stop_minutes)
+    seconds = [[math.ceil(travel.hours(a, b) * 3600) for b in places] for a in places]
+    stop_seconds = math.ceil(travel.stop_minutes * 60)
     trucks = list(instance.trucks)
     starts = [depot_index[t.depot_id] for t in trucks]
     manager = pywrapcp.RoutingIndexManager(len(places), len(trucks), starts, starts)
@@ -49,14 +49,14 @@ def solve(instance: Instance, time_limit_seconds: float = 10.0) -> Plan:
 
     def duration(i: int, j: int) -> int:
         a, b = manager.IndexToNode(i), manager.IndexToNode(j)
-        return int(minutes[a][b] + (stop_minutes if a >= n_depots else 0))
+        return int(seconds[a][b] + (stop_seconds if a >= n_depots else 0))
 
     def litres(i: int) -> int:
         node = manager.IndexToNode(i)
         return 0 if node < n_depots else math.ceil(instance.load(candidates[node - n_depots]))
 
     routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitCallback(distance))
-    horizon = math.ceil(max(t.shift_end_h for t in trucks) * 60) + 1
+    horizon = math.ceil(max(t.shift_end_h for t in trucks) * 3600) + 1
     routing.AddDimension(routing.RegisterTransitCallback(duration), horizon, horizon, False,
                          "time")
     clock = routing.GetDimensionOrDie("time")
@@ -65,11 +65,11 @@ def solve(instance: Instance, time_limit_seconds: float = 10.0) -> Plan:
         [math.floor(t.capacity_l) for t in trucks], True, "litres")
     for k, need in enumerate(candidates):
         index = manager.NodeToIndex(n_depots + k)
-        clock.CumulVar(index).SetRange(0, math.floor(need.deadline_h * 60))
+        clock.CumulVar(index).SetRange(0, math.floor(need.deadline_h * 3600))
         routing.AddDisjunction([index], _DROP_PENALTY)
     for v, truck in enumerate(trucks):
-        shift_end = math.floor(truck.shift_end_h * 60)
-        clock.CumulVar(routing.Start(v)).SetRange(math.ceil(truck.leaves_h * 60), shift_end)
+        shift_end = math.floor(truck.shift_end_h * 3600)
+        clock.CumulVar(routing.Start(v)).SetRange(math.ceil(truck.leaves_h * 3600), shift_end)
         clock.CumulVar(routing.End(v)).SetMax(shift_end)
 
     parameters = pywrapcp.DefaultRoutingSearchParameters()

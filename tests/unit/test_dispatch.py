@@ -13,6 +13,7 @@ from streams.domain.dispatch import (
     Place,
     Travel,
     Truck,
+    addable,
     great_circle_km,
     greedy,
     violations,
@@ -88,10 +89,12 @@ def test_the_solver_reaches_what_the_greedy_baseline_misses() -> None:
     # time; the solver stops at "b" on the way to "a".
     problem = instance([need("c", -30, 1.5), need("a", 60, 2.1), need("b", 30, 2.2)],
                        [truck()])
-    assert greedy(problem).reached == 2
+    baseline = greedy(problem)
+    assert baseline.reached == 2
+    assert addable(baseline, problem) == ["b"]  # one more stop, on the way, would serve it
     plan = solve(problem, time_limit_seconds=1)
     assert violations(plan, problem) == []
-    assert plan.reached == 3
+    assert plan.reached == 3 and addable(plan, problem) == []
     assert [s.point_id for s in plan.routes[0].stops] == ["c", "b", "a"]
 
 
