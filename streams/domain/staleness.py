@@ -78,9 +78,12 @@ class LivenessState:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LivenessState:
         """Rebuild a state from :meth:`to_dict` output; unknown keys are ignored."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in _LIVENESS_FIELDS})
 
+
+
+# Read once: the worker decodes a point's liveness on every batch that touches it.
+_LIVENESS_FIELDS = frozenset(f.name for f in fields(LivenessState))
 
 @dataclass(frozen=True, slots=True)
 class ActivationResolved:
