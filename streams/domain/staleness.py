@@ -85,6 +85,7 @@ class LivenessState:
 # Read once: the worker decodes a point's liveness on every batch that touches it.
 _LIVENESS_FIELDS = frozenset(f.name for f in fields(LivenessState))
 
+
 @dataclass(frozen=True, slots=True)
 class ActivationResolved:
     """An activation order that ended: the point opened, or was stood down.
