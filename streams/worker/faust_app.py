@@ -80,12 +80,14 @@ def create_app(
         owned = [tp for tp in app.consumer.assignment() if tp.topic == topics.TELEMETRY]
         highwaters = await app.consumer.highwaters(*owned) if owned else {}
         positions: dict[int, int] = {}
+        # Faust keeps no public view of what it has committed; this is the offset it commits.
+        committed = app.consumer._committed_offset  # type: ignore[attr-defined]
         for tp in owned:
-            # Where this worker has processed nothing yet, the consumer's position stands in
-            # (the committed offset it resumed from, or what it has fetched since).
+            # Where this worker has processed nothing yet, it resumes at the committed offset:
+            # what it has fetched since may still wait, unprocessed, in the stream's buffer.
             processed = parts.ingestor.positions.get((tp.topic, tp.partition))
-            position = processed if processed is not None else await app.consumer.position(tp)
-            positions[tp.partition] = position or 0
+            positions[tp.partition] = processed if processed is not None else (
+                committed.get(tp) or 0)
         await parts.pipeline.judge({tp.partition: high for tp, high in highwaters.items()},
                                    positions)
 

@@ -94,6 +94,10 @@ class Pipeline:
         states = checkpoint.states
         if topic == topics.TELEMETRY:
             self._track(accepted, partitions)
+        elif accepted:
+            # Orders and visits carry event time too: the event clock must not stand at 0
+            # when an order is read before any report (its point would be "seen" at 0).
+            self._watermark = max(self._watermark, max(_event_time(m) for m in accepted))
         for msg, partition in zip(accepted, partitions, strict=True):
             states.of(msg["point_id"], partition)
         # Per point, reports count in event-time order, whatever order they arrived in (a

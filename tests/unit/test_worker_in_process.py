@@ -293,3 +293,13 @@ def test_batches_of_two_topics_at_once_lose_neither_one_s_changes_to_a_point() -
     assert liveness is not None
     assert liveness.activation_requested_at == pytest.approx(T0, abs=0.001)
     assert liveness.last_seen_ts == pytest.approx(T0 + 60, abs=0.001)
+
+
+def test_an_order_read_before_any_report_is_seen_at_its_own_time() -> None:
+    worker = Worker()
+    order = {"point_id": "kyiv-001", "ts": iso(T0), "action": "activate",
+             "requested_by": "ДСНС"}
+    worker.consume(topics.ACTIVATIONS, [order])  # the event clock has seen no report yet
+
+    liveness = PointState.from_dict(worker.table["kyiv-001"]).liveness
+    assert liveness is not None and liveness.tracked_since == pytest.approx(T0, abs=0.001)
