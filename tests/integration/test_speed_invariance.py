@@ -135,14 +135,13 @@ def fresh_group(
         worker.stop()
 
 
-# Known gap (issue 10 stays open): alone this test passes, in the full suite it often does not.
-# A worker catching up judges silence while some of its partitions have not been fetched yet;
-# they count as caught up, so points whose reports are still unread there can be judged silent
-# (seen: a standby point whose activation order was read before its reports). Kept running so
-# the difference shows in every CI log; strict=False because it passes when the fetch order
-# is kind.
-@pytest.mark.xfail(strict=False, reason="the timer can judge points of partitions not fetched "
-                   "yet during catch-up (issue 10)")
+# Not yet proven stable (issue 10 stays open): alone this test always passed; in the full suite
+# it failed three times, for three timing-dependent causes in the timer path, all since fixed
+# (the timer ending report rules' pending waits; the event clock at 0 before the first report;
+# fetched-but-unprocessed messages counted as processed). Non-strict until it has stayed
+# green in the full suite for a while, so that the difference shows in every CI log.
+@pytest.mark.xfail(strict=False, reason="live/backlog equality not yet proven stable in the "
+                   "full suite (issue 10)")
 def test_live_small_batches_and_a_backlog_in_big_batches_raise_the_same_alerts(
     fresh_group: list[Worker], settings: Settings, admin_dsn: str, run_id: str,
     tmp_path_factory: pytest.TempPathFactory,
