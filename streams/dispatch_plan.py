@@ -183,14 +183,26 @@ class DispatchPlan:
         """The moment ``hours`` after the plan was computed."""
         return self.computed_at + timedelta(hours=hours)
 
+    def point_names(self) -> dict[str, str]:
+        """point_id -> the point's name."""
+        return {n.point_id: n.name for n in self.instance.needs}
+
+    def depot_names(self) -> dict[str, str]:
+        """depot_id -> the depot's name."""
+        return {d.depot_id: d.name for d in self.instance.depots}
+
     def clock(self, at: datetime) -> str:
         """``at`` in the plan's zone, to the minute, with its offset."""
         return at.astimezone(self.zone).isoformat(timespec="minutes")
 
 
-def compute(conn: psycopg.Connection[Any], oblast: str, settings: Settings) -> DispatchPlan:
-    """Solve ``oblast``'s dispatch problem from the current forecasts."""
-    depots = load_depots(settings.depots_file)
+def compute(
+    conn: psycopg.Connection[Any], oblast: str, settings: Settings,
+    depots: DepotsFile | None = None,
+) -> DispatchPlan:
+    """Solve ``oblast``'s dispatch problem from the current forecasts (``depots``: the depots
+    file already read, else it is read from ``NEZLAM_DEPOTS_FILE``)."""
+    depots = depots or load_depots(settings.depots_file)
     name, _ = depots.oblast(oblast)
     now = datetime.now(UTC)
     instance = build_instance(depots, name, fetch_plan(conn, oblast=name), now, settings)
@@ -200,8 +212,7 @@ def compute(conn: psycopg.Connection[Any], oblast: str, settings: Settings) -> D
 
 def write(conn: psycopg.Connection[Any], dispatch: DispatchPlan) -> None:
     """Append the plan to the dispatch tables in one transaction."""
-    plan, names = dispatch.plan, {n.point_id: n.name for n in dispatch.instance.needs}
-    depot_names = {d.depot_id: d.name for d in dispatch.instance.depots}
+    plan, names, depot_names = dispatch.plan, dispatch.point_names(), dispatch.depot_names()
     with conn.transaction():
         conn.execute(
             "INSERT INTO dispatch_plans (oblast, computed_at, solve_seconds, points_reached, "
@@ -230,8 +241,7 @@ def write(conn: psycopg.Connection[Any], dispatch: DispatchPlan) -> None:
 
 def records(dispatch: DispatchPlan) -> list[dict[str, Any]]:
     """One record per line of the plan: unreached points first, then each truck's stops."""
-    names = {n.point_id: n.name for n in dispatch.instance.needs}
-    depot_names = {d.depot_id: d.name for d in dispatch.instance.depots}
+    names, depot_names = dispatch.point_names(), dispatch.depot_names()
     out: list[dict[str, Any]] = [
         {"truck": None, "depot": None, "stop": None, "point_id": u.point_id,
          "name": names[u.point_id], "litres": None, "arrives_at": None,
@@ -336,7 +346,7 @@ def dispatch_plan(oblasts: tuple[str, ...], fmt: str, write_db: bool,
     while True:
         with psycopg.connect(settings.database_url) as conn:
             for name in names:
-                dispatch = compute(conn, name, settings)
+                dispatch = compute(conn, name, settings, depots)
                 if write_db or every_minutes is not None:
                     write(conn, dispatch)
                 if every_minutes is None:

@@ -30,7 +30,7 @@ import orjson
 
 from streams.config import get_settings
 from streams.dispatch_plan import build_instance, load_depots
-from streams.domain.dispatch import Instance, Plan, addable, greedy, violations
+from streams.domain.dispatch import Instance, Plan, addable, greedy, quickest, violations
 from streams.domain.dispatch_solver import solve
 from streams.refuel_plan import RefuelRow
 from streams.simulate.registry import build_registry
@@ -71,16 +71,9 @@ def blackout(oblast: str, points: int, seed: int) -> list[RefuelRow]:
 
 def reachable_alone(instance: Instance) -> int:
     """Points some truck could reach before their deadline, driving only there."""
-    travel = instance.travel
-    count = 0
-    for need in instance.needs:
-        if need.place is None or need.deadline_h <= 0:
-            continue
-        place = need.place
-        if any(t.leaves_h + travel.hours(instance.depot(t.depot_id).place, place)
-               <= need.deadline_h and t.leaves_h < t.shift_end_h for t in instance.trucks):
-            count += 1
-    return count
+    return sum(1 for need in instance.needs
+               if need.place is not None and need.deadline_h > 0 and instance.trucks
+               and quickest(instance, need.place)[1] <= need.deadline_h)
 
 
 def run(points: int, seed: int, time_limit: float) -> list[Outcome]:

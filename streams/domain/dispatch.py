@@ -13,7 +13,7 @@ moment the plan is made.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 EARTH_RADIUS_KM = 6371.0088
@@ -203,20 +203,31 @@ def violations(plan: Plan, instance: Instance) -> list[str]:
     served: set[str] = set()
     trucks = {t.truck_id: t for t in instance.trucks}
     for r in plan.routes:
-        t = r.truck
-        if trucks.get(t.truck_id) != t:
-            found.append(f"{t.truck_id}: not a truck of this oblast")
-        if sum(s.litres for s in r.stops) > t.capacity_l + 1e-6:
-            found.append(f"{t.truck_id}: carries more than {t.capacity_l:g} l")
-        if r.leaves_h < t.shift_start_h - 1e-6 or r.back_h > t.shift_end_h + 1e-6:
-            found.append(f"{t.truck_id}: runs outside its shift")
+        if trucks.get(r.truck.truck_id) != r.truck:
+            found.append(f"{r.truck.truck_id}: not a truck of this oblast")
+        found.extend(_route_violations(r))
         for s in r.stops:
-            if s.arrive_h > s.deadline_h + 1e-6:
-                found.append(f"{t.truck_id}: reaches {s.point_id} after its deadline")
             if s.point_id in served:
                 found.append(f"{s.point_id}: served twice")
             served.add(s.point_id)
     return found
+
+
+def _route_violations(r: Route) -> Iterator[str]:
+    """The rules one run breaks: capacity, shift, deadlines (lazily: the first is often
+    enough)."""
+    t = r.truck
+    if sum(s.litres for s in r.stops) > t.capacity_l + 1e-6:
+        yield f"{t.truck_id}: carries more than {t.capacity_l:g} l"
+    if r.leaves_h < t.shift_start_h - 1e-6 or r.back_h > t.shift_end_h + 1e-6:
+        yield f"{t.truck_id}: runs outside its shift"
+    for s in r.stops:
+        if s.arrive_h > s.deadline_h + 1e-6:
+            yield f"{t.truck_id}: reaches {s.point_id} after its deadline"
+
+
+def _keeps_rules(r: Route) -> bool:
+    return next(_route_violations(r), None) is None
 
 
 def addable(plan: Plan, instance: Instance) -> list[str]:
@@ -224,11 +235,11 @@ def addable(plan: Plan, instance: Instance) -> list[str]:
     still serve within every rule: empty when the plan is maximal (no point it leaves out
     could be added without breaking a rule, the check behind "every point a plan could reach
     is reached")."""
-    runs = {r.truck.truck_id: [_need_of(instance, s.point_id) for s in r.stops]
-            for r in plan.routes}
+    needs = {n.point_id: n for n in instance.needs}
+    runs = {r.truck.truck_id: [needs[s.point_id] for s in r.stops] for r in plan.routes}
     found = []
     for left in plan.unreached:
-        need = _need_of(instance, left.point_id)
+        need = needs[left.point_id]
         if need.place is None or need.deadline_h <= 0:
             continue
         if any(_keeps_rules(route(instance, truck, [*run[:i], need, *run[i:]]))
@@ -239,8 +250,11 @@ def addable(plan: Plan, instance: Instance) -> list[str]:
     return found
 
 
-def _need_of(instance: Instance, point_id: str) -> Need:
-    return next(n for n in instance.needs if n.point_id == point_id)
+def quickest(instance: Instance, place: Place) -> tuple[Truck, float]:
+    """The truck that would reach ``place`` first driving straight there, and when."""
+    travel = instance.travel
+    return min(((t, t.leaves_h + travel.hours(instance.depot(t.depot_id).place, place))
+                for t in instance.trucks), key=lambda found: found[1])
 
 
 def explain(need: Need, instance: Instance) -> str:
@@ -253,10 +267,7 @@ def explain(need: Need, instance: Instance) -> str:
                 "any truck")
     if not instance.trucks:
         return "the oblast has no trucks in the depots file"
-    travel = instance.travel
-    first = min(instance.trucks, key=lambda t: t.leaves_h + travel.hours(
-        instance.depot(t.depot_id).place, place))
-    arrive = first.leaves_h + travel.hours(instance.depot(first.depot_id).place, place)
+    first, arrive = quickest(instance, place)
     if arrive > need.deadline_h:
         return (f"runs dry in {need.runs_dry_h:.1f} h; the quickest truck ({first.truck_id}, "
                 f"from {instance.depot(first.depot_id).name}) would arrive in {arrive:.1f} h")
@@ -291,9 +302,3 @@ def unreached(left_out: Sequence[Need], instance: Instance) -> tuple[Unreached, 
     """The points left out, most urgent first, each with why."""
     return tuple(Unreached(n.point_id, n.runs_dry_h, explain(n, instance))
                  for n in sorted(left_out, key=lambda n: n.runs_dry_h))
-
-
-def _keeps_rules(r: Route) -> bool:
-    return (sum(s.litres for s in r.stops) <= r.truck.capacity_l
-            and r.back_h <= r.truck.shift_end_h
-            and all(s.arrive_h <= s.deadline_h for s in r.stops))

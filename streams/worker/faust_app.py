@@ -12,7 +12,7 @@ import functools
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -80,8 +80,7 @@ def create_app(
         owned = [tp for tp in app.consumer.assignment() if tp.topic == topics.TELEMETRY]
         highwaters = await app.consumer.highwaters(*owned) if owned else {}
         positions: dict[int, int] = {}
-        # Faust keeps no public view of what it has committed; this is the offset it commits.
-        committed = app.consumer._committed_offset  # type: ignore[attr-defined]
+        committed = _committed_offsets(app)
         for tp in owned:
             # Where this worker has processed nothing yet, it resumes at the committed offset:
             # what it has fetched since may still wait, unprocessed, in the stream's buffer.
@@ -100,9 +99,7 @@ def create_app(
         processed = {tp: position
                      for (topic, partition), position in parts.ingestor.positions.items()
                      if (tp := TP(topic, partition)) in assigned}
-        # Faust keeps no public view of what it has committed; this is the offset it commits.
-        committed = app.consumer._committed_offset  # type: ignore[attr-defined]
-        stalled = stall_watch.stalled(time.monotonic(), processed, committed)
+        stalled = stall_watch.stalled(time.monotonic(), processed, _committed_offsets(app))
         if stalled:
             for tp in stalled:
                 parts.metrics.stall_reseeks.labels(tp.topic, str(tp.partition)).inc()
@@ -136,6 +133,12 @@ def create_app(
         return web.bytes(parts.metrics_text(), content_type=METRICS_CONTENT_TYPE)
 
     return app
+
+
+def _committed_offsets(app: faust.App) -> Mapping[TP, int | None]:
+    """The offsets Faust committed, per partition. Faust keeps no public view of them; this is
+    the map its commits update."""
+    return cast(Mapping[TP, "int | None"], app.consumer._committed_offset)  # type: ignore[attr-defined]
 
 
 class PartitionEvents:

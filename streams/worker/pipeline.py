@@ -69,7 +69,7 @@ class Pipeline:
         self.progress: dict[int, float] = {}  # telemetry partition -> newest ts processed
 
     def now(self) -> float:
-        """Wall clock, or in event-clock mode the newest telemetry ts this worker has seen."""
+        """Wall clock, or in event-clock mode the newest event ts this worker has seen."""
         return self._watermark if self._event_clock else time.time()
 
     def checkpoint(self) -> Checkpoint:
