@@ -6,8 +6,8 @@ within its ``resolve_timeout`` (5 min by default), so a client re-sends what fir
 (``resolved_resend_seconds``). One :class:`Outbox` per Alertmanager URL holds the current
 version of every alert it must know about:
 
-* an offered alert message (the ``alerts`` topic format) replaces an older version of the same
-  fingerprint and is due at once; an older or repeated message changes nothing;
+* an offered alert event replaces an older version of the same fingerprint and is due at once;
+  an older or repeated event changes nothing;
 * after a successful post an alert is due again ``resend_seconds`` later; a resolution is
   dropped ``resolved_resend_seconds`` after its *first successful* post, so a resolution made
   while Alertmanager is down is still delivered when it comes back;
@@ -19,10 +19,11 @@ The caller owns the clock: every method takes ``now`` (epoch seconds).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
+
+from streams.domain.alert_model import AlertEvent
+from streams.domain.timestamps import iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,21 +79,20 @@ class Outbox:
         """Failed attempts in a row (0 after a success)."""
         return self._failures
 
-    def offer(self, message: Mapping[str, Any], now: float) -> bool:
-        """Take an alert message; True when it is news (a new alert or a newer version)."""
-        event_ts = datetime.fromisoformat(message["ts"]).timestamp()
-        resolved = message["status"] == "resolved"
-        current = self._entries.get(message["fingerprint"])
+    def offer(self, event: AlertEvent, now: float) -> bool:
+        """Take an alert event; True when it is news (a new alert or a newer version)."""
+        resolved = event.status == "resolved"
+        current = self._entries.get(event.fingerprint)
         if current is not None and (
-            event_ts < current.event_ts
-            or (event_ts == current.event_ts and (current.resolved or not resolved))
+            event.ts < current.event_ts
+            or (event.ts == current.event_ts and (current.resolved or not resolved))
         ):
             return False  # older, or the same: of two events at one ts the resolution wins
         self._version += 1
-        self._entries[message["fingerprint"]] = _Entry(
-            event_ts=event_ts,
+        self._entries[event.fingerprint] = _Entry(
+            event_ts=event.ts,
             resolved=resolved,
-            alert=to_alertmanager(message),
+            alert=to_alertmanager(event),
             version=self._version,
             next_send_at=now,
         )
@@ -148,17 +148,17 @@ class Outbox:
             del self._entries[fingerprint]
 
 
-def to_alertmanager(message: Mapping[str, Any]) -> dict[str, Any]:
-    """An ``alerts`` topic message as one alert of Alertmanager's ``POST /api/v2/alerts``.
+def to_alertmanager(event: AlertEvent) -> dict[str, Any]:
+    """An alert event as one alert of Alertmanager's ``POST /api/v2/alerts``.
 
     A firing alert carries no ``endsAt``: Alertmanager keeps it for ``resolve_timeout`` after
     each re-send. A resolution carries ``endsAt``, which resolves it at once.
     """
     alert: dict[str, Any] = {
-        "labels": dict(message["labels"]),
-        "annotations": dict(message["annotations"]),
-        "startsAt": message["starts_at"],
+        "labels": dict(event.labels),
+        "annotations": dict(event.annotations),
+        "startsAt": iso(event.starts_at),
     }
-    if message["status"] == "resolved":
-        alert["endsAt"] = message["ends_at"] or message["ts"]
+    if event.status == "resolved":
+        alert["endsAt"] = iso(event.ts if event.ends_at is None else event.ends_at)
     return alert

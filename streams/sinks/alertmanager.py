@@ -18,11 +18,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import aiohttp
 
 from streams.config import Settings
+from streams.domain.alert_model import AlertEvent
 from streams.sinks.alert_outbox import Batch, DeliveryPolicy, Outbox
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,10 @@ class AlertmanagerNotifier:
         """The outbox of each Alertmanager URL (for metrics and tests)."""
         return self._outboxes
 
-    def offer(self, message: Mapping[str, Any], now: float) -> None:
-        """Queue an ``alerts`` topic message for every Alertmanager."""
+    def offer(self, event: AlertEvent, now: float) -> None:
+        """Queue an alert event for every Alertmanager."""
         for outbox in self._outboxes.values():
-            outbox.offer(message, now)
+            outbox.offer(event, now)
 
     async def deliver_due(self, now: float) -> None:
         """Post what is due to every Alertmanager, concurrently; failures back off."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from streams import topics
 from streams.domain.alert_lifecycle import evaluate, past_episode
 from streams.domain.alert_model import PointInputs, Report
 from streams.domain.alert_rules import ACTIVATION_OVERDUE, AlertRules
@@ -57,7 +56,7 @@ class AlertProcessor:
             record.alerts, events = advance(record.alerts, info, step, config, self._rules)
             states.changed(point_id)
             for event in events:
-                out.emit(topics.ALERTS, point_id, event.to_message(), store=True)
+                out.alert(event)
 
     def on_late_openings(
         self, found: Sequence[tuple[str, PointLiveness, float]], states: PointStates,
@@ -73,7 +72,7 @@ class AlertProcessor:
                 states.of(point_id).alerts, PointInputs(info, liveness=verdict), ACTIVATION_OVERDUE,
                 verdict.reference_ts, opened_at, self._rules,
             ):
-                out.emit(topics.ALERTS, point_id, event.to_message(), store=True)
+                out.alert(event)
 
     def on_judgement(
         self,
@@ -98,4 +97,4 @@ class AlertProcessor:
                     # evaluation that changed nothing need not be kept.
                     states.changed(point_id)
                 for event in events:
-                    out.emit(topics.ALERTS, point_id, event.to_message(), store=True)
+                    out.alert(event)

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from streams import topics
+from streams.domain.alert_model import AlertEvent
 from streams.metrics import PipelineMetrics
 from streams.sinks.database import TABLES
 from streams.sinks.kafka_outputs import OutputMessage
@@ -45,7 +45,7 @@ class Destinations:
 
     sink: RowSink
     publish: Publish
-    offer_alert: Callable[[dict[str, Any]], None]
+    offer_alert: Callable[[AlertEvent], None]
     metrics: PipelineMetrics
     deadletter_topic: str
 
@@ -84,8 +84,7 @@ class Checkpoint:
         for topic, n in Counter(topic for topic, _, _ in self.out.messages).items():
             metrics.messages_out.labels(topic).inc(n)
         self.states.flush()
-        for topic, _, message in self.out.messages:
-            if topic == topics.ALERTS:
-                self._to.offer_alert(message)
+        for event in self.out.alerts:
+            self._to.offer_alert(event)
         self.out = Outputs()
         self._dead_letters = []

@@ -114,7 +114,7 @@ class WorkerParts:
             destinations=Destinations(
                 sink=sink,
                 publish=outputs.send_all,
-                offer_alert=lambda message: notifier.offer(message, time.time()),
+                offer_alert=lambda event: notifier.offer(event, time.time()),
                 metrics=metrics,
                 deadletter_topic=settings.deadletter_topic,
             ),
@@ -150,8 +150,8 @@ class WorkerParts:
         set, read from the records, rebuilds it after a restart or a rebalance (Alertmanager
         dedups by labels)."""
         now = time.time()
-        for message in self.pipeline.firing():
-            self.notifier.offer(message, now)
+        for event in self.pipeline.firing():
+            self.notifier.offer(event, now)
 
     async def quiet_kafka_outages(self) -> None:
         """One log line per Kafka outage instead of one per failing client call."""

@@ -6,6 +6,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams import topics
+from streams.domain.alert_model import AlertEvent
+
 
 @dataclass
 class Outputs:
@@ -13,12 +16,20 @@ class Outputs:
 
     messages: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    alerts: list[AlertEvent] = field(default_factory=list)
 
     def emit(self, topic: str, key: str, message: dict[str, Any], *, store: bool = False) -> None:
         """Queue ``message`` for ``topic``; ``store`` also queues it as a database row."""
         self.messages.append((topic, key, message))
         if store:
             self.rows[topic].append(message)
+
+    def alert(self, event: AlertEvent) -> None:
+        """Queue an alert event: its message for the ``alerts`` topic and the ``alert_events``
+        table, and the event itself for Alertmanager (which reads its times as they are, not
+        back from the wire format)."""
+        self.emit(topics.ALERTS, event.point_id, event.to_message(), store=True)
+        self.alerts.append(event)
 
     def store(self, topic: str, row: dict[str, Any]) -> None:
         """Queue ``row`` (shaped like a ``topic`` message) for the database only."""

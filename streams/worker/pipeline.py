@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from streams import topics
+from streams.domain.alert_model import AlertEvent
 from streams.domain.lag_guard import (
     LagGuardConfig,
     PartitionProgress,
@@ -148,9 +149,9 @@ class Pipeline:
         self._metrics.consumer_lag.labels(topics.TELEMETRY).set(health.backlog_messages)
         await checkpoint.flush()
 
-    def firing(self) -> list[dict[str, Any]]:
-        """The ``alerts`` message of every alert firing on this worker's points."""
-        return [event.to_message() for state in self.states().alerts()
+    def firing(self) -> list[AlertEvent]:
+        """Every alert firing on this worker's points."""
+        return [event for state in self.states().alerts()
                 for event in state.firing()]
 
     def _track(self, accepted: Sequence[dict[str, Any]], partitions: Sequence[int]) -> None:

@@ -94,7 +94,7 @@ class Point:
     def judge(self, now: float, **inputs: Any) -> list[AlertEvent]:
         self.state, events = evaluate(self.state, PointInputs(self.info, **inputs), now, self.rules)
         for event in events:
-            self.notifier.offer(event.to_message(), time.time())
+            self.notifier.offer(event, time.time())
         self.events.extend(events)
         return events
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import pytest
 
+from streams.domain.alert_model import AlertEvent, EventStatus
 from streams.domain.timestamps import iso
 from streams.sinks.alert_outbox import Batch, DeliveryPolicy, Outbox, to_alertmanager
 
@@ -17,17 +17,26 @@ POLICY = DeliveryPolicy(
 )  # fmt: skip
 
 
-def message(fp: str = "f1", status: str = "firing", ts: float = T0, **extra: Any) -> dict[str, Any]:
-    """An ``alerts`` message of alert ``fp``."""
-    return {
-        "fingerprint": fp,
-        "status": status,
-        "ts": iso(ts),
-        "starts_at": iso(T0 - 600),
-        "ends_at": iso(ts) if status == "resolved" else None,
-        "labels": {"alertname": "fuel_low", "point_id": fp},
-        "annotations": {"summary": f"{fp} {status} at {ts}", **extra},
-    }
+def event(
+    fp: str = "f1", status: EventStatus = "firing", ts: float = T0, **extra: str
+) -> AlertEvent:
+    """An event of alert ``fp``."""
+    summary = f"{fp} {status} at {ts}"
+    return AlertEvent(
+        fingerprint=fp,
+        alertname="fuel_low",
+        status=status,
+        severity="warning",
+        point_id=fp,
+        oblast="Київська",
+        point_kind="school",
+        ts=ts,
+        starts_at=T0 - 600,
+        ends_at=ts if status == "resolved" else None,
+        summary=summary,
+        labels={"alertname": "fuel_low", "point_id": fp},
+        annotations={"summary": summary, **extra},
+    )
 
 
 def fingerprints(batch: Batch | None) -> list[str]:
@@ -36,30 +45,30 @@ def fingerprints(batch: Batch | None) -> list[str]:
 
 def test_a_new_alert_is_due_at_once_then_every_resend_period() -> None:
     outbox = Outbox(POLICY)
-    assert outbox.offer(message(), T0)
+    assert outbox.offer(event(), T0)
     batch = outbox.due(T0)
-    assert batch is not None and batch.alerts == [to_alertmanager(message())]
+    assert batch is not None and batch.alerts == [to_alertmanager(event())]
     outbox.delivered(batch, T0)
     assert outbox.due(T0 + 59) is None
     assert fingerprints(outbox.due(T0 + 60)) == ["f1"]
 
 
 def test_firing_alerts_carry_no_ends_at_and_resolutions_do() -> None:
-    firing = to_alertmanager(message())
+    firing = to_alertmanager(event())
     assert firing == {
         "labels": {"alertname": "fuel_low", "point_id": "f1"},
         "annotations": {"summary": f"f1 firing at {T0}"},
         "startsAt": iso(T0 - 600),
     }
-    resolved = to_alertmanager(message(status="resolved", ts=T0 + 5))
+    resolved = to_alertmanager(event(status="resolved", ts=T0 + 5))
     assert resolved["endsAt"] == iso(T0 + 5)
 
 
 def test_a_resolution_is_repeated_for_a_while_after_its_first_delivery() -> None:
     outbox = Outbox(POLICY)
-    outbox.offer(message(), T0)
+    outbox.offer(event(), T0)
     outbox.delivered(outbox.due(T0) or pytest.fail("due"), T0)
-    outbox.offer(message(status="resolved", ts=T0 + 10), T0 + 10)
+    outbox.offer(event(status="resolved", ts=T0 + 10), T0 + 10)
     sends = []
     now = T0 + 10
     while now < T0 + 1000:
@@ -75,13 +84,13 @@ def test_a_resolution_is_repeated_for_a_while_after_its_first_delivery() -> None
 
 def test_nothing_is_lost_while_alertmanager_is_down() -> None:
     outbox = Outbox(POLICY)
-    outbox.offer(message("a"), T0)
-    outbox.offer(message("b"), T0)
+    outbox.offer(event("a"), T0)
+    outbox.offer(event("b"), T0)
     attempts = []
     now = T0
     while now < T0 + 600:  # down for ten minutes; meanwhile b resolves
         if now == T0 + 100:
-            outbox.offer(message("b", "resolved", ts=now), now)
+            outbox.offer(event("b", "resolved", ts=now), now)
         if outbox.due(now) is not None:
             attempts.append(now - T0)
             outbox.failed(now)
@@ -99,27 +108,27 @@ def test_nothing_is_lost_while_alertmanager_is_down() -> None:
 
 def test_older_or_repeated_messages_change_nothing() -> None:
     outbox = Outbox(POLICY)
-    assert outbox.offer(message(ts=T0 + 10), T0)
+    assert outbox.offer(event(ts=T0 + 10), T0)
     outbox.delivered(outbox.due(T0) or pytest.fail("due"), T0)
-    assert not outbox.offer(message(ts=T0 + 10), T0 + 1)  # a redelivery
-    assert not outbox.offer(message(ts=T0 + 5), T0 + 1)  # an older event
+    assert not outbox.offer(event(ts=T0 + 10), T0 + 1)  # a redelivery
+    assert not outbox.offer(event(ts=T0 + 5), T0 + 1)  # an older event
     assert outbox.due(T0 + 1) is None
-    assert outbox.offer(message(status="resolved", ts=T0 + 20), T0 + 2)
+    assert outbox.offer(event(status="resolved", ts=T0 + 20), T0 + 2)
     # a re-offered firing snapshot older than the resolution must not revive the alert
-    assert not outbox.offer(message(ts=T0 + 20), T0 + 3)
-    assert not outbox.offer(message(ts=T0 + 15), T0 + 3)
+    assert not outbox.offer(event(ts=T0 + 20), T0 + 3)
+    assert not outbox.offer(event(ts=T0 + 15), T0 + 3)
     batch = outbox.due(T0 + 3)
     assert batch is not None and "endsAt" in batch.alerts[0]
     # the same alert firing again later is news
-    assert outbox.offer(message(ts=T0 + 30), T0 + 4)
+    assert outbox.offer(event(ts=T0 + 30), T0 + 4)
 
 
 def test_a_version_replaced_in_flight_is_sent_again() -> None:
     outbox = Outbox(POLICY)
-    outbox.offer(message(), T0)
+    outbox.offer(event(), T0)
     in_flight = outbox.due(T0)
     assert in_flight is not None
-    outbox.offer(message(status="resolved", ts=T0 + 1), T0 + 0.5)
+    outbox.offer(event(status="resolved", ts=T0 + 1), T0 + 0.5)
     outbox.delivered(in_flight, T0 + 1)
     batch = outbox.due(T0 + 1)
     assert batch is not None and "endsAt" in batch.alerts[0]
@@ -128,7 +137,7 @@ def test_a_version_replaced_in_flight_is_sent_again() -> None:
 def test_batches_are_bounded_and_oldest_first() -> None:
     outbox = Outbox(POLICY)
     for i in range(7):
-        outbox.offer(message(f"f{i}"), T0 + i)
+        outbox.offer(event(f"f{i}"), T0 + i)
     sent = []
     while (batch := outbox.due(T0 + 10)) is not None:
         assert len(batch.alerts) <= 3

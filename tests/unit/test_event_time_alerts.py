@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from streams import topics
+from streams.domain.alert_model import AlertEvent
 from streams.domain.alert_rules import AlertRules
 from streams.domain.lag_guard import LagGuardConfig
 from streams.domain.occupancy import OccupancyConfig
@@ -62,7 +63,7 @@ class Worker:
     def __init__(self) -> None:
         self.published: list[OutputMessage] = []
         self.table: dict[str, Any] = {}
-        self.alerts: list[dict[str, Any]] = []
+        self.events: list[AlertEvent] = []  # as offered to Alertmanager
         directory = PointDirectory(
             {
                 p: PointInfo(p, f"Point {p}", "permanent", "Kyivska", capacity_people=50,
@@ -82,7 +83,7 @@ class Worker:
             destinations=Destinations(
                 sink=FakeSink(),
                 publish=publish,
-                offer_alert=self.alerts.append,
+                offer_alert=self.events.append,
                 metrics=PipelineMetrics(CollectorRegistry()),
                 deadletter_topic="points.deadletter",
             ),
@@ -101,6 +102,11 @@ class Worker:
         checkpoint = self.pipeline.checkpoint()
         self.pipeline.process(topic, batch, partitions, checkpoint)
         asyncio.run(checkpoint.flush())
+
+    @property
+    def alerts(self) -> list[dict[str, Any]]:
+        """The offered events as the ``alerts`` topic carries them."""
+        return [event.to_message() for event in self.events]
 
     def history(self) -> list[tuple[str, str, str, str, str, str | None]]:
         return [
@@ -238,8 +244,8 @@ def test_an_episode_over_when_found_pages_as_resolved_with_its_true_times() -> N
     outbox = Outbox(DeliveryPolicy())
     times = [T0, T0 + 30, T0 + 3000, T0 + 3030]  # a silence found in a backlog
     worker.feed([[report("kyiv-001", t) for t in times]])
-    for message in worker.alerts:
-        outbox.offer(message, now=T0 + 10_000)
+    for event in worker.events:
+        outbox.offer(event, now=T0 + 10_000)
     batch = outbox.due(T0 + 10_000)
     assert batch is not None
     [alert] = batch.alerts

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from streams import topics
 from streams.contract import Contract
+from streams.domain.alert_model import AlertEvent
 from streams.domain.alert_rules import AlertRules
 from streams.domain.lag_guard import LagGuardConfig
 from streams.domain.occupancy import OccupancyConfig
@@ -127,14 +128,14 @@ class Worker:
         self.database = FakeDatabase(self.journal)
         self.kafka = FakeKafka(self.journal)
         self.table = StateTable(self.journal)
-        self.offered: list[dict[str, Any]] = []
+        self.offered: list[AlertEvent] = []
         registry = StaticRegistry()
         directory = registry.directory
         self.metrics = PipelineMetrics(CollectorRegistry())
 
-        def offer(message: dict[str, Any]) -> None:
+        def offer(event: AlertEvent) -> None:
             self.journal.steps.append("offer")
-            self.offered.append(message)
+            self.offered.append(event)
 
         self.pipeline = Pipeline(
             fuel=FuelProcessor(directory),
@@ -254,9 +255,8 @@ def test_the_timer_finds_a_silence_writes_the_record_and_offers_the_alert() -> N
     asyncio.run(worker.pipeline.judge({0: worker.offset}, {0: worker.offset}))
 
     assert ("kyiv-001", "point_silent", "firing") in worker.alert_history()
-    silent = next(a for a in worker.offered if a["alertname"] == "point_silent")
-    assert datetime.fromisoformat(silent["starts_at"]).timestamp() == pytest.approx(
-        T0 + SILENCE, abs=0.001)
+    silent = next(a for a in worker.offered if a.alertname == "point_silent")
+    assert silent.starts_at == pytest.approx(T0 + SILENCE, abs=0.001)
     assert "state kyiv-001" in worker.journal.steps
     assert worker.journal.steps[-1] == "offer"
 
