@@ -175,11 +175,12 @@ def _step(
         if at_once or now - clear_since >= spec.clear_seconds:
             return None, _resolved(name, last, clear_since, ctx)
         return replace(current, clear_since=clear_since), None
+    still_firing = current if current.clear_since is None else replace(current, clear_since=None)
     if verdict is Verdict.HOLD:
-        return replace(current, clear_since=None), None
+        return still_firing, None
     summary, annotations = rule.describe(ctx)
     if not _update_due(last, summary, annotations, ctx):
-        return replace(current, clear_since=None), None
+        return still_firing, None
     event = replace(
         last,
         status="updated",

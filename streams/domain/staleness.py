@@ -145,19 +145,19 @@ def on_report(
 ) -> tuple[LivenessState, ActivationResolved | None]:
     """Merge one telemetry report; returns the new state and the activation it completed."""
     newest = state.last_status_ts is None or ts >= state.last_status_ts
-    updated = replace(
-        state,
+    # Built directly, not with dataclasses.replace: this runs once per report, and replace
+    # costs several times a constructor call (the worker's profile showed it).
+    updated = LivenessState(
+        kind=state.kind,
         tracked_since=_first(state.tracked_since, processed_at),
         last_seen_ts=_latest(state.last_seen_ts, ts),
         last_processed_at=_latest(state.last_processed_at, processed_at),
+        last_status=status if newest else state.last_status,
+        last_status_ts=ts if newest else state.last_status_ts,
+        open_since=_open_since(state, ts, status) if newest else state.open_since,
+        activation_requested_at=state.activation_requested_at,
+        activation_floor_ts=state.activation_floor_ts,
     )
-    if newest:
-        updated = replace(
-            updated,
-            last_status=status,
-            last_status_ts=ts,
-            open_since=_open_since(state, ts, status),
-        )
     pending = state.activation_requested_at
     if status != "open" or pending is None or ts < pending:
         return updated, None
