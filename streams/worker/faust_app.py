@@ -69,7 +69,9 @@ def create_app(
         options=ROCKSDB_OPTIONS,
     ))
     events = PartitionEvents(
-        lambda partition: TP(topics.TELEMETRY, partition) in app.consumer.assignment())
+        lambda partition: TP(topics.TELEMETRY, partition) in app.consumer.assignment(),
+        lambda: app.rebalancing_count,
+    )
     parts = WorkerParts.build(settings, rules, table, events)
     for spec in topics.INPUT_TOPICS:
         _ingest_agent(app, parts.ingestor, events, spec.name, settings)
@@ -149,9 +151,10 @@ class PartitionEvents:
     run inside ``scope(P)``, which makes P's latest event current.
     """
 
-    def __init__(self, owned: Callable[[int], bool]) -> None:
+    def __init__(self, owned: Callable[[int], bool], rebalances: Callable[[], int]) -> None:
         self._events: dict[int, faust.EventT[bytes]] = {}
         self._owned = owned  # whether this worker owns the partition now
+        self._rebalances = rebalances  # how many rebalances have begun
 
     def record(self, event: faust.EventT[bytes]) -> None:
         """Remember ``event`` as its partition's latest."""
@@ -163,6 +166,10 @@ class PartitionEvents:
         not write that partition's records: the new owner restored them already, and reads
         the batch's messages again (their offsets were not committed)."""
         return partition in self._events and self._owned(partition)
+
+    def generation(self) -> int:
+        """The number of rebalances begun: each one may restore the table from its changelog."""
+        return self._rebalances()
 
     @contextmanager
     def __call__(self, partition: int) -> Iterator[None]:

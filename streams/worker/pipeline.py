@@ -29,7 +29,7 @@ from streams.worker.fuel import FuelProcessor
 from streams.worker.liveness import LivenessProcessor
 from streams.worker.liveness_index import LivenessIndex
 from streams.worker.occupancy import OccupancyProcessor
-from streams.worker.point_states import PartitionScope, PointStates
+from streams.worker.point_states import DecodedRecords, PartitionScope, PointStates
 
 _EVENT_TIME_GUARD = LagGuardConfig(max_backlog_messages=0, max_watermark_delay_seconds=0.0)
 
@@ -66,6 +66,7 @@ class Pipeline:
         # changes to a point (an activation order and a report of the same point, say).
         self.exclusive = asyncio.Lock()
         self._liveness_index = LivenessIndex()
+        self._decoded = DecodedRecords()
         self._watermark = 0.0  # newest event ts seen: the clock when event_clock is on
         self.progress: dict[int, float] = {}  # telemetry partition -> newest ts processed
 
@@ -79,7 +80,8 @@ class Pipeline:
 
     def states(self) -> PointStates:
         """A fresh working copy of the per-point records."""
-        return PointStates(self._table, self._scope, on_write=self._liveness_index.written)
+        return PointStates(self._table, self._scope, on_write=self._liveness_index.written,
+                           decoded=self._decoded)
 
     def process(
         self,

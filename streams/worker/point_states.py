@@ -3,6 +3,11 @@
 A point's record is decoded once, the first time the batch touches it, and written back once,
 when the batch is flushed: one changelog record per changed point per batch, however many of
 its reports the batch holds.
+
+Decoded records are also kept between batches (:class:`DecodedRecords`): reading a record from
+RocksDB and decoding it cost a tenth of a busy worker's time. Only this worker writes the
+records of the partitions it owns, so the kept copy equals the stored one until a rebalance,
+which may restore other versions from the changelog: every rebalance forgets them all.
 """
 
 from __future__ import annotations
@@ -26,6 +31,27 @@ class PartitionScope(Protocol):
     def covers(self, partition: int) -> bool:
         """Whether this worker can write ``partition``'s records now."""
 
+    def generation(self) -> int:
+        """A number that changes at every rebalance (the table may have been restored)."""
+
+
+class DecodedRecords:
+    """Records as the last flush wrote them (or as read), kept while no rebalance happens."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, PointState] = {}
+        self._generation: int | None = None
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def valid_for(self, generation: int) -> dict[str, PointState]:
+        """The kept records, forgotten first when a rebalance happened since they were kept."""
+        if generation != self._generation:
+            self._records.clear()
+            self._generation = generation
+        return self._records
+
 
 class PointStates:
     """The records a batch reads and changes; :meth:`flush` writes the changed ones."""
@@ -35,20 +61,30 @@ class PointStates:
         table: MutableMapping[Any, Any],
         scope: PartitionScope,
         on_write: Callable[[str, PointState], None] = lambda point_id, record: None,
+        decoded: DecodedRecords | None = None,
     ) -> None:
         self._table = table
         self._scope = scope
         self._on_write = on_write
+        self._decoded = decoded if decoded is not None else DecodedRecords()
+        self._generation = scope.generation()
         self._open: dict[str, PointState] = {}
         self._changed: set[str] = set()
+        self._new: set[str] = set()  # opened, and not in the table
 
     def of(self, point_id: str, partition: int | None = None) -> PointState:
         """The point's record (an empty one for a point never seen); ``partition``: the input
         partition its message came from, kept in the record."""
         record = self._open.get(point_id)
         if record is None:
-            stored = self._table.get(point_id)
-            record = PointState() if stored is None else PointState.from_dict(stored)
+            record = self._kept(point_id)
+            if record is None:
+                stored = self._table.get(point_id)
+                if stored is None:
+                    record = PointState()
+                    self._new.add(point_id)
+                else:
+                    record = PointState.from_dict(stored)
             self._open[point_id] = record
         if partition is not None and record.partition != partition:
             if record.partition is not None:  # a stored record moved: file it anew
@@ -75,7 +111,7 @@ class PointStates:
             if partition is None:
                 raise ValueError(f"{point_id}: a record changed before any of its messages")
             by_partition.setdefault(partition, []).append(point_id)
-        written = 0
+        written: set[str] = set()
         for partition, point_ids in by_partition.items():
             if not self._scope.covers(partition):
                 continue
@@ -84,9 +120,27 @@ class PointStates:
                     record = self._open[point_id]
                     self._table[point_id] = record.to_dict()
                     self._on_write(point_id, record)
-            written += len(point_ids)
+            written.update(point_ids)
+        # Kept: what the table now holds as it is here (written, or read and left unchanged).
+        as_stored = written | (self._open.keys() - self._changed - self._new)
+        self._keep({point_id: self._open[point_id] for point_id in as_stored})
+        self._open.clear()
         self._changed.clear()
-        return written
+        self._new.clear()
+        return len(written)
+
+    def _kept(self, point_id: str) -> PointState | None:
+        """The point's kept record, taken out while this batch works on it (a batch that fails
+        leaves no half-changed record behind); None when not kept or kept before a rebalance
+        that happened after this batch began."""
+        generation = self._scope.generation()
+        kept = self._decoded.valid_for(generation)
+        return kept.pop(point_id, None) if generation == self._generation else None
+
+    def _keep(self, records: dict[str, PointState]) -> None:
+        generation = self._scope.generation()
+        if generation == self._generation:  # else the table may hold other versions now
+            self._decoded.valid_for(generation).update(records)
 
     def liveness(self) -> Iterator[tuple[str, int, LivenessState]]:
         """Every stored point's partition and liveness (only that part is decoded)."""

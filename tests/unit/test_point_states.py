@@ -15,7 +15,7 @@ from streams.domain.occupancy import OccupancyState
 from streams.domain.point_state import PointState
 from streams.domain.staleness import LivenessState
 from streams.worker.liveness_index import LivenessIndex
-from streams.worker.point_states import PointStates
+from streams.worker.point_states import DecodedRecords, PointStates
 
 
 class CountingTable(dict[str, Any]):
@@ -41,9 +41,13 @@ class Scope:
 
     def __init__(self, table: CountingTable) -> None:
         self._table = table
+        self.rebalances = 0
 
     def covers(self, partition: int) -> bool:
         return partition < 4
+
+    def generation(self) -> int:
+        return self.rebalances
 
     @contextlib.contextmanager
     def __call__(self, partition: int) -> Iterator[None]:
@@ -141,3 +145,76 @@ def test_the_liveness_index_follows_writes_and_the_partitions_owned() -> None:
 
     index.cover(frozenset({3, 5}), states)  # a rebalance gave this worker partition 5 too
     assert sorted(point for point, _ in index.items()) == ["p1", "p2"]
+
+
+def batches(table: CountingTable) -> tuple[Scope, Any]:
+    """A scope and a factory of batches' working copies sharing one set of kept records."""
+    scope, decoded = Scope(table), DecodedRecords()
+    return scope, lambda: PointStates(table, scope, decoded=decoded)
+
+
+def test_a_record_is_decoded_from_the_table_once_across_batches() -> None:
+    table = CountingTable()
+    table["p1"] = full_record().to_dict()
+    _, batch = batches(table)
+    for kind in ("mobile", "standby", "permanent"):
+        states = batch()
+        states.of("p1", 3).liveness = LivenessState(kind=kind)
+        states.changed("p1")
+        states.of("p2", 1)  # read, never changed, not stored: read again next time
+        states.flush()
+    assert table.reads == 1 + 3  # p1 once; p2, never stored, every batch
+    assert batch().of("p1").liveness == LivenessState(kind="permanent")
+    assert PointState.from_dict(table["p1"]).liveness == LivenessState(kind="permanent")
+
+
+def test_a_rebalance_forgets_the_kept_records() -> None:
+    table = CountingTable()
+    table["p1"] = full_record().to_dict()
+    scope, batch = batches(table)
+    batch().of("p1", 3)
+    batch().flush()  # nothing read in it
+    states = batch()
+    states.of("p1", 3)
+    states.flush()
+    # The rebalance restores another version from the changelog (another worker wrote it).
+    scope.rebalances += 1
+    table["p1"] = PointState(partition=3, liveness=LivenessState(kind="mobile")).to_dict()
+    assert batch().of("p1").liveness == LivenessState(kind="mobile")
+
+
+def test_a_batch_begun_before_a_rebalance_keeps_nothing() -> None:
+    table = CountingTable()
+    table["p1"] = full_record().to_dict()
+    scope, batch = batches(table)
+    states = batch()
+    states.of("p1", 3).liveness = LivenessState(kind="mobile")
+    states.changed("p1")
+    scope.rebalances += 1  # while the batch awaited the database, say
+    table["p1"] = PointState(partition=3, liveness=LivenessState(kind="standby")).to_dict()
+    states.flush()  # writes partition 3, still owned, and keeps nothing
+    table["p1"] = PointState(partition=3, liveness=LivenessState(kind="permanent")).to_dict()
+    assert batch().of("p1").liveness == LivenessState(kind="permanent")
+
+
+def test_a_failed_batch_leaves_no_half_changed_record_behind() -> None:
+    table = CountingTable()
+    table["p1"] = full_record().to_dict()
+    _, batch = batches(table)
+    warm = batch()
+    warm.of("p1", 3)
+    warm.flush()
+    failed = batch()
+    failed.of("p1", 3).liveness = LivenessState(kind="mobile")  # then a computation raises
+    assert batch().of("p1").liveness == full_record().liveness
+
+
+def test_a_changed_record_not_written_is_not_kept() -> None:
+    table = CountingTable()
+    table["p9"] = PointState(partition=7).to_dict()  # partition 7: not owned (see Scope)
+    _, batch = batches(table)
+    states = batch()
+    states.of("p9", 7).liveness = LivenessState(kind="mobile")
+    states.changed("p9")
+    assert states.flush() == 0
+    assert batch().of("p9").liveness is None  # as stored

@@ -104,6 +104,9 @@ class AnyPartition:
     def covers(self, partition: int) -> bool:
         return True
 
+    def generation(self) -> int:
+        return 0
+
     def __call__(self, partition: int) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
