@@ -98,6 +98,15 @@ class Outbox:
         )
         return True
 
+    def keep_firing_only(self, fingerprints: set[str]) -> int:
+        """Forget the firing alerts not in ``fingerprints`` (their points went to another
+        worker, which sends them from now on); resolutions are kept. Returns how many."""
+        gone = [fingerprint for fingerprint, entry in self._entries.items()
+                if not entry.resolved and fingerprint not in fingerprints]
+        for fingerprint in gone:
+            del self._entries[fingerprint]
+        return len(gone)
+
     def due(self, now: float) -> Batch | None:
         """The alerts to post now (oldest due first), or None: nothing due, or backing off."""
         self._drop_finished(now)

@@ -73,6 +73,17 @@ class AlertmanagerNotifier:
         for outbox in self._outboxes.values():
             outbox.offer(event, now)
 
+    def take_over(self, firing: Sequence[AlertEvent], now: float) -> None:
+        """Make ``firing`` the firing alerts this worker sends, after a start or a rebalance:
+        offer each (a restart emptied the outboxes), and stop re-sending those of points now
+        owned by another worker, or they would fire again after their new owner resolved
+        them."""
+        for event in firing:
+            self.offer(event, now)
+        current = {event.fingerprint for event in firing}
+        for outbox in self._outboxes.values():
+            outbox.keep_firing_only(current)
+
     async def deliver_due(self, now: float) -> None:
         """Post what is due to every Alertmanager, concurrently; failures back off."""
         if self._session is None:

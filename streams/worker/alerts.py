@@ -88,13 +88,14 @@ class AlertProcessor:
                 continue  # nothing consumed from its partition yet: judged after its first batch
             record = states.of(point_id)
             for at, judged in judged_steps(verdict):
-                before = record.alerts
-                record.alerts, events = evaluate(
-                    before, PointInputs(info, liveness=judged), at, self._rules, timer=True
+                after, events = evaluate(
+                    record.alerts, PointInputs(info, liveness=judged), at, self._rules, timer=True
                 )
-                if before is None or record.alerts.alerts != before.alerts:
+                if record.alerts is None or after.alerts != record.alerts.alerts:
                     # Only what the rules remember is worth a changelog record; the time of an
-                    # evaluation that changed nothing need not be kept.
+                    # evaluation that changed nothing is not kept, here or in the table (a
+                    # restarted worker must judge the next report exactly as this one would).
+                    record.alerts = after
                     states.changed(point_id)
                 for event in events:
                     out.alert(event)

@@ -145,13 +145,12 @@ class WorkerParts:
         finally:
             await self.notifier.close()
 
-    def reoffer_firing_alerts(self) -> None:
-        """Offer every firing alert again: the notifier's queue lives in memory, and the firing
-        set, read from the records, rebuilds it after a restart or a rebalance (Alertmanager
-        dedups by labels)."""
-        now = time.time()
-        for event in self.pipeline.firing():
-            self.notifier.offer(event, now)
+    def take_over_firing_alerts(self) -> None:
+        """After a start or a rebalance, once the records are restored: the firing alerts of
+        the points this worker now owns, read from their records, become what it sends to
+        Alertmanager (the notifier's outboxes live in memory). Reading every record takes a
+        while, so this runs once per rebalance, not on a timer."""
+        self.notifier.take_over(self.pipeline.firing(), time.time())
 
     async def quiet_kafka_outages(self) -> None:
         """One log line per Kafka outage instead of one per failing client call."""

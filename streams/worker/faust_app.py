@@ -110,8 +110,14 @@ def create_app(
                                                              for tp in stalled))
             await app.consumer.perform_seek()
 
-    async def reoffer_firing_alerts() -> None:
-        parts.reoffer_firing_alerts()
+    taken_over = -1  # the rebalance generation whose firing alerts were taken over
+
+    async def take_over_firing_alerts() -> None:
+        nonlocal taken_over
+        if app.rebalancing or app.in_recovery or taken_over == events.generation():
+            return
+        taken_over = events.generation()
+        parts.take_over_firing_alerts()
 
     async def restore_log_level() -> None:
         # At -l warn and above Faust's worker sets the root logger to DEBUG so that its terminal
@@ -124,7 +130,7 @@ def create_app(
 
     app.timer(settings.liveness_interval_seconds)(judge_points)
     app.timer(settings.stall_reseek_seconds / 3)(reseek_stalled_partitions)
-    app.timer(settings.alertmanager_resend_seconds)(reoffer_firing_alerts)
+    app.timer(1.0)(take_over_firing_alerts)
     for task in (parts.outputs.run, restore_log_level, parts.quiet_kafka_outages,
                  parts.follow_registry, parts.deliver_alerts):
         app.task(task)

@@ -9,6 +9,7 @@ import pytest
 from streams.domain.alert_model import AlertEvent, EventStatus
 from streams.domain.timestamps import iso
 from streams.sinks.alert_outbox import Batch, DeliveryPolicy, Outbox, to_alertmanager
+from streams.sinks.alertmanager import AlertmanagerNotifier
 
 T0 = 1_767_225_600.0
 POLICY = DeliveryPolicy(
@@ -151,3 +152,22 @@ def test_policy_is_checked() -> None:
         DeliveryPolicy(resend_seconds=0)
     with pytest.raises(ValueError):
         DeliveryPolicy(backoff_initial_seconds=10, backoff_max_seconds=1)
+
+
+def test_only_the_firing_alerts_taken_over_are_sent_again_and_resolutions_stay() -> None:
+    outbox = Outbox(POLICY)
+    outbox.offer(event("kept"), T0)
+    outbox.offer(event("moved"), T0)  # its point went to another worker in a rebalance
+    outbox.offer(event("ended", "resolved", ts=T0 + 1), T0 + 1)
+    assert outbox.keep_firing_only({"kept"}) == 1
+    assert sorted(fingerprints(outbox.due(T0 + 2))) == ["ended", "kept"]
+
+
+def test_a_worker_takes_over_the_firing_alerts_of_the_points_it_owns_now() -> None:
+    notifier = AlertmanagerNotifier(["http://am-1", "http://am-2"], POLICY)
+    notifier.offer(event("stays"), T0)
+    notifier.offer(event("moved"), T0)
+    # After a rebalance: "stays" and "gained" fire on points this worker owns now.
+    notifier.take_over([event("stays"), event("gained")], T0 + 1)
+    for outbox in notifier.outboxes.values():
+        assert sorted(fingerprints(outbox.due(T0 + 1))) == ["gained", "stays"]
