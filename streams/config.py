@@ -159,7 +159,11 @@ class Settings(TopicNamespace):
     )
     # --- end worker performance ----------------------------------------------------------------
     sink_batch_size: int = Field(10_000, ge=1, description="Rows per database batch.")
-    sink_batch_seconds: float = Field(1.0, gt=0, description="Longest wait to fill a batch.")
+    sink_batch_seconds: float = Field(
+        0.25, gt=0,
+        description="Longest wait to fill a batch: at the live rate most of the produce-to-row "
+        "latency (a backlog fills batches at once).",
+    )
     max_future_skew_seconds: int = Field(
         300, ge=0, description="Reject messages whose ts is further than this in the future."
     )
