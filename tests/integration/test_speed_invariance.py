@@ -140,8 +140,6 @@ def fresh_group(
 # (the timer ending report rules' pending waits; the event clock at 0 before the first report;
 # fetched-but-unprocessed messages counted as processed). Non-strict until it has stayed
 # green in the full suite for a while, so that the difference shows in every CI log.
-@pytest.mark.xfail(strict=False, reason="live/backlog equality not yet proven stable in the "
-                   "full suite (issue 10)")
 def test_live_small_batches_and_a_backlog_in_big_batches_raise_the_same_alerts(
     fresh_group: list[Worker], settings: Settings, admin_dsn: str, run_id: str,
     tmp_path_factory: pytest.TempPathFactory,
