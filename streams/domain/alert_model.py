@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
@@ -194,10 +194,21 @@ class AlertEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible copy with epoch-second times (for the state table)."""
-        data = asdict(self)
-        data["labels"] = dict(self.labels)
-        data["annotations"] = dict(self.annotations)
-        return data
+        return {
+            "fingerprint": self.fingerprint,
+            "alertname": self.alertname,
+            "status": self.status,
+            "severity": self.severity,
+            "point_id": self.point_id,
+            "oblast": self.oblast,
+            "point_kind": self.point_kind,
+            "ts": self.ts,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "summary": self.summary,
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AlertEvent:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 ReportStatus = Literal["open", "standby", "closed"]
@@ -72,8 +72,10 @@ class LivenessState:
     activation_floor_ts: float | None = None  # activation orders up to this ts are settled
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-compatible copy of the state."""
-        return asdict(self)
+        """A JSON-compatible copy of the state (every field is a str, a float or None)."""
+        # Not dataclasses.asdict: it deep-copies field by field, and this runs for every
+        # changed point of every batch.
+        return {name: getattr(self, name) for name in _LIVENESS_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LivenessState:
@@ -83,7 +85,7 @@ class LivenessState:
 
 
 # Read once: the worker decodes a point's liveness on every batch that touches it.
-_LIVENESS_FIELDS = frozenset(f.name for f in fields(LivenessState))
+_LIVENESS_FIELDS = tuple(f.name for f in fields(LivenessState))
 
 
 @dataclass(frozen=True, slots=True)
