@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import psycopg
 
 from streams.alert_config import load_alert_rules
@@ -11,10 +13,23 @@ from streams.refuel_plan import sync_lead_times
 from streams.stack.topics import ensure_topics
 from streams.topics import changelog_topics
 
+# The worker allocates hundreds of objects per event, nearly all short-lived. With CPython's
+# default first threshold (700) the collector took 15-20 % of the computations' CPU (measured
+# in-process over 50,000 reports); at 50,000 it runs about a hundred times less often.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_garbage_collection() -> None:
+    """Collect less often, and never traverse what was built at startup (modules, settings,
+    the app): a full collection then walks only what the worker keeps."""
+    gc.set_threshold(*GC_THRESHOLDS)
+    gc.freeze()
+
 
 def prepare_worker(settings: Settings) -> AlertRules:
     """Validate the alert rules file, create the state changelog topic when missing, make the
-    state directory, and give the database the fuel lead times of the rules; returns the rules.
+    state directory, give the database the fuel lead times of the rules, and tune the garbage
+    collector; returns the rules.
     Raises :class:`~streams.alert_config.AlertConfigError` for a bad rules file."""
     rules = load_alert_rules(settings.alert_rules_file)
     ensure_topics(settings, changelog_topics(settings.app_id))
@@ -22,4 +37,5 @@ def prepare_worker(settings: Settings) -> AlertRules:
     (settings.state_dir / "worker").mkdir(parents=True, exist_ok=True)
     with psycopg.connect(settings.database_url) as conn:
         sync_lead_times(conn, rules)  # the refuel plan counts with the lead times the alerts use
+    tune_garbage_collection()
     return rules

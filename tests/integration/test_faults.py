@@ -8,8 +8,10 @@ against a shared broker).
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from streams.stack import kafka as local_kafka
 from streams.stack import postgres as local_postgres
 from streams.stack.settings import StackSettings, get_stack_settings
 from streams.topics import INPUT_TOPICS, REGISTRY, TELEMETRY
+from tests.integration.alertmanager_harness import AlertmanagerProcess, WebhookReceiver
 from tests.integration.conftest import (
     registry_record,
     telemetry_record,
@@ -142,33 +145,47 @@ def _group_assignment(settings: Settings, group: str) -> dict[str, set[TopicPart
     return asyncio.run(describe())
 
 
+def _group_worker(group: str, name: str, tmp_path_factory: pytest.TempPathFactory,
+                  **env: str) -> Worker:
+    """A worker of ``group`` with its own state directory and web port (not started)."""
+    state = tmp_path_factory.mktemp(f"failover-{name}")
+    return Worker(
+        {"NEZLAM_APP_ID": group, "NEZLAM_WEB_PORT": str(free_port()),
+         "NEZLAM_STATE_DIR": str(state / "missing" / "yet"),  # created by the worker
+         "NEZLAM_SINK_BATCH_SECONDS": "0.2",
+         # the kinds' default silence thresholds (minutes): reports a minute apart are no
+         # silences, so a no_power condition stays pending until it fires
+         "NEZLAM_LIVENESS_INTERVAL_SECONDS": "2", **env},
+        Path(state) / "worker.log",
+    )
+
+
+def _fresh_group(settings: Settings, run_id: str, name: str) -> str:
+    """A consumer group of its own, starting at the input topics' ends."""
+    group = f"nezlam-test-{name}-{run_id}"
+    commit_offsets(settings, group, end_offsets(settings, [spec.name for spec in INPUT_TOPICS]))
+    return group
+
+
+def _wait_until_shared(settings: Settings, group: str) -> None:
+    wait_for("both workers to share the partitions",
+             lambda: len(_group_assignment(settings, group)) == 2 or None, timeout=90)
+
+
 @pytest.fixture
 def two_workers(
     kafka: str, admin_dsn: str, settings: Settings, run_id: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Worker, Worker, str]]:
     """Two workers in a group of their own, both processing."""
-    group = f"nezlam-test-failover-{run_id}"
-    commit_offsets(settings, group, end_offsets(settings, [spec.name for spec in INPUT_TOPICS]))
-    workers = []
-    for name in ("a", "b"):
-        state = tmp_path_factory.mktemp(f"failover-{name}")
-        workers.append(Worker(
-            {"NEZLAM_APP_ID": group, "NEZLAM_WEB_PORT": str(free_port()),
-             "NEZLAM_STATE_DIR": str(state / "missing" / "yet"),  # created by the worker
-             "NEZLAM_SINK_BATCH_SECONDS": "0.2",
-             # the kinds' default silence thresholds (minutes): reports a minute apart are no
-             # silences, so the no_power condition below stays pending until it fires
-             "NEZLAM_LIVENESS_INTERVAL_SECONDS": "2"},
-            Path(state) / "worker.log",
-        ))
+    group = _fresh_group(settings, run_id, "failover")
+    workers = [_group_worker(group, name, tmp_path_factory) for name in ("a", "b")]
     try:
         for worker in workers:
             worker.start()
         for worker in workers:
             wait_until_processing(worker, settings, admin_dsn, f"IT-{run_id}-fo-probe")
-        wait_for("both workers to share the partitions",
-                 lambda: len(_group_assignment(settings, group)) == 2 or None, timeout=90)
+        _wait_until_shared(settings, group)
         yield workers[0], workers[1], group
     finally:
         for worker in workers:
@@ -224,3 +241,57 @@ def _owns_every_input_partition(settings: Settings, group: str) -> bool:
     [owned] = members.values()
     wanted = set(end_offsets(settings, [spec.name for spec in INPUT_TOPICS]))
     return wanted <= owned
+
+
+def _active_no_power(alertmanager_url: str, points: list[str]) -> set[str]:
+    """The points whose no_power alert Alertmanager holds as active now."""
+    with urllib.request.urlopen(f"{alertmanager_url}/api/v2/alerts?active=true") as response:
+        alerts = json.load(response)
+    return {a["labels"]["point_id"] for a in alerts
+            if a["labels"].get("alertname") == "no_power" and a["labels"]["point_id"] in points}
+
+
+def test_a_worker_that_loses_points_in_a_rebalance_stops_sending_their_alerts(
+    kafka: str, admin_dsn: str, settings: Settings, run_id: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    group = _fresh_group(settings, run_id, "takeover")
+    with WebhookReceiver() as receiver:
+        alertmanager = AlertmanagerProcess(tmp_path_factory.mktemp("am"), receiver.url("/"))
+        alertmanager.start()
+        env = {"NEZLAM_ALERTMANAGER_URLS": alertmanager.url,
+               "NEZLAM_ALERTMANAGER_RESEND_SECONDS": "1"}
+        first, second = (_group_worker(group, f"takeover-{name}", tmp_path_factory, **env)
+                         for name in ("a", "b"))
+        try:
+            first.start()
+            wait_until_processing(first, settings, admin_dsn, f"IT-{run_id}-to-probe")
+            points = [f"IT-{run_id}-to-{i}" for i in range(24)]  # over (nearly) every partition
+            produce(settings, [(REGISTRY, p, registry_record(p)) for p in points])
+            no_power = {"power": "none", "generator_running": False}
+            produce(settings, [(TELEMETRY, p, telemetry_record(
+                p, f"2026-03-04T00:{m:02d}:00Z", fuel_level_l=190.0 - m, **no_power))
+                for m in range(10) for p in points])
+            wait_for("the first worker's no_power alerts in Alertmanager",
+                     lambda: _active_no_power(alertmanager.url, points) == set(points) or None,
+                     timeout=60)
+
+            second.start()  # a rebalance gives it about half the points, firing alerts and all
+            _wait_until_shared(settings, group)
+            produce(settings, [(TELEMETRY, p, telemetry_record(
+                p, f"2026-03-04T00:{m:02d}:00Z", fuel_level_l=190.0 - m, power="grid"))
+                for m in range(10, 13) for p in points])
+
+            # Each worker resolves the points it owns now; the first must not go on re-sending
+            # the alerts of the points it lost (they would fire again every second).
+            wait_for("every no_power alert resolved in Alertmanager",
+                     lambda: not _active_no_power(alertmanager.url, points) or None, timeout=60)
+            deadline = time.monotonic() + 5  # five re-send periods
+            while time.monotonic() < deadline:
+                assert _active_no_power(alertmanager.url, points) == set(), first.log_tail(40)
+                time.sleep(0.5)
+            assert first.alive() and second.alive()
+        finally:
+            for worker in (first, second):
+                worker.stop()
+            alertmanager.stop()
