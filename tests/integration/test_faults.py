@@ -259,8 +259,11 @@ def test_a_worker_that_loses_points_in_a_rebalance_stops_sending_their_alerts(
     with WebhookReceiver() as receiver:
         alertmanager = AlertmanagerProcess(tmp_path_factory.mktemp("am"), receiver.url("/"))
         alertmanager.start()
+        # Re-sends every second; a resolution is repeated for 2 s only, so a stale firing
+        # re-send would win within the test (with the defaults: after 5 minutes, for good).
         env = {"NEZLAM_ALERTMANAGER_URLS": alertmanager.url,
-               "NEZLAM_ALERTMANAGER_RESEND_SECONDS": "1"}
+               "NEZLAM_ALERTMANAGER_RESEND_SECONDS": "1",
+               "NEZLAM_ALERTMANAGER_RESOLVED_RESEND_SECONDS": "2"}
         first, second = (_group_worker(group, f"takeover-{name}", tmp_path_factory, **env)
                          for name in ("a", "b"))
         try:
@@ -280,13 +283,13 @@ def test_a_worker_that_loses_points_in_a_rebalance_stops_sending_their_alerts(
             _wait_until_shared(settings, group)
             produce(settings, [(TELEMETRY, p, telemetry_record(
                 p, f"2026-03-04T00:{m:02d}:00Z", fuel_level_l=190.0 - m, power="grid"))
-                for m in range(10, 13) for p in points])
+                for m in range(10, 20) for p in points])  # no_power clears after 5 min
 
             # Each worker resolves the points it owns now; the first must not go on re-sending
             # the alerts of the points it lost (they would fire again every second).
             wait_for("every no_power alert resolved in Alertmanager",
                      lambda: not _active_no_power(alertmanager.url, points) or None, timeout=60)
-            deadline = time.monotonic() + 5  # five re-send periods
+            deadline = time.monotonic() + 6  # past the resolutions' repeats, six re-sends
             while time.monotonic() < deadline:
                 assert _active_no_power(alertmanager.url, points) == set(), first.log_tail(40)
                 time.sleep(0.5)
