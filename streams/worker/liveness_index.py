@@ -2,8 +2,9 @@
 
 The timer judges every point every few seconds; reading and decoding each point's whole record
 from the state table for that cost more than the reports themselves on an idle network. The
-index is filled from the table whenever the set of partitions this worker owns changes (a
-start, a rebalance) and kept current by every record a checkpoint writes.
+index is filled from the table after every rebalance (the partitions owned may be the same as
+before, their records not: another worker may have held them in between) and kept current by
+every record a checkpoint writes.
 """
 
 from __future__ import annotations
@@ -20,16 +21,16 @@ class LivenessIndex:
 
     def __init__(self) -> None:
         self._by_point: dict[str, tuple[int, LivenessState]] = {}
-        self._partitions: frozenset[int] | None = None
+        self._held: tuple[frozenset[int], int] | None = None  # partitions, rebalance generation
 
-    def cover(self, partitions: frozenset[int], states: PointStates) -> None:
+    def cover(self, partitions: frozenset[int], generation: int, states: PointStates) -> None:
         """Hold exactly the points of ``partitions``: read again from the table when they are
-        not the partitions held so far."""
-        if partitions != self._partitions:
+        not the partitions held so far, or a rebalance happened since they were read."""
+        if (partitions, generation) != self._held:
             self._by_point = {point_id: (partition, liveness)
                               for point_id, partition, liveness in states.liveness()
                               if partition in partitions}
-            self._partitions = partitions
+            self._held = (partitions, generation)
 
     def written(self, point_id: str, record: PointState) -> None:
         """A record was written: keep its liveness."""

@@ -138,7 +138,8 @@ class Pipeline:
         guard = _EVENT_TIME_GUARD if self._event_clock else self._lag_guard
         reference = reference_time(now, health, guard)
         checkpoint = self.checkpoint()
-        self._liveness_index.cover(frozenset(highwaters), checkpoint.states)
+        self._liveness_index.cover(frozenset(highwaters), self._scope.generation(),
+                                   checkpoint.states)
         counts, verdicts = self._liveness.judge(
             now, reference, self._liveness_index.items(), checkpoint.out,
             event_time=self._event_clock,

@@ -135,7 +135,7 @@ def test_the_liveness_index_follows_writes_and_the_partitions_owned() -> None:
     index = LivenessIndex()
     states = PointStates(table, Scope(table), on_write=index.written)
 
-    index.cover(frozenset({3}), states)
+    index.cover(frozenset({3}), 0, states)
     assert [point for point, _ in index.items()] == ["p1"]  # p2's partition is not owned
 
     states.of("p1").liveness = LivenessState(kind="standby")
@@ -143,8 +143,14 @@ def test_the_liveness_index_follows_writes_and_the_partitions_owned() -> None:
     states.flush()
     assert dict(index.items())["p1"] == LivenessState(kind="standby")  # no table read needed
 
-    index.cover(frozenset({3, 5}), states)  # a rebalance gave this worker partition 5 too
+    index.cover(frozenset({3, 5}), 1, states)  # a rebalance gave this worker partition 5 too
     assert sorted(point for point, _ in index.items()) == ["p1", "p2"]
+
+    # Partition 5 goes to another worker and comes back: the same partitions as now, but its
+    # records may have changed meanwhile.
+    table["p2"] = PointState(partition=5, liveness=LivenessState(kind="standby")).to_dict()
+    index.cover(frozenset({3, 5}), 3, states)
+    assert dict(index.items())["p2"] == LivenessState(kind="standby")
 
 
 def batches(table: CountingTable) -> tuple[Scope, Any]:
