@@ -2,6 +2,8 @@
 (``python -m streams.bench.pipeline``).
 
 1. **Backlog.** The simulator pushes ``--minutes`` of the full network into Kafka at full speed.
+   The worker's own code validates and computes the same backlog in this process, without
+   Kafka, the database or Faust (:mod:`streams.bench.in_process`): the floor of its cost.
 2. **Bare aiokafka consumer** reads it (the practical limit of one Python process).
 3. **Faust no-op agent** (:mod:`streams.bench.faust_ceiling`: same inputs, same batches as the
    worker, drops them) drains it as its own consumer group: what any Faust worker costs
@@ -52,6 +54,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from streams import topics
+from streams.bench import in_process
+from streams.bench.in_process import InProcessCost
 from streams.bench.process_cost import Drain, cpu_seconds, peak_rss_mib
 from streams.config import Settings, get_settings
 from streams.kafka_client import client_kwargs
@@ -65,6 +69,7 @@ TARGET_P99_SECONDS = 1.0
 TARGET_PEAK_MIB = 400.0
 INPUTS = [spec.name for spec in topics.INPUT_TOPICS]
 IDLE_SECONDS = 15.0  # the worker's CPU with no input, after the drain
+SEED = 99  # of the simulated backlog
 WARMUP_SECONDS = 10.0  # the simulator's registry burst is read before the probes start
 STALL_SECONDS = 180.0  # no committed progress for this long: the run is stuck, stop it
 Offsets = dict[TopicPartition, int]
@@ -115,6 +120,7 @@ class BenchResult:
     worker_peak_mib: float
     latencies: list[Latency] = field(default_factory=list)
     scale_out: ScaleOut | None = None
+    in_process: InProcessCost | None = None
 
     @property
     def rate_ratio(self) -> float:
@@ -152,6 +158,8 @@ class BenchResult:
             "scale_out": None if self.scale_out is None else {
                 **drain(self.scale_out.drain),
                 "partitions": self.scale_out.partitions, "events": self.scale_out.events},
+            "in_process": None if self.in_process is None else {
+                **asdict(self.in_process), "total_ms_per_1000": self.in_process.total_ms_per_1000},
             "targets": {name: ok for name, ok in checks(self)},
         }
 
@@ -183,6 +191,7 @@ def report(result: BenchResult) -> tuple[str, bool]:
         f"  worker with no input: {1000 * w.idle_cpu_per_second:,.0f} CPU-ms/s; per 1,000 events "
         f"without it: {w.net_cpu_ms_per_1000:.1f}",
         f"bare aiokafka consumer               {result.bare_rate:>10,.0f}",
+        *_in_process_lines(result.in_process),
         f"worker / no-op                       {result.rate_ratio:>10.2f}   "
         f"{result.cpu_ratio:>14.2f}   (by rate; by CPU per event)",
     ]
@@ -201,6 +210,14 @@ def report(result: BenchResult) -> tuple[str, bool]:
     met = checks(result)
     lines += [f"target: {name:<42} {'PASS' if ok else 'FAIL'}" for name, ok in met]
     return "\n".join(lines), all(ok for _, ok in met)
+
+
+def _in_process_lines(cost: InProcessCost | None) -> list[str]:
+    if cost is None:
+        return []
+    return [f"worker code in-process, no I/O                   {cost.total_ms_per_1000:>14.1f}",
+            f"  validation {cost.validation_ms_per_1000:.1f} + computations and checkpoints "
+            f"{cost.computations_ms_per_1000:.1f} (streams.bench.in_process)"]
 
 
 def _partition_list(parts: Sequence[str]) -> str:
@@ -475,7 +492,7 @@ async def run_benchmark(
     sim_start = datetime.now(UTC) - timedelta(days=2, minutes=minutes)
     _say(f"backlog: simulating {minutes} min of the full network at full speed into Kafka")
     sim = _simulate("--speed", "max", "--duration", f"{minutes}m", "--start",
-                    sim_start.isoformat(), "--seed", "99")
+                    sim_start.isoformat(), "--seed", str(SEED))
     if sim.wait() != 0:
         raise click.ClickException("the simulator failed")
     end = await end_offsets(client_kwargs(settings), INPUTS)
@@ -483,6 +500,9 @@ async def run_benchmark(
     _say(f"{total:,} events in the backlog; bare aiokafka consumer reading them")
     bare = await _bare_consumer_rate(settings, start, end)
     _say(f"bare consumer: {bare:,.0f} events/s")
+    _say("the worker's own code on the same backlog in this process (no Kafka, database, Faust)")
+    own = in_process.measure(settings, minutes, SEED, sim_start.timestamp())
+    _say(f"in-process: {own.total_ms_per_1000:.1f} CPU-ms/1000")
     try:
         with tempfile.TemporaryDirectory(prefix="nezlam-bench-") as tmp:
             state = Path(tmp)
@@ -497,7 +517,7 @@ async def run_benchmark(
                 settings, group, start, end, state / "worker", loads, probes)
     finally:
         await _delete_topics(settings, group)
-    return BenchResult(total, bare, noop, worker, noop_peak, peak, latencies, pair)
+    return BenchResult(total, bare, noop, worker, noop_peak, peak, latencies, pair, own)
 
 
 @click.command()

@@ -42,6 +42,48 @@ from streams.worker.point_states import PartitionScope
 log = logging.getLogger(__name__)
 
 
+def build_contract(settings: Settings) -> Contract:
+    """The input contract with the configured limits."""
+    return Contract(
+        max_future_skew_seconds=settings.max_future_skew_seconds,
+        max_age_seconds=settings.max_event_age_seconds,
+        max_message_bytes=settings.max_message_bytes,
+    )
+
+
+def build_pipeline(
+    settings: Settings,
+    rules: AlertRules,
+    directory: PointDirectory,
+    destinations: Destinations,
+    table: MutableMapping[Any, Any],
+    scope: PartitionScope,
+) -> Pipeline:
+    """The computations, configured from ``settings``, over the points of ``directory``."""
+    metrics = destinations.metrics
+    return Pipeline(
+        fuel=FuelProcessor(directory),
+        occupancy=OccupancyProcessor(
+            directory,
+            OccupancyConfig(max_dwell_seconds=settings.occupancy_max_dwell_seconds,
+                            allowed_lateness_seconds=settings.event_lateness_seconds),
+            lambda topic, n: metrics.late_events.labels(topic).inc(n),
+        ),
+        liveness=LivenessProcessor(
+            directory,
+            StalenessConfig(silence_after_seconds=settings.silence_after_seconds,
+                            activation_deadline_seconds=settings.activation_deadline_seconds),
+        ),
+        alerts=AlertProcessor(directory, rules),
+        destinations=destinations,
+        lag_guard=LagGuardConfig(settings.lag_guard_max_backlog_messages,
+                                 settings.lag_guard_max_watermark_delay_seconds),
+        event_clock=settings.clock == "event",
+        table=table,
+        scope=scope,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerParts:
     """Everything one worker runs besides Faust itself."""
@@ -67,11 +109,7 @@ class WorkerParts:
         """The parts for ``settings``, keeping per-point records in ``table``."""
         registry = CollectorRegistry()
         metrics = PipelineMetrics(registry)
-        contract = Contract(
-            max_future_skew_seconds=settings.max_future_skew_seconds,
-            max_age_seconds=settings.max_event_age_seconds,
-            max_message_bytes=settings.max_message_bytes,
-        )
+        contract = build_contract(settings)
         follower = RegistryFollower(
             client_kwargs(settings), contract, PointDirectory(),
             on_change=metrics.points_known.set,
@@ -96,34 +134,14 @@ class WorkerParts:
 
         outputs = BatchProducer(client_kwargs(settings), on_retry=count_send_retry,
                                 outage=kafka_outage)
-        directory = follower.directory
-        pipeline = Pipeline(
-            fuel=FuelProcessor(directory),
-            occupancy=OccupancyProcessor(
-                directory,
-                OccupancyConfig(max_dwell_seconds=settings.occupancy_max_dwell_seconds,
-                                allowed_lateness_seconds=settings.event_lateness_seconds),
-                lambda topic, n: metrics.late_events.labels(topic).inc(n),
-            ),
-            liveness=LivenessProcessor(
-                directory,
-                StalenessConfig(silence_after_seconds=settings.silence_after_seconds,
-                                activation_deadline_seconds=settings.activation_deadline_seconds),
-            ),
-            alerts=AlertProcessor(directory, rules),
-            destinations=Destinations(
-                sink=sink,
-                publish=outputs.send_all,
-                offer_alert=lambda event: notifier.offer(event, time.time()),
-                metrics=metrics,
-                deadletter_topic=settings.deadletter_topic,
-            ),
-            lag_guard=LagGuardConfig(settings.lag_guard_max_backlog_messages,
-                                     settings.lag_guard_max_watermark_delay_seconds),
-            event_clock=settings.clock == "event",
-            table=table,
-            scope=scope,
+        destinations = Destinations(
+            sink=sink,
+            publish=outputs.send_all,
+            offer_alert=lambda event: notifier.offer(event, time.time()),
+            metrics=metrics,
+            deadletter_topic=settings.deadletter_topic,
         )
+        pipeline = build_pipeline(settings, rules, follower.directory, destinations, table, scope)
         ingestor = Ingestor(contract, sink, follower, metrics, pipeline)
         return cls(settings, registry, metrics, follower, notifier, outputs, kafka_outage,
                    ingestor, pipeline)

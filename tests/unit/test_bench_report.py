@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 
+from streams.bench.in_process import InProcessCost, measure
 from streams.bench.pipeline import BenchResult, Latency, ScaleOut, checks, report
 from streams.bench.process_cost import Drain, cpu_seconds, peak_rss_mib
+from streams.config import Settings
 
 
 def _result(worker_rate: float = 5_000.0, p99: float = 0.5, peak: float = 300.0) -> BenchResult:
@@ -16,7 +19,8 @@ def _result(worker_rate: float = 5_000.0, p99: float = 0.5, peak: float = 300.0)
     pair = ScaleOut(Drain(100_000, 8.0, 16.0), {"a": ["points.telemetry/0"],
                                                "b": ["points.telemetry/1"]}, {"a": 60, "b": 40})
     return BenchResult(100_000, 500_000.0, noop, worker, 90.0, peak,
-                       [Latency(1, [0.1, 0.2, p99]), Latency(5, [0.3, 0.4, 0.9])], pair)
+                       [Latency(1, [0.1, 0.2, p99]), Latency(5, [0.3, 0.4, 0.9])], pair,
+                       InProcessCost(100_000, 10.0, 40.0))
 
 
 def test_cpu_per_event_and_ratios() -> None:
@@ -56,6 +60,8 @@ def test_summary_names_the_partition_split_and_json_has_every_figure() -> None:
     assert data["ratio_by_rate"] == result.rate_ratio
     assert [lat["load"] for lat in data["latency"]] == [1, 5]
     assert data["scale_out"]["events"] == {"a": 60, "b": 40}
+    assert data["in_process"]["total_ms_per_1000"] == 50.0
+    assert "validation 10.0 + computations and checkpoints 40.0" in text
     assert set(data["targets"]) == {name for name, _ in checks(result)}
 
 
@@ -64,3 +70,9 @@ def test_process_cost_reads_this_process() -> None:
     sum(i * i for i in range(200_000))
     assert cpu_seconds(os.getpid()) > before
     assert peak_rss_mib(os.getpid()) > 1.0
+
+
+def test_the_worker_code_in_process_validates_and_computes_the_simulated_network() -> None:
+    cost = measure(Settings(), minutes=0.5, seed=1, start=time.time() - 3600)
+    assert cost.events > 13_464  # the registry, then half a minute of reports and visits
+    assert cost.validation_ms_per_1000 > 0 and cost.computations_ms_per_1000 > 0
