@@ -12,7 +12,6 @@ of ``NEZLAM_SINK_BATCH_SIZE`` as the worker reads them.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Iterator, MutableMapping
@@ -109,7 +108,7 @@ def backlog(minutes: float, seed: int, start: float) -> list[Raw]:
     return raw
 
 
-def measure(settings: Settings, minutes: float, seed: int, start: float) -> InProcessCost:
+async def measure(settings: Settings, minutes: float, seed: int, start: float) -> InProcessCost:
     """Validate and compute ``minutes`` of the full network from ``start`` (epoch seconds);
     the CPU each step took."""
     tune_garbage_collection()  # as the worker does
@@ -133,7 +132,6 @@ def measure(settings: Settings, minutes: float, seed: int, start: float) -> InPr
                                 deadletter_topic=settings.deadletter_topic)
     pipeline = build_pipeline(settings, load_alert_rules(settings.alert_rules_file), directory,
                               destinations, _JsonTable(), _AnyPartition())
-    loop = asyncio.new_event_loop()
     began = time.process_time()
     for topic, messages in accepted.items():
         size = settings.sink_batch_size
@@ -141,8 +139,7 @@ def measure(settings: Settings, minutes: float, seed: int, start: float) -> InPr
             batch = messages[first:first + size]
             checkpoint = pipeline.checkpoint()
             pipeline.process(topic, [m for _, m in batch], [p for p, _ in batch], checkpoint)
-            loop.run_until_complete(checkpoint.flush())
+            await checkpoint.flush()
     computations = time.process_time() - began
-    loop.close()
     events = len(raw)
     return InProcessCost(events, 1e6 * validation / events, 1e6 * computations / events)

@@ -501,7 +501,7 @@ async def run_benchmark(
     bare = await _bare_consumer_rate(settings, start, end)
     _say(f"bare consumer: {bare:,.0f} events/s")
     _say("the worker's own code on the same backlog in this process (no Kafka, database, Faust)")
-    own = in_process.measure(settings, minutes, SEED, sim_start.timestamp())
+    own = await in_process.measure(settings, minutes, SEED, sim_start.timestamp())
     _say(f"in-process: {own.total_ms_per_1000:.1f} CPU-ms/1000")
     try:
         with tempfile.TemporaryDirectory(prefix="nezlam-bench-") as tmp:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -73,6 +74,6 @@ def test_process_cost_reads_this_process() -> None:
 
 
 def test_the_worker_code_in_process_validates_and_computes_the_simulated_network() -> None:
-    cost = measure(Settings(), minutes=0.5, seed=1, start=time.time() - 3600)
+    cost = asyncio.run(measure(Settings(), minutes=0.5, seed=1, start=time.time() - 3600))
     assert cost.events > 13_464  # the registry, then half a minute of reports and visits
     assert cost.validation_ms_per_1000 > 0 and cost.computations_ms_per_1000 > 0
