@@ -12,7 +12,6 @@ of ``NEZLAM_SINK_BATCH_SIZE`` as the worker reads them.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from streams.sinks.kafka_outputs import OutputMessage
 from streams.topics import REGISTRY
 from streams.worker.checkpoint import Destinations
 from streams.worker.components import build_contract, build_pipeline
+from streams.worker.point_states import OneProcessScope
 from streams.worker.startup import tune_garbage_collection
 
 Raw = tuple[str, bytes, bytes]  # topic, key, value
@@ -74,19 +74,6 @@ class _JsonTable(MutableMapping[Any, Any]):
 
     def __len__(self) -> int:
         return len(self._data)
-
-
-class _AnyPartition:
-    """Every partition is this process's."""
-
-    def covers(self, partition: int) -> bool:
-        return True
-
-    def generation(self) -> int:
-        return 0
-
-    def __call__(self, partition: int) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
 
 
 class _NoRows:
@@ -131,7 +118,7 @@ async def measure(settings: Settings, minutes: float, seed: int, start: float) -
                                 metrics=PipelineMetrics(CollectorRegistry()),
                                 deadletter_topic=settings.deadletter_topic)
     pipeline = build_pipeline(settings, load_alert_rules(settings.alert_rules_file), directory,
-                              destinations, _JsonTable(), _AnyPartition())
+                              destinations, _JsonTable(), OneProcessScope())
     began = time.process_time()
     for topic, messages in accepted.items():
         size = settings.sink_batch_size

@@ -175,22 +175,13 @@ class AlertEvent:
     annotations: Mapping[str, str]
 
     def to_message(self) -> dict[str, Any]:
-        """The ``alerts`` topic message (``schemas/alerts.schema.json``)."""
-        return {
-            "fingerprint": self.fingerprint,
-            "alertname": self.alertname,
-            "status": self.status,
-            "severity": self.severity,
-            "point_id": self.point_id,
-            "oblast": self.oblast,
-            "point_kind": self.point_kind,
-            "ts": iso(self.ts),
-            "starts_at": iso(self.starts_at),
-            "ends_at": None if self.ends_at is None else iso(self.ends_at),
-            "summary": self.summary,
-            "labels": dict(self.labels),
-            "annotations": dict(self.annotations),
-        }
+        """The ``alerts`` topic message (``schemas/alerts.schema.json``): :meth:`to_dict` with
+        RFC 3339 times."""
+        message = self.to_dict()
+        message["ts"] = iso(self.ts)
+        message["starts_at"] = iso(self.starts_at)
+        message["ends_at"] = None if self.ends_at is None else iso(self.ends_at)
+        return message
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible copy with epoch-second times (for the state table)."""

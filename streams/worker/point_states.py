@@ -13,7 +13,7 @@ which may restore other versions from the changelog: every rebalance forgets the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, MutableMapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 from streams.domain.alert_lifecycle import AlertState
@@ -35,15 +35,29 @@ class PartitionScope(Protocol):
         """A number that changes at every rebalance (the table may have been restored)."""
 
 
+class OneProcessScope:
+    """Every partition is this process's and is never rebalanced: a state table held in one
+    process (the in-process tests and benchmark)."""
+
+    def covers(self, partition: int) -> bool:
+        """Always."""
+        return True
+
+    def generation(self) -> int:
+        """No rebalance ever happens."""
+        return 0
+
+    def __call__(self, partition: int) -> AbstractContextManager[None]:
+        """Nothing to set up."""
+        return nullcontext()
+
+
 class DecodedRecords:
     """Records as the last flush wrote them (or as read), kept while no rebalance happens."""
 
     def __init__(self) -> None:
         self._records: dict[str, PointState] = {}
         self._generation: int | None = None
-
-    def __len__(self) -> int:
-        return len(self._records)
 
     def valid_for(self, generation: int) -> dict[str, PointState]:
         """The kept records, forgotten first when a rebalance happened since they were kept."""

@@ -4,7 +4,6 @@ split into batches and interleaved with other points' reports (in-process, in-me
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from streams.worker.fuel import FuelProcessor
 from streams.worker.liveness import LivenessProcessor
 from streams.worker.occupancy import OccupancyProcessor
 from streams.worker.pipeline import Pipeline
+from streams.worker.point_states import OneProcessScope
 
 T0 = datetime(2026, 1, 10, 6, 0, tzinfo=UTC).timestamp()
 POINTS = ("kyiv-001", "kyiv-002", "lviv-003")
@@ -45,19 +45,6 @@ class FakeSink:
     async def write(self, topic: str, rows: Sequence[Mapping[str, Any]]) -> int:
         self.rows.extend((topic, row) for row in rows)
         return len(rows)
-
-
-class AnyPartition:
-    """Every partition is writable at any time (one in-memory table stands for them all)."""
-
-    def covers(self, partition: int) -> bool:
-        return True
-
-    def generation(self) -> int:
-        return 0
-
-    def __call__(self, partition: int) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
 
 
 class Worker:
@@ -93,7 +80,7 @@ class Worker:
             lag_guard=LagGuardConfig(),
             event_clock=True,
             table=self.table,
-            scope=AnyPartition(),
+            scope=OneProcessScope(),
         )
 
     def feed(self, batches: Sequence[Sequence[dict[str, Any]]], partition: int = 0) -> None:

@@ -4,7 +4,6 @@ checkpoint, with an in-memory state table, a fake database and a fake Kafka."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from streams.worker.ingest import InboundMessage, Ingestor
 from streams.worker.liveness import LivenessProcessor
 from streams.worker.occupancy import OccupancyProcessor
 from streams.worker.pipeline import Pipeline
+from streams.worker.point_states import OneProcessScope
 
 DEADLETTERS = "points.deadletter"
 POINTS = ("kyiv-001", "kyiv-002")
@@ -100,17 +100,6 @@ class StateTable(dict[str, Any]):
         super().__setitem__(key, value)
 
 
-class AnyPartition:
-    def covers(self, partition: int) -> bool:
-        return True
-
-    def generation(self) -> int:
-        return 0
-
-    def __call__(self, partition: int) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
-
-
 class StaticRegistry:
     def __init__(self) -> None:
         self.directory = PointDirectory({
@@ -150,7 +139,7 @@ class Worker:
             lag_guard=LagGuardConfig(),
             event_clock=True,
             table=self.table,
-            scope=AnyPartition(),
+            scope=OneProcessScope(),
         )
         self.ingestor = Ingestor(
             Contract(max_future_skew_seconds=300), self.database, registry, self.metrics,
