@@ -164,10 +164,15 @@ def _step(
     if current is None or current.phase == "pending" or current.event is None:
         if verdict is not Verdict.FIRE:
             return None, None  # the pending wait needs the condition at every evaluation
+        onset = rule.onset(ctx) if current is None else None
         since = now if current is None else current.since
+        if onset is not None and onset < since:
+            since = onset  # found late: it fires from when it began, as it would have live
         if now - since < spec.pending_seconds:
             return RuleState("pending", since), None
         event = _fired(name, spec, since, ctx)
+        if onset is not None and onset + spec.pending_seconds < now:
+            event = replace(event, ts=since + spec.pending_seconds)
         return RuleState("firing", since, event=event), event
     last = current.event
     if verdict is Verdict.CLEAR:

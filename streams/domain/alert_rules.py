@@ -74,6 +74,10 @@ class AlertRule:
     # The liveness timer judges it (silence and deadlines, which no message announces); the
     # timer's evaluations leave every other rule as it stands.
     on_timer: bool = False
+    # When the condition began in event time, where the inputs say (a deadline): an alert
+    # found only later (an order read after the reports that passed its deadline) fires from
+    # then, as it would have live.
+    onset: Callable[[RuleContext], float | None] = lambda ctx: None
 
 
 # --- conditions ---------------------------------------------------------------------------
@@ -113,6 +117,18 @@ def _point_silent(ctx: RuleContext) -> Verdict:
     if liveness is None or liveness.liveness == "unknown":
         return Verdict.HOLD  # the pipeline cannot judge now: keep the previous state
     return Verdict.FIRE if liveness.liveness == "silent" else Verdict.CLEAR
+
+
+def _silent_since(ctx: RuleContext) -> float | None:
+    liveness = ctx.inputs.liveness
+    if liveness is None or liveness.since is None:
+        return None
+    return liveness.since + liveness.silence_threshold_seconds
+
+
+def _overdue_since(ctx: RuleContext) -> float | None:
+    liveness = ctx.inputs.liveness
+    return None if liveness is None else liveness.activation_deadline_ts
 
 
 def _activation_overdue(ctx: RuleContext) -> Verdict:
@@ -360,14 +376,14 @@ RULES: tuple[AlertRule, ...] = (
         means="no report from the point for longer than its kind allows",
         resolves="the point's next report",
         condition=_point_silent, describe=_describe_silent,
-        resolution=_resolved_as(POINT_SILENT), on_timer=True,
+        resolution=_resolved_as(POINT_SILENT), on_timer=True, onset=_silent_since,
     ),
     AlertRule(
         ACTIVATION_OVERDUE, RuleSpec("critical", pending_seconds=0, clear_seconds=0),
         means="a standby point ordered open has not reported open within the deadline",
         resolves="the point reports open, or the order is stood down",
         condition=_activation_overdue, describe=_describe_overdue,
-        resolution=_resolved_as(ACTIVATION_OVERDUE), on_timer=True,
+        resolution=_resolved_as(ACTIVATION_OVERDUE), on_timer=True, onset=_overdue_since,
     ),
     AlertRule(
         OVER_CAPACITY, RuleSpec("warning", pending_seconds=600, clear_seconds=900),
