@@ -55,7 +55,7 @@ class Scenario:
         return self.prefix + name
 
     def registry(self) -> list[tuple[str, str, Any]]:
-        points = {
+        points: dict[str, dict[str, object]] = {
             "steady": {}, "burner": {}, "silent": {}, "power": {},
             "crowd": {"capacity_people": 50},
             "on-time": {"kind": "standby"}, "late": {"kind": "standby"},
@@ -103,13 +103,16 @@ class Scenario:
 
 
 def _history(settings: Settings, start: dict[Any, int], scenario: Scenario) -> History:
-    found = []
+    """The scenario's alert events on the ``alerts`` topic, each once: the topic is
+    at-least-once (a batch read again after a restart or a stalled commit repeats its events),
+    and its consumers key events by (fingerprint, ts, status), as ``alert_events`` does."""
+    found = set()
     for key, value in read_from(settings, start):
         if key is None or not key.decode().startswith(scenario.prefix):
             continue
         alert = orjson.loads(value)
         ends = alert["ends_at"]
-        found.append((
+        found.add((
             alert["point_id"].removeprefix(scenario.prefix), alert["alertname"], alert["status"],
             datetime.fromisoformat(alert["ts"]).timestamp() - scenario.t0,
             datetime.fromisoformat(alert["starts_at"]).timestamp() - scenario.t0,

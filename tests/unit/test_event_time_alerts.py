@@ -322,3 +322,32 @@ def test_a_registry_batch_feeds_no_computation_and_raises_nothing() -> None:
              "fuel_tank_l": 200.0}  # no ts, no _ts: the registry has no event time
     worker.process(topics.REGISTRY, [entry], [0])
     assert worker.published == [] and worker.alerts == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ordered_at=st.integers(0, 120),  # minutes after the first report
+    opens_after=st.integers(1, 240),  # minutes after the order (the deadline is 120)
+    read_after=st.integers(0, 400),  # reports read before the order (the topics' interleaving)
+    cut=st.integers(1, 400),  # batch size of the rest
+)
+def test_an_order_read_anywhere_among_the_reports_gives_the_same_alerts(
+    ordered_at: int, opens_after: int, read_after: int, cut: int
+) -> None:
+    opens_at = T0 + (ordered_at + opens_after) * 60
+    reports = [report("kyiv-001", T0 + m * 60, status="open" if T0 + m * 60 >= opens_at
+                      else "standby") for m in range(400)]
+    order = [_activation("kyiv-001", T0 + ordered_at * 60)]
+
+    live = Worker()  # the order read when event time reaches it, one report at a time
+    live.feed([[m] for m in reports if m["_ts"] < T0 + ordered_at * 60])
+    live.process(topics.ACTIVATIONS, order, [0])
+    live.feed([[m] for m in reports if m["_ts"] >= T0 + ordered_at * 60])
+
+    backlog = Worker()
+    backlog.feed([reports[:read_after]])
+    backlog.process(topics.ACTIVATIONS, order, [0])
+    rest = reports[read_after:]
+    backlog.feed([rest[i:i + cut] for i in range(0, len(rest), cut)])
+
+    assert backlog.history() == live.history()
