@@ -4,7 +4,7 @@ A batch (or a timer's judgement) collects output messages, output rows, dead let
 per-point records and alerts to offer in one :class:`Checkpoint`. :meth:`Checkpoint.flush` sends
 them in this order, and only then may the batch's offsets be committed:
 
-1. the output rows to the database;
+1. the output rows to the database, every table at once;
 2. the output messages and the dead letters to Kafka, in one send, acknowledged by the brokers;
 3. the changed per-point records to the state table (Faust sends their changelog records before
    it commits the offsets);
@@ -15,6 +15,7 @@ A crash anywhere before the commit replays the batch, and every step is idempote
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -72,8 +73,12 @@ class Checkpoint:
     async def flush(self) -> None:
         """Flush everything, in the order the module describes."""
         metrics = self._to.metrics
-        for topic, rows in self.out.rows.items():
-            written = await self._to.sink.write(topic, rows)
+        # The tables are written at once, each on a connection of the pool, not one after
+        # another: a batch waits for the slowest write, not for their sum.
+        batches = list(self.out.rows.items())
+        counts = await asyncio.gather(*(self._to.sink.write(topic, rows)
+                                        for topic, rows in batches))
+        for (topic, rows), written in zip(batches, counts, strict=True):
             table = TABLES[topic].table
             metrics.rows.labels(table, "written").inc(written)
             metrics.rows.labels(table, "duplicate").inc(len(rows) - written)
