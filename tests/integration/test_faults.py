@@ -222,10 +222,11 @@ def test_a_killed_workers_partitions_move_to_the_survivor_and_nothing_is_lost(
              lambda: _telemetry_rows(admin_dsn, points) == expected or None, timeout=90)
     assert survivor.alive(), survivor.log_tail()
     assert took <= FAILOVER_SECONDS
-    # forecasts continue from the restored state: the last report of every point has one
-    last = query(admin_dsn, "SELECT count(*) FROM fuel_forecast WHERE point_id = ANY(%s) "
-                 "AND ts = '2026-03-03T00:19:00Z'", [points])[0][0]
-    assert last == len(points)
+    # forecasts continue from the restored state: the last report of every point has one (a
+    # batch writes its telemetry rows before it computes the forecasts)
+    wait_for("a forecast of every point's last report", lambda: query(
+        admin_dsn, "SELECT count(*) FROM fuel_forecast WHERE point_id = ANY(%s) "
+        "AND ts = '2026-03-03T00:19:00Z'", [points])[0][0] == len(points) or None, timeout=30)
     # no alert fires twice: one firing event per alert, whichever worker raised it
     fired = wait_for("the scenario's no_power alerts", lambda: query(
         admin_dsn, "SELECT fingerprint, count(*) FROM alert_events WHERE point_id = ANY(%s) "
