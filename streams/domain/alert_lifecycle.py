@@ -170,9 +170,9 @@ def _step(
             since = onset  # found late: it fires from when it began, as it would have live
         if now - since < spec.pending_seconds:
             return RuleState("pending", since), None
-        event = _fired(name, spec, since, ctx)
-        if onset is not None and onset + spec.pending_seconds < now:
-            event = replace(event, ts=since + spec.pending_seconds)
+        # Found late, it is stored as fired when it would have fired live.
+        fired_at = since + spec.pending_seconds if onset is not None else now
+        event = _fired(name, spec, since, ctx, min(fired_at, now))
         return RuleState("firing", since, event=event), event
     last = current.event
     if verdict is Verdict.CLEAR:
@@ -206,7 +206,10 @@ def _update_due(
     return summary != last.summary and ctx.now - last.ts >= ctx.rules.update_interval_seconds
 
 
-def _fired(name: str, spec: RuleSpec, starts_at: float, ctx: RuleContext) -> AlertEvent:
+def _fired(
+    name: str, spec: RuleSpec, starts_at: float, ctx: RuleContext, ts: float | None = None
+) -> AlertEvent:
+    """The firing event; ``ts`` when it fired, the evaluation's time unless given."""
     point = ctx.inputs.point
     summary, annotations = RULE_BY_NAME[name].describe(ctx)
     labels = {
@@ -224,7 +227,7 @@ def _fired(name: str, spec: RuleSpec, starts_at: float, ctx: RuleContext) -> Ale
         point_id=point.point_id,
         oblast=point.oblast,
         point_kind=point.kind,
-        ts=ctx.now,
+        ts=ctx.now if ts is None else ts,
         starts_at=starts_at,
         ends_at=None,
         summary=summary,
