@@ -3,4 +3,7 @@
 Model (no I/O): ``registry``, ``world``, ``fuel``, ``grid``, ``people``, ``climate``,
 ``geography``, ``faults``, ``clock``, ``localtime``. Shell: ``producer``, ``runner``, ``cli``.
 See docs/simulator.md.
+
+Imports ``streams.config``, ``streams.contract`` and ``streams.kafka``; never the worker or the
+CLI.
 """

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from streams.config import Settings
 from streams.simulate.producer import partition_for
 from streams.simulate.progress import BAD, TOPICS
 from streams.topics import REGISTRY, TELEMETRY
-from tests.integration.pipeline import end_offsets
+from tests.integration.pipeline import end_offsets, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +116,10 @@ def test_ctrl_c_stops_cleanly_and_flushes(kafka: str, settings: Settings, tmp_pa
          "--points", str(POINTS), "--summary-json", str(summary)],
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(8)  # real time: the registry, then a few reports
+    # Interrupted once reports flow (real time: the registry first, then reports), so the
+    # flush on Ctrl-C has something in flight to lose.
+    wait_for("the simulator's first reports",
+             lambda: _growth(before, end_offsets(settings, TOPICS))[TELEMETRY] > 0, timeout=60)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
