@@ -66,7 +66,7 @@ bench-dispatch: $(VENV)/.installed ## dispatch plan on simulated blackouts: OR-T
 	@$(PY) -m streams.bench.dispatch $(BENCH_ARGS)
 
 bench: stack-up ## worker against Faust's no-op: rate, CPU/event, latency, memory, 2 workers (namespace `bench`; BENCH_ARGS="--minutes 3 --no-scale-out --json bench.json")
-	@$(NEZLAM) namespace run bench -- $(PY) -m streams.bench.pipeline $(BENCH_ARGS)
+	@$(NEZLAM) namespace run bench -- $(PY) -m streams.bench.worker_throughput $(BENCH_ARGS)
 
 dashboards: $(VENV)/.installed ## regenerate dashboards/*.json and the Grafana datasource provisioning
 	@$(PY) -m streams.dashboards

@@ -29,7 +29,7 @@ def with_local_passfile(dsn: str, passfile: Path) -> str:
     """``dsn`` with ``passfile`` added when it points at a loopback address and carries neither a
     password nor a passfile: the local stack's generated passwords then need no typing. libpq
     ignores a missing file, and ``PGPASSWORD`` (production's Secrets) still comes first."""
-    # Imported here: the topic names (streams.topics) import this module, and the simulator's
+    # Imported here: the topic names (streams.kafka.topics) import this module, and the simulator's
     # pure model imports those names without any database driver.
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -41,7 +41,7 @@ def with_local_passfile(dsn: str, passfile: Path) -> str:
 
 class TopicNamespace(BaseSettings):
     """The one setting the topic names depend on, readable without the rest (and without
-    psycopg, which the DSN checks need): :mod:`streams.topics` reads it at import."""
+    psycopg, which the DSN checks need): :mod:`streams.kafka.topics` reads it at import."""
 
     model_config = SettingsConfigDict(env_prefix="NEZLAM_", frozen=True, extra="ignore")
 
@@ -140,7 +140,7 @@ class Settings(TopicNamespace):
     # --- Worker ----------------------------------------------------------------------------
     app_id: str = Field("nezlam", description="Faust application id (consumer group).")
     web_port: int = Field(6066, description="Worker HTTP port (health and /metrics).")
-    # --- Worker HTTP exposure (streams/worker_web.py; docs/operations.md, "Security") ------------
+    # --- Worker HTTP exposure (streams/worker/web.py; docs/operations.md, "Security") ------------
     web_bind: str = Field(
         "127.0.0.1",
         description="Address the worker's HTTP server listens on: loopback by default; 0.0.0.0 "

@@ -3,7 +3,7 @@
 Every consumer calls :meth:`Contract.validate` and gets either the message as a dict or a
 :class:`Rejection` that says, in words a person fixing a field gateway understands, which
 field broke which rule. :func:`dead_letter` turns a rejection into the dead-letter record.
-The JSON Schemas live in ``schemas/`` (one per topic, named in :mod:`streams.topics`).
+The JSON Schemas live in ``schemas/`` (one per topic, named in :mod:`streams.kafka.topics`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import fastjsonschema
 import orjson
 
 from streams.domain.timestamps import iso
+from streams.kafka.topics import INPUT_TOPICS, OUTPUT_TOPICS, deadletter_spec
 from streams.resources import schema_file
-from streams.topics import INPUT_TOPICS, OUTPUT_TOPICS, deadletter_spec
 
 #: Every rejection reason; the dead-letter schema's ``reason`` enum lists the same codes.
 REASONS: tuple[str, ...] = (

@@ -29,10 +29,10 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from streams.config import get_settings
-from streams.dispatch_plan import build_instance, load_depots
 from streams.domain.dispatch import Instance, Plan, addable, greedy, quickest, violations
 from streams.domain.dispatch_solver import solve
-from streams.refuel_plan import RefuelRow
+from streams.logistics.dispatch_plan import build_instance, load_depots
+from streams.logistics.refuel_plan import RefuelRow
 from streams.simulate.registry import build_registry
 
 OBLASTS = ("Харківська область", "Київська область", "Одеська область")

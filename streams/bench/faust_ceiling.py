@@ -1,7 +1,7 @@
 """A measuring instrument, not part of the pipeline: the fastest a Faust worker can read.
 
-``make bench`` (:mod:`streams.bench.pipeline`) runs this app as a subprocess between the bare
-aiokafka consumer and the real worker::
+``make bench`` (:mod:`streams.bench.worker_throughput`) runs this app as a subprocess
+between the bare aiokafka consumer and the real worker::
 
     python -m faust -A streams.bench.faust_ceiling worker -l warn
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import faust
 
-from streams import topics
 from streams.config import get_settings
+from streams.kafka import topics
 from streams.worker.faust_app import faust_app_kwargs
 
 settings = get_settings()

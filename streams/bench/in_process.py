@@ -21,19 +21,19 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry
 
-from streams.alert_config import load_alert_rules
+from streams.alerting.rules_file import load_alert_rules
 from streams.config import Settings
 from streams.contract import Rejection
 from streams.domain.points import PointInfo
-from streams.metrics import PipelineMetrics
-from streams.point_directory import PointDirectory
+from streams.kafka.topics import REGISTRY
 from streams.simulate.producer import partition_for
 from streams.simulate.registry import build_registry
 from streams.simulate.world import Scenario, Simulation
 from streams.sinks.kafka_outputs import OutputMessage
-from streams.topics import REGISTRY
 from streams.worker.checkpoint import Destinations
 from streams.worker.components import build_contract, build_pipeline
+from streams.worker.metrics import PipelineMetrics
+from streams.worker.point_directory import PointDirectory
 from streams.worker.point_states import OneProcessScope
 from streams.worker.startup import tune_garbage_collection
 

@@ -11,7 +11,7 @@ import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from streams.dashboards import alerts, datasources, fuel, occupancy, operations, pipeline
+from streams.dashboards import alerts, datasources, fuel, occupancy, operations, pipeline_health
 
 # A tool of the source checkout: it writes the generated files back into the repository.
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ DASHBOARDS: Mapping[str, Callable[[], Dashboard]] = {
     "fuel": fuel.build,
     "occupancy": occupancy.build,
     "alerts": alerts.build,
-    "pipeline": pipeline.build,
+    "pipeline": pipeline_health.build,
 }
 
 _DATASOURCES_HEADER = """\

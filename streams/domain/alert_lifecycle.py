@@ -85,7 +85,7 @@ class AlertState:
 # --- evaluation ---------------------------------------------------------------------------
 
 
-def evaluate(
+def evaluate_alerts(
     state: AlertState | None,
     inputs: PointInputs,
     now: float,

@@ -144,7 +144,7 @@ class PointInputs:
     point: PointInfo
     report: Report | None = None
     forecast: Forecast | None = None  # the latest fuel forecast of the point's generator
-    liveness: PointLiveness | None = None  # staleness.evaluate at the same reference time
+    liveness: PointLiveness | None = None  # staleness.judge_liveness at the same reference time
     occupancy: OccupancySnapshot | None = None
 
 

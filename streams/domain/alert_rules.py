@@ -3,7 +3,7 @@
 A rule (:class:`AlertRule`) is its name, its default severity and timing, what it means and
 when it resolves (the on-call catalogue, ``docs/oncall.md``), its condition, what its alerts
 say while firing and when resolved, and whether a refuel clears it. The rules file's model
-(:mod:`streams.alert_config`), the default rules and the catalogue derive from the list;
+(:mod:`streams.alerting.rules_file`), the default rules and the catalogue derive from the list;
 adding a rule is adding a record here (and its wording in :mod:`streams.domain.alert_text`).
 
 **Conditions.** Each rule judges the inputs as FIRE (the condition holds), CLEAR (it is over)

@@ -92,7 +92,7 @@ def reference_time(now_wall: float, health: PipelineHealth, config: LagGuardConf
     * behind: the watermark (never later than ``now_wall``), so reports still queued in the
       backlog cannot make their points look silent;
     * behind with no known watermark (a lagging partition that has processed nothing since
-      start-up): None, meaning "do not judge now" (see ``staleness.evaluate``).
+      start-up): None, meaning "do not judge now" (see ``staleness.judge_liveness``).
     """
     if not is_behind(now_wall, health, config):
         return now_wall

@@ -23,15 +23,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from streams.domain.alert_lifecycle import AlertState
-from streams.domain.alert_lifecycle import evaluate as evaluate_alerts
+from streams.domain.alert_lifecycle import AlertState, evaluate_alerts
 from streams.domain.alert_model import AlertEvent, PointInputs, Report
 from streams.domain.alert_rules import AlertRules
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
 from streams.domain.points import PointInfo
-from streams.domain.staleness import LivenessState, PointLiveness, StalenessConfig
-from streams.domain.staleness import evaluate as evaluate_liveness
+from streams.domain.staleness import LivenessState, PointLiveness, StalenessConfig, judge_liveness
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +55,12 @@ def deadlines_between(
         if silent_at < ts:
             # At the threshold itself the point is silent (the wall-clock check does not apply:
             # event time alone says so), so the episode starts exactly there.
-            verdict = evaluate_liveness(before, math.inf, silent_at, config)
+            verdict = judge_liveness(before, math.inf, silent_at, config)
             found.append((silent_at, replace(verdict, liveness="silent", category="silent")))
     if before.activation_requested_at is not None:
         due = before.activation_requested_at + config.activation_deadline_seconds
         if due < ts:
-            verdict = evaluate_liveness(before, math.inf, due, config)
+            verdict = judge_liveness(before, math.inf, due, config)
             found.append((due, replace(verdict, activation_overdue=True)))
     found.sort(key=lambda pair: pair[0])
     return found
@@ -113,7 +111,7 @@ def advance(
                                         timer=True)
         events.extend(found)
     ts = step.report.ts
-    liveness = evaluate_liveness(step.after, math.inf, ts, config)
+    liveness = judge_liveness(step.after, math.inf, ts, config)
     inputs = PointInputs(point, step.report, step.forecast, liveness, step.occupancy)
     new_state, found = evaluate_alerts(current, inputs, ts, rules)
     events.extend(found)

@@ -176,7 +176,7 @@ def on_activation(
     return _activate(tracked, ts)
 
 
-def evaluate(
+def judge_liveness(
     state: LivenessState, now_wall: float, reference: float | None, config: StalenessConfig
 ) -> PointLiveness:
     """Judge one point.

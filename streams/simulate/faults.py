@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from streams.topics import ACTIVATIONS, TELEMETRY, VISITS
+from streams.kafka.topics import ACTIVATIONS, TELEMETRY, VISITS
 
 FLAWS = ("invalid_json", "missing_field", "out_of_range", "unknown_point")
 

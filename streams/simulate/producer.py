@@ -54,7 +54,7 @@ class Publisher:
         topics: Iterable[str],
         client_id: str = "nezlam-simulate",
     ):
-        """``client``: connection settings, see :func:`streams.kafka_client.client_kwargs`."""
+        """``client``: connection settings, see :func:`streams.kafka.client.client_kwargs`."""
         self._producer = AIOKafkaProducer(
             **client,
             client_id=client_id,

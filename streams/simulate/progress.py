@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from streams.topics import ACTIVATIONS, REGISTRY, TELEMETRY, VISITS
+from streams.kafka.topics import ACTIVATIONS, REGISTRY, TELEMETRY, VISITS
 
 TOPICS = (REGISTRY, TELEMETRY, VISITS, ACTIVATIONS)
 BAD = "bad"

@@ -21,14 +21,14 @@ from pathlib import Path
 import orjson
 
 from streams.config import get_settings
-from streams.kafka_client import client_kwargs
+from streams.kafka.client import client_kwargs
+from streams.kafka.topics import REGISTRY
 from streams.simulate.clock import Pacer, default_start
 from streams.simulate.faults import Corruptor
 from streams.simulate.producer import PARTIAL_BATCH_S, Publisher
 from streams.simulate.progress import BAD, TOPICS, Tally
 from streams.simulate.registry import build_registry
 from streams.simulate.world import Scenario, Simulation
-from streams.topics import REGISTRY
 
 SLICE_S = 10.0  # simulated seconds per step at full speed: ~3,000 messages for the full network
 MIN_STEP_S = 0.1  # smaller steps wait: a paced run wakes ten times a second, not in a busy loop

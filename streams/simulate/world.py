@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from streams.kafka.topics import ACTIVATIONS, TELEMETRY, VISITS
 from streams.simulate import climate, fuel, grid, people
 from streams.simulate.geography import KYIV_CITY, OBLASTS, Oblast
 from streams.simulate.localtime import KyivClock, Stamper
-from streams.topics import ACTIVATIONS, TELEMETRY, VISITS
 
 #: What :meth:`Simulation.advance` yields: topic, key (the point id) and the message.
 Message = tuple[str, str, dict[str, Any]]

@@ -22,8 +22,8 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from streams import topics
-from streams.outage import OutageLog, report
+from streams.kafka import topics
+from streams.kafka.outage import OutageLog, report
 
 
 @dataclass(frozen=True, slots=True)

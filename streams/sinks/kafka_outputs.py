@@ -21,7 +21,7 @@ from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from streams.outage import OutageLog, report
+from streams.kafka.outage import OutageLog, report
 
 OutputMessage = tuple[str, bytes, bytes]  # topic, key, value
 

@@ -40,7 +40,7 @@ def namespace_environment(settings: Settings, name: str) -> dict[str, str]:
 
 def enter(name: str) -> None:
     """Move this process (and the children it starts) into namespace ``name``, unless it is in
-    one already. Call it before anything imports :mod:`streams.topics`."""
+    one already. Call it before anything imports :mod:`streams.kafka.topics`."""
     if os.environ.get(PREFIX_VARIABLE):
         return
     os.environ.update(namespace_environment(Settings(), name))
@@ -68,7 +68,7 @@ def prepare_database(settings: Settings) -> None:
 def prepare_topics(settings: Settings) -> None:
     """Create the namespace's topics (contract, dead letters, state changelogs) when missing."""
     # Imported here: the topic names are read at import, which must come after enter().
-    from streams.stack.topics import ensure_topics
+    from streams.kafka.topic_admin import ensure_topics
 
     created = ensure_topics(settings)
     if created:
@@ -99,7 +99,7 @@ def prepare_command() -> None:
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run_command(name: str, command: tuple[str, ...]) -> None:
     """Prepare namespace NAME, then run COMMAND inside it (e.g. `nezlam namespace run bench --
-    python -m streams.bench.pipeline`)."""
+    python -m streams.bench.worker_throughput`)."""
     env = {**os.environ, **namespace_environment(get_settings(), name)}
     # A fresh interpreter: this one imported the topic names without the namespace's prefix.
     subprocess.run([sys.executable, "-m", "streams.cli", "namespace", "prepare"], env=env,

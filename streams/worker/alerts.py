@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from streams.domain.alert_lifecycle import evaluate, past_episode
+from streams.domain.alert_lifecycle import evaluate_alerts, past_episode
 from streams.domain.alert_model import PointInputs, Report
 from streams.domain.alert_rules import ACTIVATION_OVERDUE, AlertRules
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
 from streams.domain.report_timeline import ReportStep, advance, judged_steps
 from streams.domain.staleness import LivenessState, PointLiveness, StalenessConfig
-from streams.point_directory import PointDirectory
 from streams.worker.outputs import Outputs
+from streams.worker.point_directory import PointDirectory
 from streams.worker.point_states import PointStates
 
 
@@ -88,7 +88,7 @@ class AlertProcessor:
                 continue  # nothing consumed from its partition yet: judged after its first batch
             record = states.of(point_id)
             for at, judged in judged_steps(verdict):
-                after, events = evaluate(
+                after, events = evaluate_alerts(
                     record.alerts, PointInputs(info, liveness=judged), at, self._rules, timer=True
                 )
                 if record.alerts is None or after.alerts != record.alerts.alerts:

@@ -24,9 +24,9 @@ from typing import Any, Protocol
 import orjson
 
 from streams.domain.alert_model import AlertEvent
-from streams.metrics import PipelineMetrics
 from streams.sinks.database import TABLES
 from streams.sinks.kafka_outputs import OutputMessage
+from streams.worker.metrics import PipelineMetrics
 from streams.worker.outputs import Outputs
 from streams.worker.point_states import PointStates
 

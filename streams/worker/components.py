@@ -16,27 +16,27 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from psycopg_pool import AsyncConnectionPool
 
-from streams import outage
+from streams.alerting.alertmanager import AlertmanagerNotifier
 from streams.config import Settings
 from streams.contract import Contract
 from streams.domain.alert_rules import AlertRules
 from streams.domain.lag_guard import LagGuardConfig
 from streams.domain.occupancy import OccupancyConfig
 from streams.domain.staleness import StalenessConfig
-from streams.kafka_client import client_kwargs
-from streams.metrics import PipelineMetrics
-from streams.outage import OutageLog
-from streams.point_directory import PointDirectory, RegistryFollower
-from streams.sinks.alertmanager import AlertmanagerNotifier
+from streams.kafka import outage
+from streams.kafka.client import client_kwargs
+from streams.kafka.outage import OutageLog
 from streams.sinks.database import DatabaseSink
 from streams.sinks.kafka_outputs import BatchProducer
 from streams.worker.alerts import AlertProcessor
 from streams.worker.checkpoint import Destinations
+from streams.worker.computations import Pipeline
 from streams.worker.fuel import FuelProcessor
 from streams.worker.ingest import Ingestor
 from streams.worker.liveness import LivenessProcessor
+from streams.worker.metrics import PipelineMetrics
 from streams.worker.occupancy import OccupancyProcessor
-from streams.worker.pipeline import Pipeline
+from streams.worker.point_directory import PointDirectory, RegistryFollower
 from streams.worker.point_states import PartitionScope
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class WorkerParts:
     metrics: PipelineMetrics
     follower: RegistryFollower
     notifier: AlertmanagerNotifier
-    outputs: BatchProducer
+    output_producer: BatchProducer
     kafka_outage: OutageLog
     ingestor: Ingestor
     pipeline: Pipeline
@@ -132,18 +132,18 @@ class WorkerParts:
             if settings.deadletter_topic in topic_names:
                 metrics.deadletter_send_failures.inc()
 
-        outputs = BatchProducer(client_kwargs(settings), on_retry=count_send_retry,
+        output_producer = BatchProducer(client_kwargs(settings), on_retry=count_send_retry,
                                 outage=kafka_outage)
         destinations = Destinations(
             sink=sink,
-            publish=outputs.send_all,
+            publish=output_producer.send_all,
             offer_alert=lambda event: notifier.offer(event, time.time()),
             metrics=metrics,
             deadletter_topic=settings.deadletter_topic,
         )
         pipeline = build_pipeline(settings, rules, follower.directory, destinations, table, scope)
         ingestor = Ingestor(contract, sink, follower, metrics, pipeline)
-        return cls(settings, registry, metrics, follower, notifier, outputs, kafka_outage,
+        return cls(settings, registry, metrics, follower, notifier, output_producer, kafka_outage,
                    ingestor, pipeline)
 
     async def follow_registry(self) -> None:

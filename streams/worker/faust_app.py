@@ -17,20 +17,20 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 import faust
-from faust.streams import _current_event  # see PartitionEvents
+from faust.streams import _current_event  # see FaustPartitionScope
 from faust.types import TP
 from faust.types.auth import CredentialsT
 
-from streams import topics
-from streams.alert_config import AlertConfigError
+from streams.alerting.rules_file import AlertConfigError
 from streams.config import Settings, get_settings
 from streams.domain.alert_rules import AlertRules
-from streams.kafka_client import sasl_login, ssl_context
+from streams.kafka import topics
+from streams.kafka.client import sasl_login, ssl_context
 from streams.worker.components import WorkerParts
 from streams.worker.ingest import InboundMessage, Ingestor
 from streams.worker.stall_watch import StallWatch
 from streams.worker.startup import prepare_worker
-from streams.worker_web import worker_web_kwargs
+from streams.worker.web import worker_web_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +68,13 @@ def create_app(
         topics.STATE_TABLE, partitions=settings.topic_partitions, key_type=bytes,
         options=ROCKSDB_OPTIONS,
     ))
-    events = PartitionEvents(
+    scope = FaustPartitionScope(
         lambda partition: TP(topics.TELEMETRY, partition) in app.consumer.assignment(),
         lambda: app.rebalancing_count,
     )
-    parts = WorkerParts.build(settings, rules, table, events)
+    parts = WorkerParts.build(settings, rules, table, scope)
     for spec in topics.INPUT_TOPICS:
-        _ingest_agent(app, parts.ingestor, events, spec.name, settings)
+        _ingest_agent(app, parts.ingestor, scope, spec.name, settings)
 
     async def judge_points() -> None:
         if app.rebalancing or app.in_recovery:
@@ -114,9 +114,9 @@ def create_app(
 
     async def take_over_firing_alerts() -> None:
         nonlocal taken_over
-        if app.rebalancing or app.in_recovery or taken_over == events.generation():
+        if app.rebalancing or app.in_recovery or taken_over == scope.generation():
             return
-        taken_over = events.generation()
+        taken_over = scope.generation()
         parts.take_over_firing_alerts()
 
     async def restore_log_level() -> None:
@@ -131,7 +131,7 @@ def create_app(
     app.timer(settings.liveness_interval_seconds)(judge_points)
     app.timer(settings.stall_reseek_seconds / 3)(reseek_stalled_partitions)
     app.timer(1.0)(take_over_firing_alerts)
-    for task in (parts.outputs.run, restore_log_level, parts.quiet_kafka_outages,
+    for task in (parts.output_producer.run, restore_log_level, parts.quiet_kafka_outages,
                  parts.follow_registry, parts.deliver_alerts):
         app.task(task)
 
@@ -149,7 +149,7 @@ def _committed_offsets(app: faust.App) -> Mapping[TP, int | None]:
     return cast(Mapping[TP, "int | None"], app.consumer._committed_offset)  # type: ignore[attr-defined]
 
 
-class PartitionEvents:
+class FaustPartitionScope:
     """The latest consumed event of each partition number: the partition scope of table writes.
 
     Faust's RocksDB store files a table key under the partition of the event being processed.
@@ -190,7 +190,7 @@ class PartitionEvents:
 def _ingest_agent(
     app: faust.App,
     ingestor: Ingestor,
-    partition_events: PartitionEvents,
+    scope: FaustPartitionScope,
     topic_name: str,
     settings: Settings,
 ) -> None:
@@ -203,7 +203,7 @@ def _ingest_agent(
         async for events in stream.take_events(settings.sink_batch_size,
                                                within=settings.sink_batch_seconds):
             for event in events:
-                partition_events.record(event)
+                scope.record(event)
             batch = [
                 InboundMessage(
                     topic_name,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from streams import topics
 from streams.domain.fuel_forecast import Forecast, FuelReading, update
 from streams.domain.timestamps import iso
-from streams.point_directory import PointDirectory
+from streams.kafka import topics
 from streams.worker.outputs import Outputs
+from streams.worker.point_directory import PointDirectory
 from streams.worker.point_states import PointStates
 
 METHOD = "kalman-running-time-v1"

@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from streams import topics
 from streams.contract import Contract, Rejection, dead_letter, internal_error, unknown_point
-from streams.metrics import PipelineMetrics
-from streams.point_directory import PointDirectory
+from streams.kafka import topics
 from streams.sinks.database import TABLES
 from streams.worker.checkpoint import Checkpoint
+from streams.worker.metrics import PipelineMetrics
+from streams.worker.point_directory import PointDirectory
 from streams.worker.point_states import PointStates
 
 
@@ -50,7 +50,7 @@ class InputSink(Protocol):
 
 class Registry(Protocol):
     """The registry as this worker follows it (a
-    :class:`~streams.point_directory.RegistryFollower`)."""
+    :class:`~streams.worker.point_directory.RegistryFollower`)."""
 
     directory: PointDirectory  # the points known so far
 
@@ -59,7 +59,7 @@ class Registry(Protocol):
 
 
 class Computations(Protocol):
-    """What accepted messages feed (:class:`~streams.worker.pipeline.Pipeline`)."""
+    """What accepted messages feed (:class:`~streams.worker.computations.Pipeline`)."""
 
     exclusive: asyncio.Lock  # held from computing a batch until its checkpoint is flushed
 

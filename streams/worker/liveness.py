@@ -12,21 +12,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from streams import topics
 from streams.domain.staleness import (
     LivenessState,
     PointLiveness,
     StalenessConfig,
     StateCounts,
     count_states,
-    evaluate,
+    judge_liveness,
     on_activation,
     on_registry,
     on_report,
 )
 from streams.domain.timestamps import iso
-from streams.point_directory import PointDirectory
+from streams.kafka import topics
 from streams.worker.outputs import Outputs
+from streams.worker.point_directory import PointDirectory
 from streams.worker.point_states import PointStates
 
 
@@ -87,7 +87,7 @@ class LivenessProcessor:
             ):
                 due = ended.requested_at + deadline
                 waiting = replace(state, activation_requested_at=ended.requested_at)
-                verdict = evaluate(waiting, math.inf, due, self._config)
+                verdict = judge_liveness(waiting, math.inf, due, self._config)
                 overdue.append((point_id, replace(verdict, activation_overdue=True),
                                 ended.resolved_at))
         return overdue
@@ -112,7 +112,7 @@ class LivenessProcessor:
             # In event time only event time counts: when the worker read a report says
             # nothing (a backlog read in one batch would otherwise hide its silences).
             heard_by = math.inf if event_time else now
-            verdict = evaluate(liveness, heard_by, reference, self._config)
+            verdict = judge_liveness(liveness, heard_by, reference, self._config)
             verdicts.append(verdict)
             if verdict.category == "unknown":
                 continue  # judgement suspended (the pipeline is behind): keep the last verdict

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from streams import topics
 from streams.domain.occupancy import (
     Applied,
     OccupancyConfig,
@@ -17,8 +16,9 @@ from streams.domain.occupancy import (
     snapshot,
 )
 from streams.domain.timestamps import iso
-from streams.point_directory import PointDirectory
+from streams.kafka import topics
 from streams.worker.outputs import Outputs
+from streams.worker.point_directory import PointDirectory
 from streams.worker.point_states import PointStates
 
 

@@ -6,8 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams import topics
 from streams.domain.alert_model import AlertEvent
+from streams.kafka import topics
 
 
 @dataclass

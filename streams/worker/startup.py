@@ -6,12 +6,12 @@ import gc
 
 import psycopg
 
-from streams.alert_config import load_alert_rules
+from streams.alerting.rules_file import load_alert_rules
 from streams.config import Settings
 from streams.domain.alert_rules import AlertRules
-from streams.refuel_plan import sync_lead_times
-from streams.stack.topics import ensure_topics
-from streams.topics import changelog_topics
+from streams.kafka.topic_admin import ensure_topics
+from streams.kafka.topics import changelog_topics
+from streams.logistics.refuel_plan import sync_lead_times
 
 # The worker allocates hundreds of objects per event, nearly all short-lived. With CPython's
 # default first threshold (700) the collector took 15-20 % of the computations' CPU (measured
@@ -34,7 +34,7 @@ def prepare_worker(settings: Settings) -> AlertRules:
     """Validate the alert rules file, create the state changelog topic when missing, make the
     state directory, give the database the fuel lead times of the rules, and tune the garbage
     collector; returns the rules.
-    Raises :class:`~streams.alert_config.AlertConfigError` for a bad rules file."""
+    Raises :class:`~streams.alerting.rules_file.AlertConfigError` for a bad rules file."""
     rules = load_alert_rules(settings.alert_rules_file)
     ensure_topics(settings, changelog_topics(settings.app_id))
     # A fresh deployment may point NEZLAM_STATE_DIR at a folder nobody has made yet.

@@ -6,7 +6,7 @@ import json
 import random
 from collections.abc import Iterator
 
-from streams.topics import ACTIVATIONS, REGISTRY, TELEMETRY, VISITS
+from streams.kafka.topics import ACTIVATIONS, REGISTRY, TELEMETRY, VISITS
 
 INPUTS = (REGISTRY, TELEMETRY, VISITS, ACTIVATIONS)
 BadMessage = tuple[str, str | None, bytes]  # topic, key (None: no key), value

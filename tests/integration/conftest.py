@@ -25,11 +25,12 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams import topics
 from streams.config import Settings, get_settings
+from streams.kafka import topics
+from streams.kafka.topics import INPUT_TOPICS, REGISTRY, TELEMETRY
 from streams.stack import namespace
-from streams.topics import INPUT_TOPICS, REGISTRY, TELEMETRY
-from tests.integration.pipeline import (
+from tests.integration.tsdb_wasm import free_port, tsdb_wasm_dsn  # noqa: F401 (a fixture)
+from tests.integration.worker_process import (
     Worker,
     commit_offsets,
     end_offsets,
@@ -37,7 +38,6 @@ from tests.integration.pipeline import (
     query,
     wait_for,
 )
-from tests.integration.tsdb_wasm import free_port, tsdb_wasm_dsn  # noqa: F401 (a fixture)
 
 WORKER_GROUP = "nezlam-test-worker"
 # Short silence thresholds, so that detecting a silent point takes seconds, not minutes.

@@ -20,16 +20,16 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.alert_config import load_alert_rules
+from streams.alerting.alertmanager import AlertmanagerNotifier
+from streams.alerting.outbox import DeliveryPolicy
+from streams.alerting.rules_file import load_alert_rules
 from streams.config import Settings
 from streams.domain import staleness
-from streams.domain.alert_lifecycle import AlertState, evaluate
+from streams.domain.alert_lifecycle import AlertState, evaluate_alerts
 from streams.domain.alert_model import AlertEvent, PointInputs, Report
 from streams.domain.alert_rules import AlertRules
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.points import PointInfo
-from streams.sinks.alert_outbox import DeliveryPolicy
-from streams.sinks.alertmanager import AlertmanagerNotifier
 from tests.integration.alertmanager_harness import (
     SHIPPED_CONFIG,
     AlertmanagerProcess,
@@ -92,7 +92,8 @@ class Point:
         self.events: list[AlertEvent] = []
 
     def judge(self, now: float, **inputs: Any) -> list[AlertEvent]:
-        self.state, events = evaluate(self.state, PointInputs(self.info, **inputs), now, self.rules)
+        self.state, events = evaluate_alerts(
+            self.state, PointInputs(self.info, **inputs), now, self.rules)
         for event in events:
             self.notifier.offer(event, time.time())
         self.events.extend(events)
@@ -106,7 +107,7 @@ def fuel(hours: float, ts: float, *, refuel: bool = False) -> Forecast:
 def liveness(last_report: float, now: float) -> staleness.PointLiveness:
     state = staleness.on_registry(staleness.LivenessState(), "permanent", last_report)
     state, _ = staleness.on_report(state, last_report, "open", processed_at=last_report)
-    return staleness.evaluate(state, now, now, staleness.StalenessConfig())
+    return staleness.judge_liveness(state, now, now, staleness.StalenessConfig())
 
 
 def report(ts: float, **overrides: Any) -> Report:

@@ -10,10 +10,17 @@ import pytest
 from aiokafka import TopicPartition
 
 from streams.config import Settings
-from streams.topics import REGISTRY, TELEMETRY, VISITS
+from streams.kafka.topics import REGISTRY, TELEMETRY, VISITS
 from tests.integration.bad_messages import bad_messages
 from tests.integration.conftest import registry_record, telemetry_record
-from tests.integration.pipeline import Worker, end_offsets, produce, query, read_from, wait_for
+from tests.integration.worker_process import (
+    Worker,
+    end_offsets,
+    produce,
+    query,
+    read_from,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 

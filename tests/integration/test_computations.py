@@ -19,8 +19,7 @@ import pytest
 from streams.bench.fuel_traces import generate_trace
 from streams.config import Settings
 from streams.domain.fuel_forecast import FuelReading, update
-from streams.simulate.registry import build_registry
-from streams.topics import (
+from streams.kafka.topics import (
     ACTIVATIONS,
     INPUT_TOPICS,
     POINT_STATE,
@@ -28,6 +27,7 @@ from streams.topics import (
     TELEMETRY,
     VISITS,
 )
+from streams.simulate.registry import build_registry
 from tests.integration.conftest import (
     SILENCE_AFTER,
     fresh_worker,
@@ -35,7 +35,7 @@ from tests.integration.conftest import (
     telemetry_record,
     wait_until_processing,
 )
-from tests.integration.pipeline import (
+from tests.integration.worker_process import (
     Worker,
     committed,
     end_offsets,

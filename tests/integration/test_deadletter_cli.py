@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from click.testing import CliRunner
 
+from streams.cli.deadletter import DeadLetter, deadletter, read_dead_letters, replay, select
 from streams.config import Settings
-from streams.deadletter_cli import DeadLetter, deadletter, read_dead_letters, replay, select
-from streams.topics import REGISTRY, VISITS
+from streams.kafka.topics import REGISTRY, VISITS
 from tests.integration.conftest import registry_record
-from tests.integration.pipeline import Worker, produce, query, wait_for
+from tests.integration.worker_process import Worker, produce, query, wait_for
 
 pytestmark = pytest.mark.integration
 

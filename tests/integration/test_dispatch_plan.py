@@ -14,7 +14,7 @@ from psycopg.conninfo import make_conninfo
 
 from streams.config import Settings
 from streams.db.migrate import apply_migrations
-from streams.dispatch_plan import compute, dispatch_plan, write
+from streams.logistics.dispatch_plan import compute, dispatch_plan, write
 from tests.integration.scratch_db import scratch_postgres
 
 pytestmark = pytest.mark.integration

@@ -21,17 +21,18 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from streams.config import Settings
+from streams.kafka.topics import INPUT_TOPICS, REGISTRY, TELEMETRY
 from streams.stack import kafka as local_kafka
 from streams.stack import postgres as local_postgres
 from streams.stack.settings import StackSettings, get_stack_settings
-from streams.topics import INPUT_TOPICS, REGISTRY, TELEMETRY
 from tests.integration.alertmanager_harness import AlertmanagerProcess, WebhookReceiver
 from tests.integration.conftest import (
     registry_record,
     telemetry_record,
     wait_until_processing,
 )
-from tests.integration.pipeline import (
+from tests.integration.tsdb_wasm import free_port
+from tests.integration.worker_process import (
     Worker,
     commit_offsets,
     end_offsets,
@@ -39,7 +40,6 @@ from tests.integration.pipeline import (
     query,
     wait_for,
 )
-from tests.integration.tsdb_wasm import free_port
 
 pytestmark = pytest.mark.integration
 

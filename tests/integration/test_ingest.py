@@ -13,10 +13,10 @@ import pytest
 from aiokafka import TopicPartition
 
 from streams.config import Settings
+from streams.kafka.topics import ACTIVATIONS, INPUT_TOPICS, REGISTRY, TELEMETRY, VISITS
 from streams.simulate.registry import build_registry
-from streams.topics import ACTIVATIONS, INPUT_TOPICS, REGISTRY, TELEMETRY, VISITS
 from tests.integration.conftest import WORKER_GROUP, registry_record, telemetry_record
-from tests.integration.pipeline import (
+from tests.integration.worker_process import (
     Worker,
     commit_offsets,
     committed,

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from streams import topics
 from streams.config import Settings
+from streams.kafka import topics
 from tests import REPO_ROOT
-from tests.integration.pipeline import Worker, wait_for
 from tests.integration.scratch_db import scratch_postgres
 from tests.integration.tsdb_wasm import free_port
+from tests.integration.worker_process import Worker, wait_for
 
 pytestmark = pytest.mark.integration
 

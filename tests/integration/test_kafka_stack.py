@@ -17,9 +17,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.partitioner import DefaultPartitioner
 
 from streams.config import Settings, get_settings
+from streams.kafka.topic_admin import ensure_topics
+from streams.kafka.topics import REGISTRY, TELEMETRY, all_topics
 from streams.stack import kafka
-from streams.stack.topics import ensure_topics
-from streams.topics import REGISTRY, TELEMETRY, all_topics
 
 pytestmark = pytest.mark.integration
 

@@ -16,10 +16,16 @@ import pytest
 from click.testing import CliRunner
 from psycopg.conninfo import make_conninfo
 
-from streams.alert_config import load_alert_rules
+from streams.alerting.rules_file import load_alert_rules
 from streams.config import get_settings
 from streams.db.migrate import apply_migrations
-from streams.refuel_plan import COLUMNS, fetch_plan, lead_time_rows, refuel_plan, sync_lead_times
+from streams.logistics.refuel_plan import (
+    COLUMNS,
+    fetch_plan,
+    lead_time_rows,
+    refuel_plan,
+    sync_lead_times,
+)
 from tests.integration.scratch_db import scratch_postgres
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,6 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from streams.config import Settings
 from streams.stack import pgpass
-from tests.integration.pipeline import Worker
 from tests.integration.privileges import (
     READ_ONLY_ROLES,
     AsRole,
@@ -25,6 +24,7 @@ from tests.integration.privileges import (
     check_writer_cannot_change_history,
     check_writer_runs_every_sink_statement_twice,
 )
+from tests.integration.worker_process import Worker
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from streams.config import Settings
+from streams.kafka.topics import REGISTRY, TELEMETRY
 from streams.simulate.producer import partition_for
 from streams.simulate.progress import BAD, TOPICS
-from streams.topics import REGISTRY, TELEMETRY
-from tests.integration.pipeline import end_offsets, wait_for
+from tests.integration.worker_process import end_offsets, wait_for
 
 pytestmark = pytest.mark.integration
 

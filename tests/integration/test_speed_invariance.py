@@ -19,9 +19,9 @@ import orjson
 import pytest
 
 from streams.config import Settings
-from streams.topics import ACTIVATIONS, ALERTS, INPUT_TOPICS, REGISTRY, TELEMETRY
+from streams.kafka.topics import ACTIVATIONS, ALERTS, INPUT_TOPICS, REGISTRY, TELEMETRY
 from tests.integration.conftest import fresh_worker, registry_record, telemetry_record
-from tests.integration.pipeline import (
+from tests.integration.worker_process import (
     Worker,
     committed,
     end_offsets,

@@ -10,16 +10,16 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.cli.state_migration import LEGACY_TABLES, StateMigrationError, migrate
 from streams.config import Settings
 from streams.domain.alert_lifecycle import AlertState
 from streams.domain.fuel_forecast import FuelReading, update
 from streams.domain.point_state import PointState
 from streams.domain.staleness import LivenessState
-from streams.kafka_client import client_kwargs
-from streams.kafka_offsets import PROBE_GROUP, end_offsets
-from streams.stack.topics import ensure_topics
-from streams.state_migration import LEGACY_TABLES, StateMigrationError, migrate
-from streams.topics import TopicSpec, changelog_topics
+from streams.kafka.client import client_kwargs
+from streams.kafka.offsets import PROBE_GROUP, end_offsets
+from streams.kafka.topic_admin import ensure_topics
+from streams.kafka.topics import TopicSpec, changelog_topics
 
 pytestmark = pytest.mark.integration
 

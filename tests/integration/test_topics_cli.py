@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from streams.cli.topics import topics
 from streams.config import Settings, get_settings
-from streams.stack.topics import new_topics
-from streams.topics_cli import topics
+from streams.kafka.topic_admin import new_topics
 
 pytestmark = pytest.mark.integration
 

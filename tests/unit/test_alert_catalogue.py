@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams import alert_catalogue
-from streams.alert_config import AlertConfigError, parse_alert_rules
+from streams.alerting import catalogue as alert_catalogue
+from streams.alerting.rules_file import AlertConfigError, parse_alert_rules
 from streams.domain.alert_rules import ALERTNAMES, DEFAULT_RULES, RULES
 from streams.resources import default_alert_rules
 from tests import REPO_ROOT
@@ -15,7 +15,7 @@ def test_the_oncall_catalogue_is_generated_from_the_rules() -> None:
     guide = (REPO_ROOT / "docs" / "oncall.md").read_text(encoding="utf-8")
     assert alert_catalogue.section(guide) == alert_catalogue.markdown(), (
         "docs/oncall.md's alert catalogue is out of date: replace it with the output of "
-        "`python -m streams.alert_catalogue`"
+        "`python -m streams.alerting.catalogue`"
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.alert_config import AlertConfigError, load_alert_rules, parse_alert_rules
+from streams.alerting.rules_file import AlertConfigError, load_alert_rules, parse_alert_rules
 from streams.config import Settings
 from streams.domain.alert_model import Thresholds
 from streams.domain.alert_rules import ALERTNAMES

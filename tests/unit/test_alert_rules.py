@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.contract import Contract, Rejection
-from streams.domain.alert_lifecycle import AlertState, evaluate
+from streams.domain.alert_lifecycle import AlertState, evaluate_alerts
 from streams.domain.alert_model import (
     AlertEvent,
     PointInputs,
@@ -128,7 +128,7 @@ class Run:
     def at(self, now: float, **inputs: object) -> list[AlertEvent]:
         """Evaluate at ``now`` with these inputs; return the events of this evaluation."""
         point_inputs = PointInputs(point=self.point, **inputs)  # type: ignore[arg-type]
-        self.state, events = evaluate(self.state, point_inputs, now, self.rules)
+        self.state, events = evaluate_alerts(self.state, point_inputs, now, self.rules)
         self.events.extend(events)
         return events
 
@@ -178,7 +178,7 @@ def test_the_timer_leaves_a_pending_fuel_alert_waiting() -> None:
     # fuel alert's pending wait, or it would fire at a time that depends on when it ran.
     run = Run()
     run.at(T0, forecast=forecast(11.0))
-    run.state, events = evaluate(run.state, PointInputs(point=POINT), T0 + 120, RULES,
+    run.state, events = evaluate_alerts(run.state, PointInputs(point=POINT), T0 + 120, RULES,
                                  timer=True)
     assert events == [] and run.phase("fuel_low") == "pending"
     [event] = run.at(T0 + 300, forecast=forecast(10.8))

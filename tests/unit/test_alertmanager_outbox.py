@@ -6,10 +6,10 @@ import itertools
 
 import pytest
 
+from streams.alerting.alertmanager import AlertmanagerNotifier
+from streams.alerting.outbox import Batch, DeliveryPolicy, Outbox, to_alertmanager
 from streams.domain.alert_model import AlertEvent, EventStatus
 from streams.domain.timestamps import iso
-from streams.sinks.alert_outbox import Batch, DeliveryPolicy, Outbox, to_alertmanager
-from streams.sinks.alertmanager import AlertmanagerNotifier
 
 T0 = 1_767_225_600.0
 POLICY = DeliveryPolicy(

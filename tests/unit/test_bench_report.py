@@ -9,8 +9,8 @@ import os
 import time
 
 from streams.bench.in_process import InProcessCost, measure
-from streams.bench.pipeline import BenchResult, Latency, ScaleOut, checks, report
 from streams.bench.process_cost import Drain, cpu_seconds, peak_rss_mib
+from streams.bench.worker_throughput import BenchResult, Latency, ScaleOut, checks, report
 from streams.config import Settings
 
 

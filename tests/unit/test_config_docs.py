@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams import config_docs
+from streams.cli import config_docs
 from streams.config import Settings
 from streams.stack.settings import StackSettings
 from tests import REPO_ROOT

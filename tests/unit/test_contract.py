@@ -19,7 +19,7 @@ from streams.contract import (
     load_schema,
     unknown_point,
 )
-from streams.topics import ACTIVATIONS, ALERTS, REGISTRY, TELEMETRY, VISITS
+from streams.kafka.topics import ACTIVATIONS, ALERTS, REGISTRY, TELEMETRY, VISITS
 
 DEADLETTER = "points.deadletter"
 NOW = datetime(2025, 1, 15, 7, 0, tzinfo=UTC).timestamp()

@@ -18,7 +18,7 @@ from streams.contract import (
     Rejection,
     dead_letter,
 )
-from streams.topics import ACTIVATIONS, INPUT_TOPICS, REGISTRY, TELEMETRY, VISITS
+from streams.kafka.topics import ACTIVATIONS, INPUT_TOPICS, REGISTRY, TELEMETRY, VISITS
 
 DEADLETTER = "points.deadletter"
 NOW = datetime(2025, 1, 15, 7, 0, tzinfo=UTC).timestamp()

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from streams.dashboards import datasources
 from streams.dashboards.render import DASHBOARDS, DASHBOARDS_DIR, generated_files
-from streams.metrics import PipelineMetrics
+from streams.worker.metrics import PipelineMetrics
 
 KNOWN_DATASOURCES = {
     datasources.POSTGRES_UID: datasources.POSTGRES_TYPE,
@@ -129,7 +129,8 @@ def test_promql_names_exported_metrics() -> None:
     assert targets
     for name, target in targets:
         for metric in re.findall(r"\bnezlam_\w+", target["expr"]):
-            assert metric in exported, f"{name}: {metric} is not a metric of streams/metrics.py"
+            assert metric in exported, (
+                f"{name}: {metric} is not a metric of streams/worker/metrics.py")
 
 
 def test_promql_parses(tmp_path: Path) -> None:

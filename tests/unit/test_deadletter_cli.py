@@ -6,9 +6,9 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streams.cli.deadletter import DeadLetter, count_by_topic_and_reason, payload_bytes, select
 from streams.contract import DEADLETTER_EXCERPT_BYTES, Rejection, dead_letter
-from streams.deadletter_cli import DeadLetter, count_by_topic_and_reason, payload_bytes, select
-from streams.topics import TELEMETRY, VISITS
+from streams.kafka.topics import TELEMETRY, VISITS
 
 NOW = 1_767_225_600.0
 

@@ -13,23 +13,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from streams import topics
+from streams.alerting.outbox import DeliveryPolicy, Outbox
 from streams.domain.alert_model import AlertEvent
 from streams.domain.alert_rules import AlertRules
 from streams.domain.lag_guard import LagGuardConfig
 from streams.domain.occupancy import OccupancyConfig
 from streams.domain.points import PointInfo
 from streams.domain.staleness import StalenessConfig
-from streams.metrics import PipelineMetrics
-from streams.point_directory import PointDirectory
-from streams.sinks.alert_outbox import DeliveryPolicy, Outbox
+from streams.kafka import topics
 from streams.sinks.kafka_outputs import OutputMessage
 from streams.worker.alerts import AlertProcessor
 from streams.worker.checkpoint import Destinations
+from streams.worker.computations import Pipeline
 from streams.worker.fuel import FuelProcessor
 from streams.worker.liveness import LivenessProcessor
+from streams.worker.metrics import PipelineMetrics
 from streams.worker.occupancy import OccupancyProcessor
-from streams.worker.pipeline import Pipeline
+from streams.worker.point_directory import PointDirectory
 from streams.worker.point_states import OneProcessScope
 
 T0 = datetime(2026, 1, 10, 6, 0, tzinfo=UTC).timestamp()

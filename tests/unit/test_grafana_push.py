@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from streams.cli import main
+from streams.cli.grafana_push import FOLDER_UID, resolve_datasources
+from streams.cli.main import main
 from streams.dashboards import datasources
 from streams.dashboards.render import DASHBOARDS
-from streams.grafana_push import FOLDER_UID, resolve_datasources
 
 TOKEN = "glsa_test_token"
 

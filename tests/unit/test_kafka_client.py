@@ -12,7 +12,7 @@ import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 from streams.config import Settings
-from streams.kafka_client import KafkaSecurityError, client_kwargs
+from streams.kafka.client import KafkaSecurityError, client_kwargs
 from streams.worker.faust_app import faust_app_kwargs, faust_credentials
 
 BOOTSTRAP = "kafka-1.example:9093,kafka-2.example:9093"

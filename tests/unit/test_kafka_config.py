@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from streams.kafka.topic_admin import new_topics
+from streams.kafka.topics import REGISTRY, TELEMETRY, all_topics, changelog_topics
 from streams.stack.kafka_config import (
     KafkaLayout,
     broker_port,
@@ -15,8 +17,6 @@ from streams.stack.kafka_config import (
 )
 from streams.stack.kafka_dist import java_major
 from streams.stack.settings import StackSettings as Settings
-from streams.stack.topics import new_topics
-from streams.topics import REGISTRY, TELEMETRY, all_topics, changelog_topics
 
 
 @pytest.fixture

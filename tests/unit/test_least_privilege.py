@@ -16,7 +16,7 @@ from streams.domain.alert_rules import AlertRules
 from streams.stack import pgpass
 from streams.stack.postgres import HBA_CONF, SUPERUSER
 from streams.worker.faust_app import create_app
-from streams.worker_web import worker_web_kwargs
+from streams.worker.web import worker_web_kwargs
 
 PASSFILE = Path("/srv/nezlam/.local/pgpass")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from streams.outage import ClientNoiseFilter, OutageLog
+from streams.kafka.outage import ClientNoiseFilter, OutageLog
 
 
 def test_an_outage_logs_once_then_every_30_s_then_its_recovery() -> None:
@@ -42,7 +42,7 @@ def test_the_filter_swallows_client_connection_noise_and_reports_it() -> None:
     # while Kafka is down, the clients' other warnings say the same: dropped too
     assert noise.filter(_record("faust.transport.drivers.aiokafka", "Drain raised")) is False
     # our own lines and other libraries' lines always pass
-    assert noise.filter(_record("streams.outage", "Kafka unreachable for 30 s, retrying"))
+    assert noise.filter(_record("streams.kafka.outage", "Kafka unreachable for 30 s, retrying"))
     assert noise.filter(_record("psycopg", "whatever"))
     kafka.recovered(9.0)
     assert noise.filter(_record("faust.worker", "Something else entirely"))

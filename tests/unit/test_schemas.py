@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from streams.contract import REASONS, Contract, load_schema
+from streams.kafka.topics import all_topics
 from streams.resources import schema_file
-from streams.topics import all_topics
 
 DEADLETTER = "points.deadletter"
 TOPICS = {spec.schema: spec.name for spec in all_topics(DEADLETTER)}

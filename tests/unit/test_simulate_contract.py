@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from streams.contract import Contract, Rejection
+from streams.kafka.topics import ACTIVATIONS, REGISTRY, TELEMETRY, VISITS
 from streams.simulate.faults import FLAWS, Corruptor
 from streams.simulate.registry import build_registry
 from streams.simulate.world import Scenario, Simulation
-from streams.topics import ACTIVATIONS, REGISTRY, TELEMETRY, VISITS
 
 START = datetime(2025, 1, 15, 13, 0, tzinfo=UTC)
 END = START + timedelta(hours=4)

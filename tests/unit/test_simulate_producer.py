@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from streams.kafka.topics import REGISTRY, TELEMETRY
 from streams.simulate.producer import partition_for
 from streams.simulate.progress import Tally
-from streams.topics import REGISTRY, TELEMETRY
 
 # Partitions for 12 partitions, computed by Kafka 4.3.1's own client code:
 # Utils.toPositive(Utils.murmur2(key.getBytes(UTF_8))) % 12.

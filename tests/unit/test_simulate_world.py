@@ -14,9 +14,9 @@ import orjson
 import pytest
 
 from streams.contract import Contract, Rejection
+from streams.kafka.topics import ACTIVATIONS, TELEMETRY, VISITS
 from streams.simulate.registry import build_registry
 from streams.simulate.world import Message, PointTruth, Scenario, Simulation
-from streams.topics import ACTIVATIONS, TELEMETRY, VISITS
 
 # 02:30 Kyiv time on a January night: the run covers the small hours and the evening peak.
 START = datetime(2025, 1, 15, 0, 30, tzinfo=UTC)

@@ -25,7 +25,7 @@ from streams.domain.staleness import (
     ReportStatus,
     StalenessConfig,
     count_states,
-    evaluate,
+    judge_liveness,
     on_activation,
     on_registry,
     on_report,
@@ -47,7 +47,7 @@ def reported(kind: str, *reports: tuple[float, ReportStatus]) -> LivenessState:
 
 
 def judge(state: LivenessState, now: float, health: PipelineHealth = CAUGHT_UP) -> PointLiveness:
-    return evaluate(state, now, reference_time(now, health, GUARD), CFG)
+    return judge_liveness(state, now, reference_time(now, health, GUARD), CFG)
 
 
 # --- silence ----------------------------------------------------------------------------
@@ -70,10 +70,10 @@ def test_silence_threshold_depends_on_kind(kind: str, threshold: float) -> None:
 def test_thresholds_are_configurable_and_an_unregistered_point_gets_the_default() -> None:
     config = StalenessConfig(silence_after_seconds={"permanent": 60.0}, default_silence_seconds=120)
     state, _ = on_report(LivenessState(), T0, "open", T0)
-    assert evaluate(state, T0 + 100, T0 + 100, config).liveness == "ok"
-    assert evaluate(state, T0 + 121, T0 + 121, config).liveness == "silent"
+    assert judge_liveness(state, T0 + 100, T0 + 100, config).liveness == "ok"
+    assert judge_liveness(state, T0 + 121, T0 + 121, config).liveness == "silent"
     registered = on_registry(state, "permanent", T0)
-    assert evaluate(registered, T0 + 61, T0 + 61, config).liveness == "silent"
+    assert judge_liveness(registered, T0 + 61, T0 + 61, config).liveness == "silent"
 
 
 def test_a_point_that_never_reported_is_unknown_then_silent() -> None:
@@ -173,7 +173,7 @@ def test_only_points_quiet_on_the_watermark_are_silent_while_behind() -> None:
 
 def test_judgement_is_suspended_without_a_reference() -> None:
     state, _ = on_activation(reported("standby", (T0, "standby")), "activate", T0, T0)
-    verdict = evaluate(state, T0 + 10 * H, None, CFG)
+    verdict = judge_liveness(state, T0 + 10 * H, None, CFG)
     assert (verdict.liveness, verdict.category) == ("unknown", "standby")
     assert not verdict.activation_overdue
     assert verdict.age_seconds is None
@@ -343,8 +343,8 @@ def test_verdicts_only_worsen_as_time_passes_without_news(
 ) -> None:
     state = replay_events(history)
     now = start + lag
-    first = evaluate(state, now, start, CFG)
-    later = evaluate(state, now + wall_step, start + ref_step, CFG)
+    first = judge_liveness(state, now, start, CFG)
+    later = judge_liveness(state, now + wall_step, start + ref_step, CFG)
     if first.liveness == "silent":
         assert later.liveness == "silent"
     if first.activation_overdue:
@@ -369,7 +369,7 @@ def test_overdue_needs_a_pending_order_past_its_deadline(
     history: list[Report | Order],
 ) -> None:
     state = replay_events(history)
-    verdict = evaluate(state, T0 + 10 * H, T0 + 10 * H, CFG)
+    verdict = judge_liveness(state, T0 + 10 * H, T0 + 10 * H, CFG)
     assert verdict.activation_overdue == (state.activation_requested_at is not None)
     assert verdict.activation_requested_at is None or verdict.activation_requested_at <= T0 + 2 * H
 

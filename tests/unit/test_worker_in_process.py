@@ -13,7 +13,6 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streams import topics
 from streams.contract import Contract
 from streams.domain.alert_model import AlertEvent
 from streams.domain.alert_rules import AlertRules
@@ -22,16 +21,17 @@ from streams.domain.occupancy import OccupancyConfig
 from streams.domain.point_state import PointState
 from streams.domain.points import PointInfo
 from streams.domain.staleness import StalenessConfig
-from streams.metrics import PipelineMetrics
-from streams.point_directory import PointDirectory
+from streams.kafka import topics
 from streams.sinks.kafka_outputs import OutputMessage
 from streams.worker.alerts import AlertProcessor
 from streams.worker.checkpoint import Destinations
+from streams.worker.computations import Pipeline
 from streams.worker.fuel import FuelProcessor
 from streams.worker.ingest import InboundMessage, Ingestor
 from streams.worker.liveness import LivenessProcessor
+from streams.worker.metrics import PipelineMetrics
 from streams.worker.occupancy import OccupancyProcessor
-from streams.worker.pipeline import Pipeline
+from streams.worker.point_directory import PointDirectory
 from streams.worker.point_states import OneProcessScope
 
 DEADLETTERS = "points.deadletter"

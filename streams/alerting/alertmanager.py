@@ -3,7 +3,7 @@
 Alertmanager does the grouping, silencing, inhibition and the Telegram / e-mail / webhook
 notifications; this module only keeps every Alertmanager told. Each URL gets every alert
 (Alertmanager's HA model: the instances gossip to de-duplicate notifications) and has its own
-:class:`~streams.sinks.alert_outbox.Outbox`, so one instance being down delays nothing for the
+:class:`~streams.alerting.outbox.Outbox`, so one instance being down delays nothing for the
 others and loses nothing for itself. The scheduling lives in the outbox; here is only the HTTP.
 
 Use: :meth:`AlertmanagerNotifier.offer` every ``alerts`` message (and, after a restart or a
@@ -21,9 +21,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 import aiohttp
 
+from streams.alerting.outbox import Batch, DeliveryPolicy, Outbox
 from streams.config import Settings
 from streams.domain.alert_model import AlertEvent
-from streams.sinks.alert_outbox import Batch, DeliveryPolicy, Outbox
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.config import Settings, get_settings
-from streams.kafka_client import client_kwargs
-from streams.kafka_offsets import PROBE_GROUP, partitions
-from streams.stack.topics import ensure_topics_async
-from streams.topics import replay_marker_spec
+from streams.kafka.client import client_kwargs
+from streams.kafka.offsets import PROBE_GROUP, partitions
+from streams.kafka.topic_admin import ensure_topics_async
+from streams.kafka.topics import replay_marker_spec
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
-from streams import topics
 from streams.domain.alert_model import AlertEvent
 from streams.domain.lag_guard import (
     LagGuardConfig,
@@ -23,6 +22,7 @@ from streams.domain.lag_guard import (
     pipeline_health,
     reference_time,
 )
+from streams.kafka import topics
 from streams.worker.alerts import AlertProcessor
 from streams.worker.checkpoint import Checkpoint, Destinations
 from streams.worker.fuel import FuelProcessor

@@ -32,7 +32,7 @@ from rich.table import Table
 from streams.config import Settings, get_settings
 from streams.domain.dispatch import Depot, Instance, Need, Place, Plan, Travel, Truck
 from streams.domain.dispatch_solver import solve
-from streams.refuel_plan import RefuelRow, fetch_plan
+from streams.logistics.refuel_plan import RefuelRow, fetch_plan
 
 FORMATS = ("table", "csv", "json", "geojson")
 

@@ -16,7 +16,7 @@ PROBE_GROUP = "nezlam-offsets-probe"
 
 async def partitions(client: Mapping[str, Any], topics: Sequence[str]) -> list[TopicPartition]:
     """Every partition of ``topics`` (from the cluster's metadata); ``client``: see
-    :func:`streams.kafka_client.client_kwargs`."""
+    :func:`streams.kafka.client.client_kwargs`."""
     admin = AIOKafkaAdminClient(**client)
     await admin.start()
     try:

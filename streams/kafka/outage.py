@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-log = logging.getLogger("streams.outage")
+log = logging.getLogger("streams.kafka.outage")
 
 WARN_EVERY_SECONDS = 30.0
 

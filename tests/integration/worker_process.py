@@ -18,9 +18,9 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams import kafka_offsets
 from streams.config import Settings
-from streams.kafka_client import client_kwargs
+from streams.kafka import offsets as kafka_offsets
+from streams.kafka.client import client_kwargs
 from streams.stack.process import stop_child
 
 T = TypeVar("T")

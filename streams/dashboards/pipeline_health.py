@@ -1,6 +1,6 @@
 """Pipeline health (Prometheus): is the pipeline keeping up, and is it losing anything?
 
-Every query reads the workers' metrics (``streams/metrics.py``); each worker exports its own
+Every query reads the workers' metrics (``streams/worker/metrics.py``); each worker exports its own
 share (its partitions), so the queries sum over workers.
 """
 

@@ -1,5 +1,5 @@
 """End-to-end benchmark of the worker against Faust itself: ``make bench``
-(``python -m streams.bench.pipeline``).
+(``python -m streams.bench.worker_throughput``).
 
 1. **Backlog.** The simulator pushes ``--minutes`` of the full network into Kafka at full speed.
    The worker's own code validates and computes the same backlog in this process, without
@@ -53,13 +53,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
-from streams import topics
 from streams.bench import in_process
 from streams.bench.in_process import InProcessCost
 from streams.bench.process_cost import Drain, cpu_seconds, peak_rss_mib
 from streams.config import Settings, get_settings
-from streams.kafka_client import client_kwargs
-from streams.kafka_offsets import commit_offsets, committed_offsets, end_offsets
+from streams.kafka import topics
+from streams.kafka.client import client_kwargs
+from streams.kafka.offsets import commit_offsets, committed_offsets, end_offsets
 
 # Targets (issue 12): the worker against the no-op agent measured in the same run, ten times the
 # national rate on one worker, latency at the national rate, memory.

@@ -8,20 +8,20 @@ import sys
 import click
 from pydantic import SecretStr
 
-from streams import config_docs
+from streams.cli import config_docs
+from streams.cli.db import db
+from streams.cli.deadletter import deadletter
+from streams.cli.grafana_push import grafana
+from streams.cli.live import run
+from streams.cli.simulate import simulate
+from streams.cli.stack import stack
+from streams.cli.state_migration import state
+from streams.cli.topics import topics
 from streams.config import get_settings
-from streams.db.cli import db
-from streams.deadletter_cli import deadletter
-from streams.dispatch_plan import dispatch_plan
-from streams.grafana_push import grafana
-from streams.live import run
-from streams.refuel_plan import refuel_plan
-from streams.simulate.cli import simulate
-from streams.stack.cli import stack
+from streams.logistics.dispatch_plan import dispatch_plan
+from streams.logistics.refuel_plan import refuel_plan
 from streams.stack.namespace import namespace
 from streams.stack.settings import get_stack_settings
-from streams.state_migration import state
-from streams.topics_cli import topics
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

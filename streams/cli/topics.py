@@ -12,7 +12,7 @@ import click
 from aiokafka.errors import KafkaError
 
 from streams.config import get_settings
-from streams.stack.topics import ensure_topics, new_topics
+from streams.kafka.topic_admin import ensure_topics, new_topics
 
 
 @click.group()

@@ -1,4 +1,5 @@
-"""Create the contract's Kafka topics (``streams.topics``) on the cluster at ``kafka_bootstrap``.
+"""Create the contract's Kafka topics (``streams.kafka.topics``) on the cluster at
+``kafka_bootstrap``.
 
 Existing topics are left exactly as they are: changing partitions or retention of a live topic
 is an operator's decision, not a side effect of ``nezlam stack up``.
@@ -13,8 +14,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from streams.config import Settings
-from streams.kafka_client import client_kwargs
-from streams.topics import TopicSpec, all_topics, changelog_topics
+from streams.kafka.client import client_kwargs
+from streams.kafka.topics import TopicSpec, all_topics, changelog_topics
 
 MS_PER_HOUR = 3_600_000
 CHANGELOG_SEGMENT_MS = 600_000

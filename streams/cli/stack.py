@@ -8,10 +8,10 @@ from __future__ import annotations
 import click
 from aiokafka.errors import KafkaError
 
+from streams.kafka.topic_admin import ensure_topics
+from streams.kafka.topics import all_topics
 from streams.stack import alerting, kafka, postgres
 from streams.stack.settings import StackSettings, get_stack_settings
-from streams.stack.topics import ensure_topics
-from streams.topics import all_topics
 
 # "alerting": the webhook receiver, Alertmanager and Prometheus (streams/stack/alerting.py).
 SERVICES = ("kafka", "postgres", "alerting")

@@ -25,10 +25,10 @@ from streams.domain.fuel_forecast import FuelState
 from streams.domain.occupancy import OccupancyState
 from streams.domain.point_state import PointState
 from streams.domain.staleness import LivenessState
-from streams.kafka_client import client_kwargs
-from streams.kafka_offsets import PROBE_GROUP, end_offsets, partitions
-from streams.stack.topics import ensure_topics_async
-from streams.topics import changelog_topics
+from streams.kafka.client import client_kwargs
+from streams.kafka.offsets import PROBE_GROUP, end_offsets, partitions
+from streams.kafka.topic_admin import ensure_topics_async
+from streams.kafka.topics import changelog_topics
 
 #: The tables of earlier versions, each ``<app id>-<name>-changelog``.
 LEGACY_TABLES = ("fuel", "occupancy", "liveness", "alerts")

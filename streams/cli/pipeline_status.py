@@ -17,9 +17,9 @@ import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config import Settings
-from streams.kafka_client import client_kwargs
-from streams.kafka_offsets import end_offsets
-from streams.topics import all_topics
+from streams.kafka.client import client_kwargs
+from streams.kafka.offsets import end_offsets
+from streams.kafka.topics import all_topics
 
 _ROW_COUNTS = """
 SELECT relname, n_tup_ins FROM pg_stat_user_tables

@@ -20,7 +20,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from streams.pipeline_status import Snapshot, StatusReader
+from streams.cli.pipeline_status import Snapshot, StatusReader
 from streams.stack.ops_status import OpsSnapshot, read_ops_async
 from streams.stack.process import stop_child
 from streams.stack.settings import StackSettings, get_stack_settings

@@ -18,9 +18,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams import topics
 from streams.contract import Contract, Rejection
 from streams.domain.points import PointInfo
+from streams.kafka import topics
 
 log = logging.getLogger(__name__)
 
