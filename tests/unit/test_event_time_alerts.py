@@ -14,21 +14,16 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from streams.alerting.outbox import DeliveryPolicy, Outbox
+from streams.config import Settings
 from streams.domain.alert_model import AlertEvent
 from streams.domain.alert_rules import AlertRules
-from streams.domain.lag_guard import LagGuardConfig
-from streams.domain.occupancy import OccupancyConfig
 from streams.domain.points import PointInfo
 from streams.domain.staleness import StalenessConfig
 from streams.kafka import topics
 from streams.sinks.kafka_outputs import OutputMessage
-from streams.worker.alerts import AlertProcessor
 from streams.worker.checkpoint import Destinations
-from streams.worker.computations import Pipeline
-from streams.worker.fuel import FuelProcessor
-from streams.worker.liveness import LivenessProcessor
+from streams.worker.components import build_pipeline
 from streams.worker.metrics import PipelineMetrics
-from streams.worker.occupancy import OccupancyProcessor
 from streams.worker.point_directory import PointDirectory
 from streams.worker.point_states import OneProcessScope
 
@@ -65,22 +60,17 @@ class Worker:
         async def publish(messages: list[OutputMessage]) -> None:
             self.published.extend(messages)
 
-        self.pipeline = Pipeline(
-            fuel=FuelProcessor(directory),
-            occupancy=OccupancyProcessor(directory, OccupancyConfig(), lambda t, n: None),
-            liveness=LivenessProcessor(directory, StalenessConfig()),
-            alerts=AlertProcessor(directory, AlertRules()),
-            destinations=Destinations(
+        # Wired by the code the worker runs (build_pipeline), in event-clock mode.
+        self.pipeline = build_pipeline(
+            Settings(clock="event"), AlertRules(), directory,
+            Destinations(
                 sink=FakeSink(),
                 publish=publish,
                 offer_alert=self.events.append,
                 metrics=PipelineMetrics(CollectorRegistry()),
                 deadletter_topic="points.deadletter",
             ),
-            lag_guard=LagGuardConfig(),
-            event_clock=True,
-            table=self.table,
-            scope=OneProcessScope(),
+            self.table, OneProcessScope(),
         )
 
     def feed(self, batches: Sequence[Sequence[dict[str, Any]]], partition: int = 0) -> None:

@@ -13,24 +13,18 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from streams.config import Settings
 from streams.contract import Contract
 from streams.domain.alert_model import AlertEvent
 from streams.domain.alert_rules import AlertRules
-from streams.domain.lag_guard import LagGuardConfig
-from streams.domain.occupancy import OccupancyConfig
 from streams.domain.point_state import PointState
 from streams.domain.points import PointInfo
-from streams.domain.staleness import StalenessConfig
 from streams.kafka import topics
 from streams.sinks.kafka_outputs import OutputMessage
-from streams.worker.alerts import AlertProcessor
 from streams.worker.checkpoint import Destinations
-from streams.worker.computations import Pipeline
-from streams.worker.fuel import FuelProcessor
+from streams.worker.components import build_pipeline
 from streams.worker.ingest import InboundMessage, Ingestor
-from streams.worker.liveness import LivenessProcessor
 from streams.worker.metrics import PipelineMetrics
-from streams.worker.occupancy import OccupancyProcessor
 from streams.worker.point_directory import PointDirectory
 from streams.worker.point_states import OneProcessScope
 
@@ -129,17 +123,11 @@ class Worker:
             self.journal.steps.append("offer")
             self.offered.append(event)
 
-        self.pipeline = Pipeline(
-            fuel=FuelProcessor(directory),
-            occupancy=OccupancyProcessor(directory, OccupancyConfig(), lambda t, n: None),
-            liveness=LivenessProcessor(directory, StalenessConfig()),
-            alerts=AlertProcessor(directory, AlertRules()),
-            destinations=Destinations(self.database, self.kafka.send_all, offer, self.metrics,
-                                      DEADLETTERS),
-            lag_guard=LagGuardConfig(),
-            event_clock=True,
-            table=self.table,
-            scope=OneProcessScope(),
+        # Wired by the code the worker runs (build_pipeline), in event-clock mode.
+        self.pipeline = build_pipeline(
+            Settings(clock="event"), AlertRules(), directory,
+            Destinations(self.database, self.kafka.send_all, offer, self.metrics, DEADLETTERS),
+            self.table, OneProcessScope(),
         )
         self.ingestor = Ingestor(
             Contract(max_future_skew_seconds=300), self.database, registry, self.metrics,
