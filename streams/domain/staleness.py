@@ -25,6 +25,9 @@ ActivationAction = Literal["activate", "stand_down"]
 Liveness = Literal["ok", "silent", "unknown"]
 Category = Literal["open", "standby", "closed", "silent", "unknown"]
 
+#: Open runs a point's liveness remembers (a point opens and closes a few times a day at most).
+MAX_OPEN_RUNS = 8
+
 DEFAULT_SILENCE_AFTER_SECONDS: Mapping[str, float] = {
     # Reports come every 30-60 s: five minutes is five or more missed reports.
     "permanent": 300.0,
@@ -70,6 +73,9 @@ class LivenessState:
     open_since: float | None = None  # ts of the report that started the current "open" run
     activation_requested_at: float | None = None  # pending activation order, if any
     activation_floor_ts: float | None = None  # activation orders up to this ts are settled
+    # The point's recent open runs, (first, last) open report ts, oldest first: an order read
+    # after the point opened and closed again still finds when it opened.
+    open_runs: tuple[tuple[float, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible copy of the state (every field is a str, a float or None)."""
@@ -80,7 +86,10 @@ class LivenessState:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LivenessState:
         """Rebuild a state from :meth:`to_dict` output; unknown keys are ignored."""
-        return cls(**{k: v for k, v in data.items() if k in _LIVENESS_FIELDS})
+        fields_ = {k: v for k, v in data.items() if k in _LIVENESS_FIELDS}
+        fields_["open_runs"] = tuple(
+            (float(first), float(last)) for first, last in fields_.get("open_runs") or ())
+        return cls(**fields_)
 
 
 
@@ -159,6 +168,7 @@ def on_report(
         open_since=_open_since(state, ts, status) if newest else state.open_since,
         activation_requested_at=state.activation_requested_at,
         activation_floor_ts=state.activation_floor_ts,
+        open_runs=_open_runs(state, ts, status) if newest else state.open_runs,
     )
     pending = state.activation_requested_at
     if status != "open" or pending is None or ts < pending:
@@ -167,10 +177,12 @@ def on_report(
 
 
 def on_activation(
-    state: LivenessState, action: ActivationAction, ts: float, processed_at: float
+    state: LivenessState, action: ActivationAction, ts: float
 ) -> tuple[LivenessState, ActivationResolved | None]:
-    """Merge one activation order; returns the new state and the activation it ended."""
-    tracked = replace(state, tracked_since=_first(state.tracked_since, processed_at))
+    """Merge one activation order; returns the new state and the activation it ended. A point
+    with no report yet is tracked from the order's ts (event time, as its reports would be),
+    not from when the pipeline read the order."""
+    tracked = replace(state, tracked_since=_first(state.tracked_since, ts))
     if action == "stand_down":
         return _stand_down(tracked, ts)
     return _activate(tracked, ts)
@@ -266,13 +278,23 @@ def _settle(state: LivenessState, requested_at: float) -> LivenessState:
 
 
 def _opened_at_or_after(state: LivenessState, ts: float) -> float | None:
-    """When the point's current open run began, clipped to ``ts``, if reports after ``ts``
-    already show it open; else None."""
-    if state.last_status != "open" or state.open_since is None or state.last_status_ts is None:
-        return None
-    if state.last_status_ts < ts:
-        return None
-    return max(state.open_since, ts)
+    """When the point was first open at or after ``ts`` (clipped to ``ts``: open already),
+    from its recent open runs, whether or not it is open now; else None."""
+    runs = state.open_runs
+    if not runs and state.last_status == "open" and state.open_since is not None:
+        runs = ((state.open_since, state.last_status_ts or state.open_since),)  # older records
+    opened = [max(first, ts) for first, last in runs if last >= ts]
+    return min(opened) if opened else None
+
+
+def _open_runs(state: LivenessState, ts: float, status: str) -> tuple[tuple[float, float], ...]:
+    """The open runs after a report at ``ts`` (the point's newest)."""
+    if status != "open":
+        return state.open_runs
+    runs = state.open_runs
+    if state.last_status == "open" and runs:
+        return (*runs[:-1], (runs[-1][0], ts))
+    return (*runs, (ts, ts))[-MAX_OPEN_RUNS:]
 
 
 def _open_since(state: LivenessState, ts: float, status: str) -> float | None:

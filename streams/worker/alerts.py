@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from streams.domain.alert_lifecycle import evaluate_alerts, past_episode
+from streams.domain.alert_lifecycle import end_episode, evaluate_alerts, past_episode
 from streams.domain.alert_model import PointInputs, Report
 from streams.domain.alert_rules import ACTIVATION_OVERDUE, AlertRules
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
 from streams.domain.report_timeline import ReportStep, advance, judged_steps
 from streams.domain.staleness import LivenessState, PointLiveness, StalenessConfig
+from streams.worker.liveness import EndedWait
 from streams.worker.outputs import Outputs
 from streams.worker.point_directory import PointDirectory
 from streams.worker.point_states import PointStates
@@ -58,20 +59,29 @@ class AlertProcessor:
             for event in events:
                 out.alert(event)
 
-    def on_late_openings(
-        self, found: Sequence[tuple[str, PointLiveness, float]], states: PointStates,
-        out: Outputs,
+    def on_ended_waits(
+        self, found: Sequence[EndedWait], states: PointStates, out: Outputs
     ) -> None:
-        """Store and send activation_overdue episodes that were over when their order was read
-        (overdue at the deadline, resolved when the point opened)."""
-        for point_id, verdict, opened_at in found:
-            info = self._directory.get(point_id)
-            if info is None or verdict.reference_ts is None:
+        """An order that ends an overdue wait (a stand-down, or an order read after the
+        reports that show the point opened late) ends its activation_overdue: the firing alert
+        resolves at the order's end; an episode nobody raised yet (a backlog) is stored and
+        sent whole, overdue at the deadline and resolved at the end."""
+        for wait in found:
+            info = self._directory.get(wait.point_id)
+            if info is None or wait.at_deadline.reference_ts is None:
                 continue
-            for event in past_episode(
-                states.of(point_id).alerts, PointInputs(info, liveness=verdict), ACTIVATION_OVERDUE,
-                verdict.reference_ts, opened_at, self._rules,
-            ):
+            record = states.of(wait.point_id)
+            firing = record.alerts is not None and ACTIVATION_OVERDUE in record.alerts.alerts
+            if record.alerts is not None and firing:
+                record.alerts, events = end_episode(
+                    record.alerts, PointInputs(info, liveness=wait.after), ACTIVATION_OVERDUE,
+                    wait.ended_at, self._rules)
+                states.changed(wait.point_id)
+            else:
+                events = past_episode(
+                    record.alerts, PointInputs(info, liveness=wait.at_deadline),
+                    ACTIVATION_OVERDUE, wait.at_deadline.reference_ts, wait.ended_at, self._rules)
+            for event in events:
                 out.alert(event)
 
     def on_judgement(

@@ -121,7 +121,7 @@ class Pipeline:
             self._occupancy.on_visits(messages, states, out)
         elif topic == topics.ACTIVATIONS:
             late = self._liveness.on_activations(messages, states, self.now())
-            self._alerts.on_late_openings(late, states, out)
+            self._alerts.on_ended_waits(late, states, out)
 
     async def judge(self, highwaters: Mapping[int, int], positions: Mapping[int, int]) -> None:
         """Judge silence and deadlines for this worker's points (called by a timer);

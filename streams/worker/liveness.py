@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from streams.domain.staleness import (
@@ -28,6 +28,17 @@ from streams.kafka import topics
 from streams.worker.outputs import Outputs
 from streams.worker.point_directory import PointDirectory
 from streams.worker.point_states import PointStates
+
+
+@dataclass(frozen=True, slots=True)
+class EndedWait:
+    """An activation wait that ended after its deadline: the verdict at the deadline, when
+    it ended (the point opened, or the order was stood down) and the verdict then."""
+
+    point_id: str
+    at_deadline: PointLiveness
+    ended_at: float
+    after: PointLiveness
 
 
 class LivenessProcessor:
@@ -66,30 +77,26 @@ class LivenessProcessor:
 
     def on_activations(
         self, messages: Sequence[dict[str, Any]], states: PointStates, processed_at: float
-    ) -> list[tuple[str, PointLiveness, float]]:
-        """Record a batch of validated activation orders; returns the orders found already
-        settled by reports that show the point opened *after* the deadline (an order read
-        after those reports, in a backlog): point_id, the verdict at the deadline, and when
-        the point opened."""
-        overdue: list[tuple[str, PointLiveness, float]] = []
+    ) -> list[EndedWait]:
+        """Record a batch of validated activation orders; returns the waits they ended after
+        the deadline: a stand-down of a point that never opened in time, or an order found
+        already settled by reports that show the point opened late (an order read after those
+        reports, in a backlog)."""
+        overdue: list[EndedWait] = []
         deadline = self._config.activation_deadline_seconds
         for msg in messages:
             point_id = msg["point_id"]
             state = self._state(states, point_id, processed_at)
-            states.of(point_id).liveness, ended = on_activation(
-                state, msg["action"], msg["_ts"], processed_at
-            )
+            states.of(point_id).liveness, ended = on_activation(state, msg["action"], msg["_ts"])
             states.changed(point_id)
-            if (
-                ended is not None
-                and ended.time_to_open_seconds is not None
-                and ended.time_to_open_seconds > deadline
-            ):
+            if ended is not None and ended.resolved_at > ended.requested_at + deadline:
                 due = ended.requested_at + deadline
                 waiting = replace(state, activation_requested_at=ended.requested_at)
                 verdict = judge_liveness(waiting, math.inf, due, self._config)
-                overdue.append((point_id, replace(verdict, activation_overdue=True),
-                                ended.resolved_at))
+                after = states.of(point_id).liveness or LivenessState()
+                overdue.append(EndedWait(
+                    point_id, replace(verdict, activation_overdue=True), ended.resolved_at,
+                    judge_liveness(after, math.inf, ended.resolved_at, self._config)))
         return overdue
 
     def judge(

@@ -275,9 +275,9 @@ def test_the_timer_judges_no_point_beyond_a_partition_still_being_read() -> None
     ]
 
 
-def _activation(point_id: str, ts: float) -> dict[str, Any]:
+def _activation(point_id: str, ts: float, action: str = "activate") -> dict[str, Any]:
     return {"point_id": point_id, "ts": datetime.fromtimestamp(ts, UTC).isoformat(), "_ts": ts,
-            "action": "activate", "requested_by": "oblast-hub"}
+            "action": action, "requested_by": "oblast-hub"}
 
 
 def test_a_late_opening_is_overdue_at_the_deadline_whichever_topic_is_read_first() -> None:
@@ -341,3 +341,82 @@ def test_an_order_read_anywhere_among_the_reports_gives_the_same_alerts(
     backlog.feed([rest[i:i + cut] for i in range(0, len(rest), cut)])
 
     assert backlog.history() == live.history()
+
+
+def _overdue(worker: Worker) -> list[tuple[str, str, str | None]]:
+    """activation_overdue as its history tells it: status, when it started, when it ended."""
+    return [(h[2], h[4], h[5]) for h in worker.history() if h[1] == "activation_overdue"]
+
+
+def test_a_stand_down_after_the_deadline_resolves_activation_overdue_live_and_on_a_backlog(
+) -> None:
+    stood_down_at = T0 + 2 * 3600 + 1800
+    reports = [report("kyiv-001", T0 + t, status="standby")
+               for t in range(60, 3 * 3600, 60)]
+    activate = _activation("kyiv-001", T0)
+    stand_down = _activation("kyiv-001", stood_down_at, "stand_down")
+
+    live = Worker()  # each message read when event time reaches it; the timer between them
+    live.process(topics.ACTIVATIONS, [activate], [0])
+    for message in reports:
+        if message["_ts"] > stood_down_at and live.history()[-1][2] != "resolved":
+            live.process(topics.ACTIVATIONS, [stand_down], [0])
+        live.feed([[message]])
+        asyncio.run(live.pipeline.judge({0: 1}, {0: 1}))
+    episode = _overdue(live)
+    assert [status for status, _, _ in episode] == ["firing", "resolved"]
+    deadline = datetime.fromtimestamp(T0 + 2 * 3600, UTC)
+    assert datetime.fromisoformat(episode[0][1]) == deadline
+    assert datetime.fromisoformat(str(episode[1][2])) == datetime.fromtimestamp(stood_down_at, UTC)
+
+    orders_first = Worker()  # a backlog whose orders are read before the reports
+    orders_first.process(topics.ACTIVATIONS, [activate, stand_down], [0, 0])
+    orders_first.feed([reports])
+    assert _overdue(orders_first) == episode
+
+    reports_first = Worker()  # ... or after the reports that passed the deadline
+    reports_first.process(topics.ACTIVATIONS, [activate], [0])
+    reports_first.feed([reports])
+    reports_first.process(topics.ACTIVATIONS, [stand_down], [0])
+    assert _overdue(reports_first) == episode
+
+
+def test_a_stand_down_before_the_deadline_raises_nothing() -> None:
+    worker = Worker()
+    worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0),
+                                        _activation("kyiv-001", T0 + 3600, "stand_down")],
+                   [0, 0])
+    worker.feed([[report("kyiv-001", T0 + t, status="standby") for t in range(60, 3 * 3600, 60)]])
+    asyncio.run(worker.pipeline.judge({0: 1}, {0: 1}))
+    assert _overdue(worker) == []
+
+
+def test_an_order_with_no_report_tracks_the_point_from_the_order() -> None:
+    worker = Worker()
+    worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0)], [0])
+    # Other points move event time on; the ordered point never reports.
+    worker.feed([[report("kyiv-002", T0 + t) for t in range(60, 3 * 3600, 60)]])
+    asyncio.run(worker.pipeline.judge({0: 1}, {0: 1}))
+    silent = [h for h in worker.history() if h[:3] == ("kyiv-001", "point_silent", "firing")]
+    assert silent and datetime.fromisoformat(silent[0][4]) == datetime.fromtimestamp(
+        T0 + StalenessConfig().silence_threshold("permanent"), UTC)
+    overdue = _overdue(worker)
+    assert overdue and datetime.fromisoformat(overdue[0][1]) == datetime.fromtimestamp(
+        T0 + 2 * 3600, UTC)
+
+
+def test_an_order_read_after_the_point_opened_on_time_and_closed_again_raises_nothing() -> None:
+    # Ordered at T0, open from 30 min to 3 h, closed after: the order is read last (a backlog).
+    reports = [report("kyiv-001", T0 + t, status="open" if 1800 <= t < 3 * 3600 else "standby")
+               for t in range(60, 4 * 3600, 60)]
+    worker = Worker()
+    worker.feed([reports])
+    worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0)], [0])
+    asyncio.run(worker.pipeline.judge({0: 1}, {0: 1}))
+    assert _overdue(worker) == []
+    # ... and an open run wholly before the order does not count as opening for it.
+    late = Worker()
+    late.feed([reports])
+    late.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0 + 3 * 3600 + 60)], [0])
+    late.feed([[report("kyiv-001", T0 + 6 * 3600, status="standby")]])
+    assert [status for status, _, _ in _overdue(late)] == ["firing"]

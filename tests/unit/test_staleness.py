@@ -172,7 +172,7 @@ def test_only_points_quiet_on_the_watermark_are_silent_while_behind() -> None:
 
 
 def test_judgement_is_suspended_without_a_reference() -> None:
-    state, _ = on_activation(reported("standby", (T0, "standby")), "activate", T0, T0)
+    state, _ = on_activation(reported("standby", (T0, "standby")), "activate", T0)
     verdict = judge_liveness(state, T0 + 10 * H, None, CFG)
     assert (verdict.liveness, verdict.category) == ("unknown", "standby")
     assert not verdict.activation_overdue
@@ -216,7 +216,7 @@ def test_reference_time_never_decreases_as_the_watermark_advances(
 
 def test_an_activation_not_opened_within_two_hours_is_overdue() -> None:
     state = reported("standby", (T0, "standby"))
-    state, resolved = on_activation(state, "activate", T0, T0)
+    state, resolved = on_activation(state, "activate", T0)
     assert resolved is None
     for ts in range(60, int(2 * H) + 1, 60):  # keeps reporting standby
         state, _ = on_report(state, T0 + ts, "standby", T0 + ts)
@@ -230,7 +230,7 @@ def test_an_activation_not_opened_within_two_hours_is_overdue() -> None:
 
 def test_an_open_report_ends_the_wait_and_records_the_time_to_open() -> None:
     state = reported("standby", (T0, "standby"))
-    state, _ = on_activation(state, "activate", T0 + 60, T0 + 60)
+    state, _ = on_activation(state, "activate", T0 + 60)
     state, early = on_report(state, T0 + 50, "open", T0 + 3000)  # sent before the order
     assert early is None
     state, resolved = on_report(state, T0 + 60 + 2400, "open", T0 + 60 + 2400)
@@ -241,7 +241,7 @@ def test_an_open_report_ends_the_wait_and_records_the_time_to_open() -> None:
 
 def test_an_opening_after_the_deadline_clears_overdue_and_is_recorded() -> None:
     state = reported("standby", (T0, "standby"))
-    state, _ = on_activation(state, "activate", T0, T0)
+    state, _ = on_activation(state, "activate", T0)
     assert judge(state, T0 + 3 * H).activation_overdue
     state, resolved = on_report(state, T0 + 3 * H, "open", T0 + 3 * H)
     assert resolved is not None and resolved.time_to_open_seconds == 3 * H
@@ -249,49 +249,49 @@ def test_an_opening_after_the_deadline_clears_overdue_and_is_recorded() -> None:
 
 
 def test_a_stand_down_cancels_the_activation() -> None:
-    state, _ = on_activation(reported("standby", (T0, "standby")), "activate", T0, T0)
-    state, resolved = on_activation(state, "stand_down", T0 + 600, T0 + 600)
+    state, _ = on_activation(reported("standby", (T0, "standby")), "activate", T0)
+    state, resolved = on_activation(state, "stand_down", T0 + 600)
     assert resolved == ActivationResolved(T0, "stood_down", T0 + 600, None)
     assert not judge(state, T0 + 5 * H).activation_overdue
-    state, again = on_activation(state, "activate", T0, T0 + 700)  # the order, replayed
+    state, again = on_activation(state, "activate", T0)  # the order, replayed
     assert again is None and state.activation_requested_at is None
 
 
 def test_a_stand_down_older_than_the_activation_does_not_cancel_it() -> None:
-    state, _ = on_activation(reported("standby"), "activate", T0, T0)
-    state, resolved = on_activation(state, "stand_down", T0 - 60, T0 + 1)
+    state, _ = on_activation(reported("standby"), "activate", T0)
+    state, resolved = on_activation(state, "stand_down", T0 - 60)
     assert resolved is None
     assert state.activation_requested_at == T0
 
 
 def test_an_activation_older_than_a_stand_down_handled_earlier_is_ignored() -> None:
-    state, _ = on_activation(reported("standby"), "stand_down", T0, T0)
-    state, _ = on_activation(state, "activate", T0 - 60, T0 + 1)
+    state, _ = on_activation(reported("standby"), "stand_down", T0)
+    state, _ = on_activation(state, "activate", T0 - 60)
     assert state.activation_requested_at is None
-    state, _ = on_activation(state, "activate", T0 + 60, T0 + 61)
+    state, _ = on_activation(state, "activate", T0 + 60)
     assert state.activation_requested_at == T0 + 60
 
 
 def test_a_repeated_order_does_not_push_the_deadline_back() -> None:
-    state, _ = on_activation(reported("standby"), "activate", T0, T0)
-    state, _ = on_activation(state, "activate", T0 + H, T0 + H)
+    state, _ = on_activation(reported("standby"), "activate", T0)
+    state, _ = on_activation(state, "activate", T0 + H)
     assert judge(state, T0 + 2 * H + 1).activation_overdue
 
 
 def test_an_order_handled_after_the_point_already_opened_is_settled_at_once() -> None:
     # Reports and orders travel on different topics: the order may be handled later.
     state = reported("standby", (T0, "standby"), (T0 + 600, "open"), (T0 + 660, "open"))
-    state, resolved = on_activation(state, "activate", T0 + 300, T0 + 700)
+    state, resolved = on_activation(state, "activate", T0 + 300)
     assert resolved == ActivationResolved(T0 + 300, "opened", T0 + 600, 300.0)
     assert state.activation_requested_at is None
     # Already open before it was asked: opened at once.
     state = reported("permanent", (T0, "open"), (T0 + 600, "open"))
-    _, resolved = on_activation(state, "activate", T0 + 300, T0 + 700)
+    _, resolved = on_activation(state, "activate", T0 + 300)
     assert resolved == ActivationResolved(T0 + 300, "opened", T0 + 300, 0.0)
 
 
 def test_the_activation_deadline_is_judged_on_the_guarded_reference() -> None:
-    state, _ = on_activation(reported("standby", (T0, "standby")), "activate", T0, T0)
+    state, _ = on_activation(reported("standby", (T0, "standby")), "activate", T0)
     now = T0 + 3 * H
     behind = PipelineHealth(backlog_messages=100_000, watermark=T0 + H)
     assert not judge(state, now, behind).activation_overdue
@@ -326,7 +326,7 @@ def apply_event(
 ) -> tuple[LivenessState, ActivationResolved | None]:
     if isinstance(event, Report):
         return on_report(state, event.ts, event.status, handled)
-    return on_activation(state, event.action, event.ts, handled)
+    return on_activation(state, event.action, event.ts)
 
 
 def replay_events(history: list[Report | Order]) -> LivenessState:
@@ -399,8 +399,7 @@ def test_network_counts_by_category() -> None:
         on_registry(LivenessState(), "mobile", T0 + 390),  # never reported yet
     ]
     pending, _ = on_activation(
-        reported("standby", (T0 + 399, "standby")), "activate", T0 - 3 * H, 0
-    )
+        reported("standby", (T0 + 399, "standby")), "activate", T0 - 3 * H)
     verdicts = [judge(s, now) for s in [*states, pending]]
     counts = count_states(verdicts)
     assert (counts.total, counts.open, counts.standby, counts.closed) == (7, 2, 2, 1)
@@ -409,7 +408,7 @@ def test_network_counts_by_category() -> None:
 
 
 def test_state_round_trips_through_json() -> None:
-    state, _ = on_activation(reported("standby", (T0, "open")), "activate", T0 + 5, T0 + 5)
+    state, _ = on_activation(reported("standby", (T0, "open")), "activate", T0 + 5)
     restored = LivenessState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert restored == state
     assert LivenessState.from_dict({"kind": "mobile", "future_field": 1}).kind == "mobile"
