@@ -156,15 +156,17 @@ def end_episode(
 ) -> tuple[AlertState, list[AlertEvent]]:
     """Resolve ``name``'s firing alert at ``ends_at``, when a message says its condition ended
     then (a stand-down ends an overdue wait), even if the point's alerts were evaluated later
-    meanwhile: the event is sent now, with the true end. No change when it is not firing."""
+    meanwhile: the resolution carries the true end as its time, as a backlog read in order
+    would. No change when it is not firing."""
     current = state.alerts.get(name)
     if current is None or current.phase != "firing" or current.event is None:
         return state, []
-    now = ends_at if state.evaluated_at is None else max(ends_at, state.evaluated_at)
     thresholds = rules.thresholds_for(inputs.point.kind, inputs.point.oblast)
-    ended = _resolved(name, current.event, ends_at, RuleContext(inputs, thresholds, rules, now, {}))
+    ctx = RuleContext(inputs, thresholds, rules, max(ends_at, current.event.ts), {})
+    ended = _resolved(name, current.event, ends_at, ctx)
     alerts = {other: s for other, s in state.alerts.items() if other != name}
-    return AlertState(alerts=alerts, evaluated_at=now), [ended]
+    evaluated_at = ctx.now if state.evaluated_at is None else max(ctx.now, state.evaluated_at)
+    return AlertState(alerts=alerts, evaluated_at=evaluated_at), [ended]
 
 
 def _step(

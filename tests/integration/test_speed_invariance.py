@@ -59,7 +59,8 @@ class Scenario:
             "steady": {}, "burner": {}, "silent": {}, "power": {},
             "crowd": {"capacity_people": 50},
             "on-time": {"kind": "standby"}, "late": {"kind": "standby"},
-            "stood-down": {"kind": "standby"},
+            "stood-down": {"kind": "standby"}, "stood-down-late": {"kind": "standby"},
+            "opens-and-closes": {"kind": "standby"},
         }
         return [(REGISTRY, self.point(name), registry_record(self.point(name), **fields))
                 for name, fields in points.items()]
@@ -92,13 +93,17 @@ class Scenario:
         report("power", power="none" if lost else "grid")
         report("crowd", headcount=70 if 120 <= m < 160 else 30)
         if m == 30:
-            for name in ("on-time", "late", "stood-down"):
+            for name in ("on-time", "late", "stood-down", "stood-down-late", "opens-and-closes"):
                 order(name, "activate")
         if m == 60:
             order("stood-down", "stand_down")
+        if m == 180:
+            order("stood-down-late", "stand_down")  # 30 min after its deadline
         report("on-time", status="open" if m >= 60 else "standby")
         report("late", status="open" if m >= 180 else "standby")
         report("stood-down", status="standby")
+        report("stood-down-late", status="standby")
+        report("opens-and-closes", status="open" if 60 <= m < 100 else "standby")
         return out
 
 
@@ -211,6 +216,7 @@ def test_live_small_batches_and_a_backlog_in_big_batches_raise_the_same_alerts(
     assert sorted(episodes) == sorted([
         ("burner", "fuel_critical"), ("burner", "fuel_low"), ("crowd", "over_capacity"),
         ("late", "activation_overdue"), ("power", "no_power"), ("silent", "point_silent"),
+        ("stood-down-late", "activation_overdue"),
     ])
     # Every episode fired once and resolved once.
     for point, name in episodes:
@@ -226,12 +232,14 @@ def test_live_small_batches_and_a_backlog_in_big_batches_raise_the_same_alerts(
     assert near(power[0], 90) and near(power[1], 115)
     overdue = episodes[("late", "activation_overdue")]
     assert near(overdue[0], 30 + 120) and near(overdue[1], 180)
+    overdue = episodes[("stood-down-late", "activation_overdue")]
+    assert near(overdue[0], 30 + 120) and near(overdue[1], 180)  # resolved by the stand-down
     crowd = episodes[("crowd", "over_capacity")]
     assert near(crowd[0], 120) and near(crowd[1], 160)
     for name in ("fuel_low", "fuel_critical"):
         # The refuel resolves both; the forecaster takes a jump in level for a refuel once a
         # second reading confirms it (one reading could be a sensor glitch).
         assert near(episodes[("burner", name)][1], 120, reports=3)
-    quiet = {"steady", "on-time", "stood-down"}
+    quiet = {"steady", "on-time", "stood-down", "opens-and-closes"}
     assert [a for a in expected_live if a[0] in quiet] == []
     print("alert history (live and backlog):", *expected_live, sep="\n  ")
