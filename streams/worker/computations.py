@@ -120,7 +120,7 @@ class Pipeline:
         elif topic == topics.VISITS:
             self._occupancy.on_visits(messages, states, out)
         elif topic == topics.ACTIVATIONS:
-            late = self._liveness.on_activations(messages, states, self.now())
+            late = self._liveness.on_activations(messages, states)
             self._alerts.on_ended_waits(late, states, out)
 
     async def judge(self, highwaters: Mapping[int, int], positions: Mapping[int, int]) -> None:

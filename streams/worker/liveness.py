@@ -76,7 +76,7 @@ class LivenessProcessor:
         return steps
 
     def on_activations(
-        self, messages: Sequence[dict[str, Any]], states: PointStates, processed_at: float
+        self, messages: Sequence[dict[str, Any]], states: PointStates
     ) -> list[EndedWait]:
         """Record a batch of validated activation orders; returns the waits they ended after
         the deadline: a stand-down of a point that never opened in time, or an order found
@@ -86,7 +86,9 @@ class LivenessProcessor:
         deadline = self._config.activation_deadline_seconds
         for msg in messages:
             point_id = msg["point_id"]
-            state = self._state(states, point_id, processed_at)
+            # A point with no report yet is tracked from the order's ts, not from when the
+            # worker read it: its silence then counts in event time, live or from a backlog.
+            state = self._state(states, point_id, msg["_ts"])
             states.of(point_id).liveness, ended = on_activation(state, msg["action"], msg["_ts"])
             states.changed(point_id)
             if ended is not None and ended.resolved_at > ended.requested_at + deadline:

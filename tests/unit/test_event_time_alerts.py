@@ -393,9 +393,11 @@ def test_a_stand_down_before_the_deadline_raises_nothing() -> None:
 
 def test_an_order_with_no_report_tracks_the_point_from_the_order() -> None:
     worker = Worker()
+    # Other points move event time on, before the order is read and after; the ordered point
+    # never reports.
+    worker.feed([[report("kyiv-002", T0 + t) for t in range(60, 3600, 60)]])
     worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0)], [0])
-    # Other points move event time on; the ordered point never reports.
-    worker.feed([[report("kyiv-002", T0 + t) for t in range(60, 3 * 3600, 60)]])
+    worker.feed([[report("kyiv-002", T0 + t) for t in range(3600, 3 * 3600, 60)]])
     asyncio.run(worker.pipeline.judge({0: 1}, {0: 1}))
     silent = [h for h in worker.history() if h[:3] == ("kyiv-001", "point_silent", "firing")]
     assert silent and datetime.fromisoformat(silent[0][4]) == datetime.fromtimestamp(
