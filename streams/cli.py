@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
+from aiokafka.errors import KafkaError
 from pydantic import SecretStr
 
 from streams import config_docs
@@ -14,6 +16,7 @@ from streams.db.cli import db
 from streams.deadletter_cli import deadletter
 from streams.dispatch_plan import dispatch_plan
 from streams.grafana_push import grafana
+from streams.kafka_login import explain
 from streams.live import run
 from streams.refuel_plan import refuel_plan
 from streams.simulate.cli import simulate
@@ -24,7 +27,17 @@ from streams.state_migration import state
 from streams.topics_cli import topics
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _NezlamGroup(click.Group):
+    """Kafka errors end a command with one line saying what to check, not a stack trace."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KafkaError as exc:
+            raise click.ClickException(explain(get_settings(), exc)) from exc
+
+
+@click.group(cls=_NezlamGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nezlam-streams")
 def main() -> None:
     """Live telemetry and alerting for the Invincibility Points network."""
