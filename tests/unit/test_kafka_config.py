@@ -64,7 +64,8 @@ def test_internal_topics_fit_a_single_node(settings: Settings) -> None:
 
 def test_data_and_logs_stay_under_the_state_dir(settings: Settings, tmp_path: Path) -> None:
     layout = KafkaLayout.of(settings)
-    assert Path(server_properties(settings, nodes(settings)[0])["log.dirs"]) == tmp_path / "kafka" / "data"
+    log_dirs = server_properties(settings, nodes(settings)[0])["log.dirs"]
+    assert Path(log_dirs) == tmp_path / "kafka" / "data"
     log4j = log4j2_properties(layout)
     assert log4j["appender.server.fileName"] == str(tmp_path / "kafka" / "logs" / "server.log")
 
