@@ -250,8 +250,10 @@ def _reports(points: list[str], day: int, minutes: range) -> list[tuple[str, str
 class Stream:
     """Reports of ``points`` produced in rounds (one per point and minute) from a thread."""
 
-    def __init__(self, settings: Settings, points: list[str], day: int, rounds: int) -> None:
+    def __init__(self, settings: Settings, points: list[str], day: int, rounds: int,
+                 first: int = 0) -> None:
         self.settings, self.points, self.day, self.rounds = settings, points, day, rounds
+        self.first = first
         self.done_rounds = 0
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -261,9 +263,9 @@ class Stream:
 
     def _run(self) -> None:
         try:
-            for minute in range(self.rounds):
+            for minute in range(self.first, self.first + self.rounds):
                 publish(self.settings, _reports(self.points, self.day, range(minute, minute + 1)))
-                self.done_rounds = minute + 1
+                self.done_rounds = minute + 1 - self.first
                 time.sleep(0.2)
         except BaseException as exc:  # reported by join()
             self.error = exc
@@ -284,13 +286,15 @@ def _rows(admin_dsn: str, points: list[str]) -> tuple[int, int]:
     return int(total), int(distinct)
 
 
-def _assert_complete(admin_dsn: str, points: list[str], stream: Stream) -> None:
+def _assert_complete(admin_dsn: str, points: list[str], stream: Stream,
+                     produced: int | None = None) -> None:
     """Every report once, a forecast of every point's last report, one no_power alert each."""
+    expected = stream.produced if produced is None else produced
     wait_for("every report in the database",
-             lambda: _rows(admin_dsn, points)[0] >= stream.produced or None, timeout=120)
+             lambda: _rows(admin_dsn, points)[0] >= expected or None, timeout=120)
     total, distinct = _rows(admin_dsn, points)
-    assert (total, distinct) == (stream.produced, stream.produced)
-    last = stream.rounds - 1
+    assert (total, distinct) == (expected, expected)
+    last = stream.first + stream.rounds - 1
     last_ts = f"2026-04-{stream.day:02d}T{last // 60:02d}:{last % 60:02d}:00Z"
     wait_for("a forecast of every point's last report", lambda: query(
         admin_dsn, "SELECT count(DISTINCT point_id) FROM fuel_forecast WHERE point_id = ANY(%s) "
@@ -341,3 +345,4 @@ def test_a_busy_partitions_leader_killed_mid_stream_loses_and_doubles_nothing(
     assert len(logged) < 40, "\n".join(logged)
     local_kafka.start_node(cluster, victim)
     local_kafka.wait_ready(cluster, 90)
+
