@@ -39,6 +39,16 @@ def with_local_passfile(dsn: str, passfile: Path) -> str:
     return make_conninfo(dsn, passfile=str(passfile))
 
 
+def read_kafka_passwords(path: Path) -> dict[str, str]:
+    """User -> password from the local stack's Kafka password file (empty if there is none)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    pairs = (line.partition(":") for line in text.splitlines() if not line.startswith("#"))
+    return {user: password for user, sep, password in pairs if sep}
+
+
 class TopicNamespace(BaseSettings):
     """The one setting the topic names depend on, readable without the rest (and without
     psycopg, which the DSN checks need): :mod:`streams.kafka.topics` reads it at import."""
@@ -78,8 +88,15 @@ class Settings(TopicNamespace):
         description="SASL mechanism when the protocol is SASL_*.",
     )
     kafka_sasl_username: str | None = Field(None, description="SASL user (SASL_* protocols).")
+    kafka_passfile: Path = Field(
+        Path(".local") / "kafka-passwords",
+        description="The local stack's generated Kafka SCRAM passwords (`user:password` lines, "
+        "mode 0600, written by `nezlam stack up`); read for a SASL user without a password when "
+        "every bootstrap server is a loopback address.",
+    )
     kafka_sasl_password: SecretStr | None = Field(
-        None, description="SASL password (SASL_* protocols); never logged."
+        None, validate_default=True,
+        description="SASL password (SASL_* protocols); never logged.",
     )
     kafka_session_timeout_seconds: float = Field(
         10.0,
@@ -99,6 +116,20 @@ class Settings(TopicNamespace):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("kafka_sasl_password", mode="after")
+    @classmethod
+    def _local_kafka_password(cls, password: SecretStr | None,
+                              info: ValidationInfo) -> SecretStr | None:
+        user = info.data.get("kafka_sasl_username")
+        bootstrap: list[str] = info.data.get("kafka_bootstrap", [])
+        passfile: Path | None = info.data.get("kafka_passfile")
+        if password is not None or not user or passfile is None or not bootstrap:
+            return password
+        if any(entry.rpartition(":")[0] not in LOOPBACK_HOSTS for entry in bootstrap):
+            return password
+        local = read_kafka_passwords(passfile.expanduser().absolute()).get(user)
+        return SecretStr(local) if local is not None else None
 
     @field_validator("deadletter_topic")
     @classmethod
@@ -126,7 +157,7 @@ class Settings(TopicNamespace):
         description="Use TimescaleDB features: auto (when the extension is available), on, off.",
     )
 
-    @field_validator("pg_passfile", "state_dir", mode="after")
+    @field_validator("pg_passfile", "kafka_passfile", "state_dir", mode="after")
     @classmethod
     def _absolute(cls, path: Path) -> Path:
         # Relative defaults mean the current directory at start, wherever the process moves to.

@@ -42,6 +42,11 @@ def default_depots() -> Path:
     return _shipped("streams.shipped_config", "depots.yaml")
 
 
+def kafka_acls() -> Path:
+    """The Kafka principals and their ACLs (``config/kafka_acls.yaml``)."""
+    return _shipped("streams.shipped_config", "kafka_acls.yaml")
+
+
 def deploy_file(*parts: str) -> Path:
     """A shipped deployment file, e.g. ``deploy_file("prometheus", "rules.yml")``."""
     return _shipped("streams.deploy", *parts)

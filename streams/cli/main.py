@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
+from aiokafka.errors import KafkaError
 from pydantic import SecretStr
 
 from streams.cli import config_docs
@@ -18,13 +20,24 @@ from streams.cli.stack import stack
 from streams.cli.state_migration import state
 from streams.cli.topics import topics
 from streams.config import get_settings
+from streams.kafka.login import explain
 from streams.logistics.dispatch_plan import dispatch_plan
 from streams.logistics.refuel_plan import refuel_plan
 from streams.stack.namespace import namespace
 from streams.stack.settings import get_stack_settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _NezlamGroup(click.Group):
+    """Kafka errors end a command with one line saying what to check, not a stack trace."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KafkaError as exc:
+            raise click.ClickException(explain(get_settings(), exc)) from exc
+
+
+@click.group(cls=_NezlamGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nezlam-streams")
 def main() -> None:
     """Live telemetry and alerting for the Invincibility Points network."""

@@ -26,10 +26,15 @@ def stack() -> None:
 
 @stack.command()
 @only_option
-def up(only: str | None) -> None:
+@click.option("--brokers", type=click.IntRange(1, 9), default=None,
+              help="Kafka brokers: 1 (one node) or 3 (a controller and three brokers, topics "
+                   "replicated 3 times); default NEZLAM_KAFKA_BROKERS.")
+def up(only: str | None, brokers: int | None) -> None:
     """Start Kafka (and create the contract topics), PostgreSQL, the Alertmanager with its
     webhook receiver, and Prometheus; each only if it is not running yet."""
     settings = get_stack_settings()
+    if brokers is not None and brokers != settings.kafka_brokers:
+        settings = StackSettings(kafka_brokers=brokers)
     if only in (None, "kafka"):
         kafka.up(settings)
         _create_topics(settings)
@@ -41,9 +46,13 @@ def up(only: str | None) -> None:
 
 @stack.command()
 @only_option
-def down(only: str | None) -> None:
+@click.option("--brokers", type=click.IntRange(1, 9), default=None,
+              help="The Kafka to stop: 1 or 3 brokers; default NEZLAM_KAFKA_BROKERS.")
+def down(only: str | None, brokers: int | None) -> None:
     """Stop the services; their data is kept for the next start."""
     settings = get_stack_settings()
+    if brokers is not None and brokers != settings.kafka_brokers:
+        settings = StackSettings(kafka_brokers=brokers)
     if only in (None, "alerting"):
         alerting.down(settings)
     if only in (None, "postgres"):
@@ -53,9 +62,13 @@ def down(only: str | None) -> None:
 
 
 @stack.command()
-def status() -> None:
-    """Say what runs where: pid, ports, data directory, version, web UIs."""
+@click.option("--brokers", type=click.IntRange(1, 9), default=None,
+              help="The Kafka to show: 1 or 3 brokers; default NEZLAM_KAFKA_BROKERS.")
+def status(brokers: int | None) -> None:
+    """Say what runs where: pid, ports, data directory, version, web UIs; every Kafka node."""
     settings = get_stack_settings()
+    if brokers is not None and brokers != settings.kafka_brokers:
+        settings = StackSettings(kafka_brokers=brokers)
     for line in (*kafka.status(settings), *postgres.status(settings),
                  *alerting.status(settings)):
         click.echo(line)
@@ -63,7 +76,7 @@ def status() -> None:
 
 def _create_topics(settings: StackSettings) -> None:
     try:
-        created = ensure_topics(settings)
+        created = ensure_topics(kafka.admin_settings(settings))
     except KafkaError as exc:
         raise click.ClickException(f"kafka: could not create the topics: {exc}") from exc
     names = [spec.name for spec in all_topics(settings.deadletter_topic)]

@@ -96,7 +96,7 @@ async def migrate(settings: Settings) -> MigrationReport:
                     pending.discard(tp)
     finally:
         await consumer.stop()
-    producer = AIOKafkaProducer(**client, acks="all")
+    producer = AIOKafkaProducer(**client, acks="all", enable_idempotence=True)
     await producer.start()
     written = 0
     try:

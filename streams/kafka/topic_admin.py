@@ -23,7 +23,19 @@ NO_ERROR = 0
 
 
 def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
-    """Broker settings of one topic: compacted master data or state, or time-limited events."""
+    """Broker settings of one topic: compacted master data or state, or time-limited events;
+    every one refuses ``acks=all`` writes that fewer than all-but-one replicas hold."""
+    return {**_retention(spec, settings),
+            "min.insync.replicas": str(min_insync_replicas(settings.topic_replication))}
+
+
+def min_insync_replicas(replication: int) -> int:
+    """Replicas an ``acks=all`` write needs: all but one, so one broker may be down or
+    restarting and no acknowledged write lives on a single disk (2 of 3; 1 of 1)."""
+    return max(1, replication - 1)
+
+
+def _retention(spec: TopicSpec, settings: Settings) -> dict[str, str]:
     if spec.schema is None:  # a state changelog: rewritten per message, read whole on recovery
         return {
             "cleanup.policy": "compact",

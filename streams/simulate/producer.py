@@ -10,9 +10,11 @@ The partition of a key is what aiokafka's :class:`DefaultPartitioner` computes (
 Java client's default for keyed records), cached per key, so a Faust worker reading by key
 sees each point on one partition whatever produced its messages.
 
-Settings: ``acks=1`` (the partition leader has written the batch; a single local broker has no
-followers, and a simulator can re-run), no compression (on loopback it only costs CPU; see
-docs/simulator.md), batches of up to :data:`MAX_BATCH_BYTES`. Record timestamps are the wall
+Settings: ``acks=all`` with idempotence (a batch is acknowledged once ``min.insync.replicas``
+brokers hold it, and a batch re-sent after a leader change is written once: on a cluster, a
+broker dying mid-stream neither loses nor duplicates what the simulator produced), no
+compression (on loopback it only costs CPU; see docs/simulator.md), batches of up to
+:data:`MAX_BATCH_BYTES`. Record timestamps are the wall
 clock at production (CreateTime); the event time is the payload's ``ts``, which may lie in the
 past, and the broker's retention keys on record timestamps.
 """
@@ -30,7 +32,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 MAX_BATCH_BYTES = 512 * 1024
 LINGER_MS = 20
-ACKS = 1
+ACKS = "all"
 MAX_IN_FLIGHT_BATCHES = 256  # beyond this, wait for the oldest delivery before sending more
 PARTIAL_BATCH_S = 0.25  # send a non-full batch when it is this old (wall seconds)
 
@@ -59,6 +61,7 @@ class Publisher:
             **client,
             client_id=client_id,
             acks=ACKS,
+            enable_idempotence=True,
             linger_ms=LINGER_MS,
             max_batch_size=MAX_BATCH_BYTES,
             max_request_size=4 * MAX_BATCH_BYTES,

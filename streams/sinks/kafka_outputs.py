@@ -50,8 +50,13 @@ class BatchProducer:
 
     async def run(self) -> None:
         """Connect, serve :meth:`send_all` until cancelled, then flush and disconnect."""
+        # Idempotence: a batch the client re-sends after a lost acknowledgement (a leader
+        # change, a timeout) is written once. acks=all: a message is acknowledged once
+        # min.insync.replicas brokers hold it; while fewer are in sync (NotEnoughReplicas) the
+        # send fails, send_all retries it, and the caller's batch (and its commit) waits.
         producer = AIOKafkaProducer(
-            **self._client, acks="all", max_batch_size=MAX_BATCH_BYTES, linger_ms=0
+            **self._client, acks="all", enable_idempotence=True,
+            max_batch_size=MAX_BATCH_BYTES, linger_ms=0,
         )
         await producer.start()
         self._producer = producer

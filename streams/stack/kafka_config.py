@@ -1,6 +1,16 @@
-"""Files of the local single-node Kafka (KRaft): where they live and what they contain.
+"""Files of the local Kafka (KRaft): its nodes, where they live and what they contain.
 
-Pure: renders text from settings; ``streams.stack.kafka`` writes it and runs the broker.
+One broker (the default, ``NEZLAM_KAFKA_BROKERS=1``) is a single JVM acting as broker and
+controller. Two or more brokers get a controller of their own: one controller and N brokers,
+so that a broker killed by a fault test never also takes a member of the metadata quorum with
+it (with three combined nodes, two brokers down would also be two controllers down, and the
+cluster would lose its metadata quorum instead of showing ``min.insync.replicas`` at work), and
+because dedicated controllers are how production runs KRaft. The single controller is a
+single point of failure of the *local* cluster only; faults are injected into brokers.
+
+With ``NEZLAM_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT`` the client listener takes SCRAM-SHA-512
+logins and the ``StandardAuthorizer`` denies whatever no ACL allows (``streams.stack.kafka_acls``).
+Pure: renders text from settings; ``streams.stack.kafka`` writes it and runs the nodes.
 """
 
 from __future__ import annotations
@@ -8,10 +18,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from streams.kafka.topic_admin import min_insync_replicas
 from streams.stack.settings import StackSettings
 
 LISTEN_HOST = "127.0.0.1"
 NODE_ID = 1
+CONTROLLER_NODE_ID = 0
+# Ports of brokers 2, 3, ... when NEZLAM_KAFKA_BOOTSTRAP lists fewer: the first one plus this step.
+BROKER_PORT_STEP = 100
+# The stack's own login: formats the storage, connects broker to broker, creates users and ACLs.
+ADMIN_USER = "nezlam-admin"
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +40,7 @@ class KafkaLayout:
 
     @classmethod
     def of(cls, settings: StackSettings) -> KafkaLayout:
-        """The layout for ``settings.state_dir``."""
+        """The layout of the single-node Kafka for ``settings.state_dir``."""
         return cls(settings.state_dir / "kafka")
 
     @property
@@ -71,45 +89,139 @@ class KafkaLayout:
         return self.data_dir / "meta.properties"
 
 
+@dataclass(frozen=True, slots=True)
+class KafkaNode:
+    """One JVM of the local Kafka: its id, roles, ports and files."""
+
+    node_id: int
+    name: str
+    broker_port: int | None  # None: a controller only
+    controller_port: int | None  # None: a broker only
+    layout: KafkaLayout
+
+    @property
+    def roles(self) -> str:
+        """``process.roles``."""
+        return ",".join(role for role, port in (("broker", self.broker_port),
+                                                 ("controller", self.controller_port))
+                        if port is not None)
+
+
 def broker_port(settings: StackSettings) -> int:
     """The port of the first ``kafka_bootstrap`` entry: where the local broker listens."""
-    first = settings.kafka_bootstrap[0]
-    host, sep, port = first.rpartition(":")
+    return _port(settings.kafka_bootstrap[0])
+
+
+def _port(entry: str) -> int:
+    host, sep, port = entry.rpartition(":")
     if not sep or not host or not port.isdigit():
-        raise ValueError(f"NEZLAM_KAFKA_BOOTSTRAP entry {first!r} is not host:port")
+        raise ValueError(f"NEZLAM_KAFKA_BOOTSTRAP entry {entry!r} is not host:port")
     return int(port)
 
 
-def server_properties(settings: StackSettings, layout: KafkaLayout) -> dict[str, str]:
-    """A single node acting as broker and KRaft controller, sized for local development."""
-    broker = f"{LISTEN_HOST}:{broker_port(settings)}"
+def broker_ports(settings: StackSettings) -> list[int]:
+    """The port of each local broker: the ``kafka_bootstrap`` entries' ports, then the first
+    port plus 100, 200, ... for the brokers it does not list."""
+    listed = [_port(entry) for entry in settings.kafka_bootstrap][: settings.kafka_brokers]
+    first = listed[0]
+    return listed + [first + BROKER_PORT_STEP * i
+                     for i in range(len(listed), settings.kafka_brokers)]
+
+
+def nodes(settings: StackSettings) -> list[KafkaNode]:
+    """The local Kafka's nodes: one combined node, or a controller and ``kafka_brokers`` brokers."""
+    if settings.kafka_brokers == 1:
+        return [KafkaNode(NODE_ID, "kafka", broker_port(settings),
+                          settings.kafka_controller_port, KafkaLayout.of(settings))]
+    # Apart from the single node's files: switching between one and three keeps both.
+    root = settings.state_dir / "kafka-cluster"
+    controller = KafkaNode(CONTROLLER_NODE_ID, "kafka-controller", None,
+                           settings.kafka_controller_port, KafkaLayout(root / "controller"))
+    return [controller, *(
+        KafkaNode(i, f"kafka-broker-{i}", port, None, KafkaLayout(root / f"broker-{i}"))
+        for i, port in enumerate(broker_ports(settings), start=1))]
+
+
+def sasl_enabled(settings: StackSettings) -> bool:
+    """Whether the local Kafka takes SCRAM logins and enforces ACLs."""
+    return settings.kafka_security_protocol == "SASL_PLAINTEXT"
+
+
+def client_listener(settings: StackSettings) -> str:
+    """The clients' (and brokers') listener: PLAINTEXT, or SASL_PLAINTEXT with ACLs."""
+    return "SASL_PLAINTEXT" if sasl_enabled(settings) else "PLAINTEXT"
+
+
+def server_properties(
+    settings: StackSettings, node: KafkaNode, admin_password: str | None = None
+) -> dict[str, str]:
+    """One node's configuration, sized for local development.
+
+    ``admin_password``: the stack's own SCRAM login, which brokers use between themselves
+    (required when SASL is on).
+    """
     controller = f"{LISTEN_HOST}:{settings.kafka_controller_port}"
-    return {
-        "process.roles": "broker,controller",
-        "node.id": str(NODE_ID),
-        # A dynamic quorum of one, bootstrapped by `kafka-storage format --standalone`.
+    listener = client_listener(settings)
+    listeners = []
+    if node.broker_port is not None:
+        listeners.append(f"{listener}://{LISTEN_HOST}:{node.broker_port}")
+    if node.controller_port is not None:
+        listeners.append(f"CONTROLLER://{LISTEN_HOST}:{node.controller_port}")
+    replication = min(3, settings.kafka_brokers)
+    min_isr = str(min_insync_replicas(replication))
+    props = {
+        "process.roles": node.roles,
+        "node.id": str(node.node_id),
+        # A dynamic quorum of one controller, bootstrapped by `kafka-storage format --standalone`.
         "controller.quorum.bootstrap.servers": controller,
-        "listeners": f"PLAINTEXT://{broker},CONTROLLER://{controller}",
-        "advertised.listeners": f"PLAINTEXT://{broker},CONTROLLER://{controller}",
+        "listeners": ",".join(listeners),
+        "advertised.listeners": ",".join(listeners),
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "log.dirs": str(layout.data_dir),
+        "inter.broker.listener.name": listener,
+        "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,{listener}:{listener}",
+        "log.dirs": str(node.layout.data_dir),
         "num.partitions": str(settings.topic_partitions),
-        # One node: every internal topic must make do with a single replica.
-        "default.replication.factor": "1",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        "min.insync.replicas": "1",
+        # Internal topics as replicated as the brokers allow; one node makes do with one replica.
+        "default.replication.factor": str(replication),
+        "offsets.topic.replication.factor": str(replication),
+        "transaction.state.log.replication.factor": str(replication),
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": str(replication),
+        "share.coordinator.state.topic.min.isr": min_isr,
+        "min.insync.replicas": min_isr,
         # Contract topics are created by `nezlam stack up` with their own settings; a typo in a
         # producer must fail loudly rather than create a stray topic. Faust's changelog and
         # repartition topics go through the admin API, which this does not affect.
         "auto.create.topics.enable": "false",
         # Workers restart often in development; do not hold the first rebalance back 3 s.
         "group.initial.rebalance.delay.ms": "0",
+    }
+    if settings.kafka_brokers > 1:
+        # A killed broker is fenced, and its partitions get new leaders, after 6 s without a
+        # heartbeat rather than 9 s.
+        props["broker.heartbeat.interval.ms"] = "1000"
+        props["broker.session.timeout.ms"] = "6000"
+    if sasl_enabled(settings):
+        props.update(_sasl_properties(listener, admin_password))
+    return props
+
+
+def _sasl_properties(listener: str, admin_password: str | None) -> dict[str, str]:
+    if admin_password is None:
+        raise ValueError("SASL needs the admin password (streams.stack.kafka_users)")
+    jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required '
+            f'username="{ADMIN_USER}" password="{admin_password}";')
+    return {
+        "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+        f"listener.name.{listener.lower()}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": jaas,
+        "authorizer.class.name": AUTHORIZER,
+        "allow.everyone.if.no.acl.found": "false",
+        # The controller listener is PLAINTEXT on the loopback address only: its peers (the
+        # brokers) are anonymous there, and must be allowed cluster actions. Every client
+        # listener is SASL, so no client is ever ANONYMOUS. Production authenticates the
+        # controller listener too (docs/operations.md).
+        "super.users": f"User:{ADMIN_USER};User:ANONYMOUS",
     }
 
 

@@ -120,6 +120,15 @@ def stop(pid: int, *, name: str, timeout: float = 30.0) -> None:
     click.echo(f"{name}: killed")
 
 
+def kill(pid: int, *, name: str) -> None:
+    """SIGKILL ``pid`` (a crash, for fault tests) and wait until it is gone."""
+    click.echo(f"{name}: killing pid {pid} (SIGKILL)")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    if not _wait_exit(pid, 10.0):
+        raise StackError(f"{name}: pid {pid} survived SIGKILL")
+
+
 def stop_child(
     proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float = 30.0
 ) -> None:

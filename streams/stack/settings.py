@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from streams.config import Settings
 
@@ -20,6 +21,16 @@ class StackSettings(Settings):
 
     kafka_version: str = Field("4.3.1", description="Apache Kafka version for the local stack.")
     kafka_controller_port: int = Field(19093, description="KRaft controller port (local stack).")
+    kafka_brokers: int = Field(
+        1,
+        ge=1,
+        le=9,
+        description="Brokers of the local Kafka (`nezlam stack up --brokers 3`): 1 is one node "
+        "acting as broker and controller; more is one controller and that many brokers, on the "
+        "`NEZLAM_KAFKA_BOOTSTRAP` ports (or the first port plus 100, 200) with topics "
+        "replicated 3 times, `min.insync.replicas=2`. With `NEZLAM_KAFKA_SECURITY_PROTOCOL="
+        "SASL_PLAINTEXT` it enforces SCRAM logins and ACLs (docs/operations.md).",
+    )
     pg_port: int = Field(55432, description="Port of the local PostgreSQL cluster.")
     prometheus_port: int = Field(
         19090,
@@ -39,6 +50,16 @@ class StackSettings(Settings):
         description="Downloaded Kafka jars and npm packages.",
         json_schema_extra={"doc_default": "~/.cache/nezlam"},
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replicate_on_a_cluster(cls, data: Any) -> Any:
+        # A cluster's topics are replicated unless NEZLAM_TOPIC_REPLICATION says otherwise.
+        if isinstance(data, dict) and "topic_replication" not in data:
+            brokers = int(data.get("kafka_brokers", 1))
+            if brokers > 1:
+                data["topic_replication"] = min(3, brokers)
+        return data
 
     @field_validator("cache_dir", mode="after")
     @classmethod

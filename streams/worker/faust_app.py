@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.streams import _current_event  # see FaustPartitionScope
 from faust.types import TP
 from faust.types.auth import CredentialsT
@@ -26,6 +27,7 @@ from streams.config import Settings, get_settings
 from streams.domain.alert_rules import AlertRules
 from streams.kafka import topics
 from streams.kafka.client import sasl_login, ssl_context
+from streams.kafka.login import explain
 from streams.worker.components import WorkerParts
 from streams.worker.ingest import InboundMessage, Ingestor
 from streams.worker.stall_watch import StallWatch
@@ -52,6 +54,8 @@ def create_app(
         rules = prepare(settings)
     except AlertConfigError as exc:
         raise SystemExit(f"nezlam worker: {exc}") from exc
+    except KafkaError as exc:  # e.g. a wrong password: one line, not a stack trace
+        raise SystemExit(f"nezlam worker: {explain(settings, exc)}") from exc
     app = faust.App(
         settings.app_id,
         **faust_app_kwargs(settings),

@@ -20,6 +20,7 @@ from streams.config import Settings, get_settings
 from streams.kafka.topic_admin import ensure_topics
 from streams.kafka.topics import REGISTRY, TELEMETRY, all_topics
 from streams.stack import kafka
+from streams.stack.settings import get_stack_settings
 
 pytestmark = pytest.mark.integration
 
@@ -27,8 +28,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def settings() -> Settings:
     """The configured local stack, started if it is not running (cheap when it is)."""
+    kafka.up(get_stack_settings())
     settings = get_settings()
-    kafka.up(settings)
     ensure_topics(settings)
     return settings
 
@@ -69,8 +70,8 @@ async def _topic_config(settings: Settings, topic: str, key: str) -> str:
 def test_broker_answers_metadata(settings: Settings) -> None:
     cluster = asyncio.run(_cluster(settings))
     assert len(cluster["brokers"]) == 1
-    assert kafka.is_running(settings)
-    kafka.wait_ready(settings, timeout=5)
+    assert kafka.is_running(get_stack_settings())
+    kafka.wait_ready(get_stack_settings(), timeout=5)
 
 
 def test_contract_topics_exist_with_configured_partitions(settings: Settings) -> None:
