@@ -154,7 +154,8 @@ def build_instance(
         Need(row.point_id, row.name, Place(row.lat, row.lon) if row.lat is not None else None,
              row.litres_to_fill or 0.0, row.hours_to_empty,
              row.hours_to_empty - settings.dispatch_safety_margin_hours,
-             row.burn_rate_lph or 0.0, row.fuel_tank_l)
+             row.burn_rate_lph or 0.0, row.fuel_tank_l,
+             settings.dispatch_standby_weight if row.kind == "standby" else 1.0)
         for row in rows
         if row.hours_to_empty is not None and row.hours_to_empty <= settings.dispatch_horizon_hours
         and (row.litres_to_fill or 0.0) > 0
