@@ -19,6 +19,7 @@ from streams.domain.dispatch import (
     greedy,
     violations,
 )
+from streams.domain.dispatch_alerts import planned_refuels
 from streams.domain.dispatch_solver import solve
 
 DEPOT = Depot("D", "Depot", Place(50.0, 30.0))
@@ -174,3 +175,17 @@ def test_a_heavier_point_wins_when_only_one_can_be_reached() -> None:
     problem = instance([light, heavy], [truck(capacity=8000)])
     for plan in (solve(problem, time_limit_seconds=1), dispatch_vroom.solve(problem)):
         assert [s.point_id for r in plan.routes for s in r.stops] == ["heavy"]
+
+
+def test_the_alerts_read_the_truck_that_comes_or_why_none_can() -> None:
+    instance = Instance([need("near", 60, 5), need("far", 600, 2)], [DEPOT], [truck("T1")],
+                        TRAVEL)
+    plan = solve(instance)
+    refuels = planned_refuels(plan, instance, planned_at=1000.0)
+    near = refuels["near"]
+    assert (near.truck, near.depot, near.unreachable_reason) == ("T1", "Depot", None)
+    assert near.arrive_at == pytest.approx(1000.0 + 3600.0, rel=0.01)
+    assert near.litres == pytest.approx(100.0)
+    far = refuels["far"]
+    assert far.truck is None
+    assert far.unreachable_reason is not None and "would arrive in 10.0 h" in far.unreachable_reason
