@@ -62,7 +62,7 @@ test: setup lint unit integration ## everything CI runs
 bench-forecast: $(VENV)/.installed ## fuel forecaster against the predict_linear baseline
 	@$(PY) -m streams.bench.forecast
 
-bench-dispatch: $(VENV)/.installed ## dispatch plan on simulated blackouts: OR-Tools against the greedy baseline (BENCH_ARGS="--points 400 --json d.json")
+bench-dispatch: $(VENV)/.installed ## dispatch plan on simulated blackouts: OR-Tools, VROOM, the chosen plan and the greedy baseline side by side (BENCH_ARGS="--points 400 --json d.json")
 	@$(PY) -m streams.bench.dispatch $(BENCH_ARGS)
 
 bench: stack-up ## worker against Faust's no-op: rate, CPU/event, latency, memory, 2 workers (namespace `bench`; BENCH_ARGS="--minutes 3 --no-scale-out --json bench.json")

@@ -302,6 +302,13 @@ class Settings(TopicNamespace):
         gt=0,
         description="The dispatch plan covers the generators that run dry within this long.",
     )
+    dispatch_standby_weight: float = Field(
+        3.0,
+        ge=1,
+        le=10,
+        description="How many permanent points a standby point (opened for an emergency) "
+        "counts for when the dispatch plan cannot reach every point.",
+    )
 
     # --- Local files -------------------------------------------------------------------------
     state_dir: Path = Field(

@@ -135,6 +135,18 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedRefuel:
+    """What the current dispatch plan says about one point: the truck that comes (its depot,
+    arrival in epoch seconds and litres at arrival), or, with ``truck`` None, why none can."""
+
+    truck: str | None = None
+    depot: str | None = None
+    arrive_at: float | None = None
+    litres: float | None = None
+    unreachable_reason: str | None = None  # in words: "quickest truck arrives 2 h too late"
+
+
+@dataclass(frozen=True, slots=True)
 class PointInputs:
     """The latest of everything known about one point; any part may be missing (None).
 
@@ -146,6 +158,7 @@ class PointInputs:
     forecast: Forecast | None = None  # the latest fuel forecast of the point's generator
     liveness: PointLiveness | None = None  # staleness.judge_liveness at the same reference time
     occupancy: OccupancySnapshot | None = None
+    plan: PlannedRefuel | None = None  # the point in the current dispatch plan
 
 
 # --- events -----------------------------------------------------------------------------

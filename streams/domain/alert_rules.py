@@ -32,6 +32,7 @@ from streams.domain.timestamps import iso
 
 FUEL_CRITICAL = "fuel_critical"
 FUEL_LOW = "fuel_low"
+FUEL_UNREACHABLE = "fuel_unreachable"
 POINT_SILENT = "point_silent"
 ACTIVATION_OVERDUE = "activation_overdue"
 OVER_CAPACITY = "over_capacity"
@@ -110,6 +111,15 @@ def _fuel_verdict(
         return Verdict.CLEAR if left > clear_above else Verdict.HOLD
 
     return verdict
+
+
+def _fuel_unreachable(ctx: RuleContext) -> Verdict:
+    forecast, plan = ctx.inputs.forecast, ctx.inputs.plan
+    if forecast is not None and forecast.refuel_detected:
+        return Verdict.CLEAR
+    if plan is None:
+        return Verdict.HOLD
+    return Verdict.FIRE if plan.truck is None else Verdict.CLEAR
 
 
 def _point_silent(ctx: RuleContext) -> Verdict:
@@ -218,6 +228,7 @@ def _describe_fuel(name: str, ctx: RuleContext) -> Description:
         and ctx.alerts[FUEL_CRITICAL].phase == "firing"
     ):
         annotations[ESCALATED_TO] = FUEL_CRITICAL
+    annotations.update(_plan_annotations(ctx))
     if forecast.empty_at is None:
         return text.say(lang, f"{name}.stopped", **values), annotations
     annotations["empty_at"] = iso(forecast.empty_at)
@@ -227,6 +238,38 @@ def _describe_fuel(name: str, ctx: RuleContext) -> Description:
     # messages of that minute tell one story.
     key = f"{name}.refuelled" if name == FUEL_LOW and forecast.refuel_detected else name
     return text.say(lang, key, at=at, **values), annotations
+
+
+def _plan_annotations(ctx: RuleContext) -> dict[str, str]:
+    """The truck the current plan sends (so a page names it), or why none comes."""
+    plan = ctx.inputs.plan
+    if plan is None:
+        return {}
+    if plan.truck is None:
+        return {"planned_truck": "none", "unreachable_reason": plan.unreachable_reason or ""}
+    annotations = {"planned_truck": plan.truck}
+    if plan.depot is not None:
+        annotations["planned_depot"] = plan.depot
+    if plan.arrive_at is not None:
+        annotations["planned_arrival"] = iso(plan.arrive_at)
+    if plan.litres is not None:
+        annotations["planned_litres"] = f"{plan.litres:.0f}"
+    return annotations
+
+
+def _describe_unreachable(ctx: RuleContext) -> Description:
+    plan = ctx.inputs.plan
+    assert plan is not None  # a FIRE verdict
+    reason = plan.unreachable_reason or text.say(ctx.rules.language, "fuel_unreachable.no_reason")
+    return (text.say(ctx.rules.language, FUEL_UNREACHABLE, where=ctx.where, reason=reason),
+            {"unreachable_reason": reason})
+
+
+def _unreachable_resolution(last: AlertEvent, ctx: RuleContext) -> str | None:
+    forecast = ctx.inputs.forecast
+    key = ("fuel.refuelled_unreachable" if forecast is not None and forecast.refuel_detected
+           else "fuel_unreachable.resolved")
+    return text.say(ctx.rules.language, key, where=ctx.where)
 
 
 def _describe_silent(ctx: RuleContext) -> Description:
@@ -370,6 +413,13 @@ RULES: tuple[AlertRule, ...] = (
         condition=_fuel_verdict(lambda t: t.fuel_low_hours),
         describe=lambda ctx: _describe_fuel(FUEL_LOW, ctx),
         resolution=_fuel_resolution, refuel_clears=True,
+    ),
+    AlertRule(
+        FUEL_UNREACHABLE, RuleSpec("critical", pending_seconds=0, clear_seconds=0),
+        means="the dispatch plan reaches no truck to the point before its generator runs dry",
+        resolves="a plan reaches the point, or a refuel shows in the readings",
+        condition=_fuel_unreachable, describe=_describe_unreachable,
+        resolution=_unreachable_resolution, refuel_clears=True,
     ),
     AlertRule(
         POINT_SILENT, RuleSpec("warning", pending_seconds=0, clear_seconds=0),

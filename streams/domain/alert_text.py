@@ -29,6 +29,10 @@ _EN: Mapping[str, str] = {
     "fuel.refuelled": "Generator at {where} refuelled: about {hours} of running",
     "fuel_low.refuelled": "Generator at {where} refuelled, but only for about {hours}, "
     "until around {at} — plan the next delivery",
+    "fuel_unreachable": "No truck reaches {where} before its generator runs dry: {reason}",
+    "fuel_unreachable.no_reason": "no truck in the plan reaches it in time",
+    "fuel_unreachable.resolved": "A truck is planned for {where} again",
+    "fuel.refuelled_unreachable": "Generator at {where} refuelled",
     "point_silent": "{where} is silent: no reports since {since}",
     "point_silent.resolved": "{where} reports again",
     "activation_overdue": "{where} is not open {deadline} after the activation order of {at}",
@@ -65,6 +69,10 @@ _UK: Mapping[str, str] = {
     "fuel.refuelled": "Генератор, {where}: заправлено, пального на {hours} роботи",
     "fuel_low.refuelled": "Генератор, {where}: заправлено, але лише на {hours}, "
     "приблизно до {at} — сплануйте наступну доставку",
+    "fuel_unreachable": "Жодна машина не встигає до {where}, поки є пальне: {reason}",
+    "fuel_unreachable.no_reason": "у плані немає машини, що встигає",  # noqa: RUF001
+    "fuel_unreachable.resolved": "До {where} знову запланована машина",
+    "fuel.refuelled_unreachable": "Генератор, {where}: заправлено",
     "point_silent": "{where} мовчить: немає звітів з {since}",
     "point_silent.resolved": "{where} знову на зв'язку",
     "activation_overdue": "{where} не відкрився за {deadline} після наказу про активацію о {at}",  # noqa: RUF001

@@ -85,8 +85,10 @@ class Truck:
 
 @dataclass(frozen=True, slots=True)
 class Need:
-    """A generator that needs fuel: ``litres`` fill its tank; it runs dry at ``runs_dry_h``
-    and a truck must arrive by ``deadline_h`` (that minus the safety margin)."""
+    """A generator that needs fuel: ``litres`` fill its tank now; it runs dry at
+    ``runs_dry_h`` and a truck must arrive by ``deadline_h`` (that minus the safety margin).
+    It keeps burning ``burn_lph`` until the truck arrives, so the tank then needs more, up to
+    ``tank_l``. ``weight``: how much reaching it counts against other points (its kind)."""
 
     point_id: str
     name: str
@@ -94,6 +96,14 @@ class Need:
     litres: float
     runs_dry_h: float
     deadline_h: float
+    burn_lph: float = 0.0
+    tank_l: float = math.inf
+    weight: float = 1.0
+
+    def litres_at(self, hours: float) -> float:
+        """What fills the tank when a truck arrives ``hours`` from now: the fill of now plus
+        what burns until then, at most the whole tank."""
+        return min(self.tank_l, self.litres + self.burn_lph * max(hours, 0.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +120,16 @@ class Instance:
         return next(d for d in self.depots if d.depot_id == depot_id)
 
     def load(self, need: Need) -> float:
-        """What a stop delivers: the tank's fill, at most what the largest truck carries."""
+        """What a truck reserves for a stop: the tank's fill at the latest arrival (the
+        deadline), at most what the largest truck carries. A truck that arrives earlier
+        delivers less (:meth:`delivers`), never more."""
+        return self.delivers(need, need.deadline_h)
+
+    def delivers(self, need: Need, arrive_h: float) -> float:
+        """What a stop delivers arriving at ``arrive_h``: the tank's fill then, at most what
+        the largest truck carries."""
         largest = max((t.capacity_l for t in self.trucks), default=0.0)
-        return min(need.litres, largest)
+        return min(need.litres_at(arrive_h), largest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +138,11 @@ class Stop:
 
     point_id: str
     arrive_h: float
-    litres: float
+    litres: float  # at arrival: what the tank needs when the truck gets there
     deadline_h: float
     runs_dry_h: float
     km_from_previous: float
+    litres_at_plan: float  # what the tank needed when the plan was made
 
     @property
     def slack_h(self) -> float:
@@ -176,6 +194,23 @@ class Plan:
         """Kilometres driven."""
         return sum(r.km for r in self.routes)
 
+    @property
+    def litres_at_plan(self) -> float:
+        """What the reached tanks needed when the plan was made (less than :attr:`litres`:
+        the generators burn until the trucks arrive)."""
+        return sum(s.litres_at_plan for r in self.routes for s in r.stops)
+
+    def weighed(self, instance: Instance) -> float:
+        """The weights of the points reached (their kinds: standby points count more)."""
+        weights = {n.point_id: n.weight for n in instance.needs}
+        return sum(weights[s.point_id] for r in self.routes for s in r.stops)
+
+    def better_than(self, other: Plan, instance: Instance) -> bool:
+        """Reaches more (by weight, then by number), or as much with fewer kilometres."""
+        mine = (round(self.weighed(instance), 6), self.reached, -round(self.km, 3))
+        theirs = (round(other.weighed(instance), 6), other.reached, -round(other.km, 3))
+        return mine > theirs
+
 
 def route(instance: Instance, truck: Truck, needs: Sequence[Need]) -> Route:
     """The run of ``truck`` through ``needs`` in that order, leaving as early as it can and
@@ -187,8 +222,8 @@ def route(instance: Instance, truck: Truck, needs: Sequence[Need]) -> Route:
         assert need.place is not None
         leg = travel.km(here, need.place)
         at += leg / travel.average_speed_kmh
-        stops.append(Stop(need.point_id, at, instance.load(need), need.deadline_h,
-                          need.runs_dry_h, leg))
+        stops.append(Stop(need.point_id, at, instance.delivers(need, at), need.deadline_h,
+                          need.runs_dry_h, leg, need.litres))
         at += travel.stop_hours
         here, km = need.place, km + leg
     back = travel.km(here, depot)

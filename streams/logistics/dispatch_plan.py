@@ -2,7 +2,7 @@
 
 Reads the depots file (``NEZLAM_DEPOTS_FILE``) and the current forecasts (the ``refuel_plan``
 view: litres to fill, hours to empty, coordinates), builds one oblast's dispatch problem
-(:mod:`streams.domain.dispatch`), solves it with OR-Tools within
+(:mod:`streams.domain.dispatch`), solves it with VROOM and OR-Tools (the better plan kept) within
 ``NEZLAM_DISPATCH_TIME_LIMIT_SECONDS``, prints the plan and, with ``--write``, appends it to
 ``dispatch_plans`` / ``dispatch_stops`` / ``dispatch_unreached`` (migration 010), which the
 Grafana fuel dashboard shows. ``--every MINUTES`` recomputes on a schedule.
@@ -31,7 +31,7 @@ from rich.table import Table
 
 from streams.config import Settings, get_settings
 from streams.domain.dispatch import Depot, Instance, Need, Place, Plan, Travel, Truck
-from streams.domain.dispatch_solver import solve
+from streams.domain.dispatch_best import solve
 from streams.logistics.refuel_plan import RefuelRow, fetch_plan
 
 FORMATS = ("table", "csv", "json", "geojson")
@@ -153,7 +153,9 @@ def build_instance(
     needs = [
         Need(row.point_id, row.name, Place(row.lat, row.lon) if row.lat is not None else None,
              row.litres_to_fill or 0.0, row.hours_to_empty,
-             row.hours_to_empty - settings.dispatch_safety_margin_hours)
+             row.hours_to_empty - settings.dispatch_safety_margin_hours,
+             row.burn_rate_lph or 0.0, row.fuel_tank_l,
+             settings.dispatch_standby_weight if row.kind == "standby" else 1.0)
         for row in rows
         if row.hours_to_empty is not None and row.hours_to_empty <= settings.dispatch_horizon_hours
         and (row.litres_to_fill or 0.0) > 0

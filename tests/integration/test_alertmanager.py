@@ -367,6 +367,12 @@ def test_the_shipped_configuration_passes_amtool_and_routes_as_documented(
             "oncall-frontline"
         ),
         ("severity=warning", "oblast=Одеська область", "alertname=fuel_low"): "logistics",
+        ("severity=critical", "oblast=Київська область", "alertname=fuel_unreachable"): (
+            "logistics"
+        ),
+        ("severity=critical", "oblast=Херсонська область", "alertname=fuel_unreachable"): (
+            "logistics-frontline"
+        ),
         ("severity=warning", "oblast=Донецька область", "alertname=fuel_low"): (
             "logistics-frontline"
         ),

@@ -27,7 +27,8 @@ def test_every_rule_has_a_section_in_the_oncall_guide() -> None:
 def test_the_names_and_defaults_are_the_records() -> None:
     assert tuple(rule.name for rule in RULES) == ALERTNAMES
     assert {rule.name: rule.default for rule in RULES} == DEFAULT_RULES
-    assert {rule.name for rule in RULES if rule.refuel_clears} == {"fuel_low", "fuel_critical"}
+    assert {rule.name for rule in RULES if rule.refuel_clears} == {
+        "fuel_low", "fuel_critical", "fuel_unreachable"}
 
 
 def test_the_rules_file_must_name_every_rule_and_no_other() -> None:

@@ -19,6 +19,7 @@ version: 1
 runbook_url: https://wiki.example.org/oncall
 rules:
   fuel_critical: {severity: critical, pending_seconds: 300, clear_seconds: 900}
+  fuel_unreachable: {severity: critical, pending_seconds: 0, clear_seconds: 0}
   fuel_low: {severity: warning, pending_seconds: 300, clear_seconds: 900}
   point_silent: {severity: warning, pending_seconds: 0, clear_seconds: 0}
   activation_overdue: {severity: critical, pending_seconds: 0, clear_seconds: 0}

@@ -14,6 +14,7 @@ from streams.contract import Contract, Rejection
 from streams.domain.alert_lifecycle import AlertState, evaluate_alerts
 from streams.domain.alert_model import (
     AlertEvent,
+    PlannedRefuel,
     PointInputs,
     Report,
     RuleSpec,
@@ -566,6 +567,7 @@ def test_every_event_is_a_valid_alerts_message() -> None:
     trouble = {
         "report": report(power="none", internet_up=False, heating_on=False, indoor_temp_c=None),
         "occupancy": occupancy(150),
+        "plan": PlannedRefuel(unreachable_reason="all trucks off shift until 07:00"),
     }
     run.at(T0, forecast=forecast(5.0), liveness=liveness(), **trouble)
     run.at(T0 + 900, forecast=forecast(5.0), liveness=liveness(), **trouble)
@@ -574,7 +576,8 @@ def test_every_event_is_a_valid_alerts_message() -> None:
         T0 + 1100, forecast=forecast(5.0), liveness=liveness(requested=T0, overdue=True), **trouble
     )
     run.at(T0 + 2000, forecast=forecast(4.0), liveness=liveness(), **trouble)
-    fine = {"report": report(), "occupancy": occupancy(10), "liveness": liveness()}
+    fine = {"report": report(), "occupancy": occupancy(10), "liveness": liveness(),
+            "plan": PlannedRefuel("T-1", "Depot A", T0 + 3600, 40.0)}
     run.at(T0 + 3000, forecast=forecast(50.0, refuel=True), **fine)
     run.at(T0 + 5000, forecast=forecast(50.0), **fine)
     seen = {(e.alertname, e.status) for e in run.events}
@@ -703,3 +706,49 @@ def test_a_refuel_that_leaves_the_tank_low_says_refuelled_in_both_alerts() -> No
     assert "refuelled: about 10 h" in events[0].summary
     assert "refuelled, but only for about 10 h" in events[1].summary
     assert "plan the next delivery" in events[1].summary
+
+
+def test_a_fuel_page_names_the_truck_the_plan_sends() -> None:
+    run = Run()
+    planned = PlannedRefuel("T-3", "Depot Bucha", T0 + 2 * 3600, 61.4)
+    run.at(T0, forecast=forecast(3.0), plan=planned)
+    critical, low = run.at(T0 + 300, forecast=forecast(2.9), plan=planned)
+    assert critical.alertname == "fuel_critical"
+    assert critical.annotations["planned_truck"] == "T-3"
+    assert critical.annotations["planned_depot"] == "Depot Bucha"
+    assert critical.annotations["planned_arrival"] == "2026-01-01T02:00:00Z"
+    assert critical.annotations["planned_litres"] == "61"
+    assert low.annotations["planned_truck"] == "T-3"
+
+
+def test_a_point_no_truck_reaches_fires_fuel_unreachable_with_the_reason() -> None:
+    run = Run()
+    lost = PlannedRefuel(unreachable_reason="quickest truck arrives 2 h after the tank is empty")
+    events = run.at(T0, forecast=forecast(3.0), plan=lost)
+    assert names(events) == [("fuel_unreachable", "firing")]
+    assert events[0].severity == "critical"
+    assert events[0].summary == (
+        "No truck reaches School No. 12 (Київська область) before its generator runs dry: "
+        "quickest truck arrives 2 h after the tank is empty"
+    )
+    critical, _low = run.at(T0 + 300, forecast=forecast(2.9), plan=lost)
+    assert critical.annotations["planned_truck"] == "none"
+    assert "2 h after the tank is empty" in critical.annotations["unreachable_reason"]
+
+
+def test_fuel_unreachable_resolves_when_a_plan_reaches_the_point() -> None:
+    run = Run()
+    run.at(T0, forecast=forecast(30.0), plan=PlannedRefuel(unreachable_reason="all off shift"))
+    events = run.at(T0 + 60, forecast=forecast(29.9),
+                    plan=PlannedRefuel("T-1", "Depot A", T0 + 3600, 40.0))
+    assert names(events) == [("fuel_unreachable", "resolved")]
+    assert events[0].summary == "A truck is planned for School No. 12 (Київська область) again"
+
+
+def test_fuel_unreachable_resolves_on_a_refuel_and_holds_without_a_plan() -> None:
+    run = Run()
+    run.at(T0, forecast=forecast(30.0), plan=PlannedRefuel(unreachable_reason="all off shift"))
+    assert run.at(T0 + 60, forecast=forecast(29.9)) == []  # no plan yet: it stands
+    events = run.at(T0 + 120, forecast=forecast(40.0, refuel=True))
+    assert names(events) == [("fuel_unreachable", "resolved")]
+    assert "refuelled" in events[0].summary
