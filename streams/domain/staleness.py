@@ -35,6 +35,11 @@ DEFAULT_SILENCE_AFTER_SECONDS: Mapping[str, float] = {
 }
 
 
+#: Open runs a point's liveness keeps: enough for any point that opens and closes a few times
+#: within an activation deadline, bounded so the record stays small.
+MAX_OPEN_RUNS = 8
+
+
 @dataclass(frozen=True, slots=True)
 class StalenessConfig:
     """Silence thresholds per point kind and the activation deadline, in seconds."""
@@ -68,6 +73,9 @@ class LivenessState:
     last_status: str | None = None  # status of the newest report
     last_status_ts: float | None = None
     open_since: float | None = None  # ts of the report that started the current "open" run
+    # The latest open runs, oldest first, as (start, end) with end None while still open: an
+    # order read after the point opened *and closed again* still finds that it opened in time.
+    open_runs: tuple[tuple[float, float | None], ...] = ()
     activation_requested_at: float | None = None  # pending activation order, if any
     activation_floor_ts: float | None = None  # activation orders up to this ts are settled
 
@@ -80,7 +88,10 @@ class LivenessState:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LivenessState:
         """Rebuild a state from :meth:`to_dict` output; unknown keys are ignored."""
-        return cls(**{k: v for k, v in data.items() if k in _LIVENESS_FIELDS})
+        values = {k: v for k, v in data.items() if k in _LIVENESS_FIELDS}
+        if "open_runs" in values:  # JSON turns the tuples into lists
+            values["open_runs"] = tuple((float(s), e) for s, e in values["open_runs"])
+        return cls(**values)
 
 
 
@@ -157,6 +168,7 @@ def on_report(
         last_status=status if newest else state.last_status,
         last_status_ts=ts if newest else state.last_status_ts,
         open_since=_open_since(state, ts, status) if newest else state.open_since,
+        open_runs=_open_runs(state, ts, status) if newest else state.open_runs,
         activation_requested_at=state.activation_requested_at,
         activation_floor_ts=state.activation_floor_ts,
     )
@@ -170,7 +182,9 @@ def on_activation(
     state: LivenessState, action: ActivationAction, ts: float, processed_at: float
 ) -> tuple[LivenessState, ActivationResolved | None]:
     """Merge one activation order; returns the new state and the activation it ended."""
-    tracked = replace(state, tracked_since=_first(state.tracked_since, processed_at))
+    # An order is news of the point at its own ts: a point ordered open that never reports is
+    # judged silent from the order on, not from whenever the worker happened to read it.
+    tracked = replace(state, tracked_since=_first(state.tracked_since, ts))
     if action == "stand_down":
         return _stand_down(tracked, ts)
     return _activate(tracked, ts)
@@ -266,13 +280,22 @@ def _settle(state: LivenessState, requested_at: float) -> LivenessState:
 
 
 def _opened_at_or_after(state: LivenessState, ts: float) -> float | None:
-    """When the point's current open run began, clipped to ``ts``, if reports after ``ts``
-    already show it open; else None."""
-    if state.last_status != "open" or state.open_since is None or state.last_status_ts is None:
-        return None
-    if state.last_status_ts < ts:
-        return None
-    return max(state.open_since, ts)
+    """When the point was first open at or after ``ts`` (clipped to ``ts`` for a run already
+    open then), from the open runs its reports showed; None if none reaches past ``ts``."""
+    openings = [max(start, ts) for start, end in state.open_runs if end is None or end > ts]
+    return min(openings) if openings else None
+
+
+def _open_runs(
+    state: LivenessState, ts: float, status: str
+) -> tuple[tuple[float, float | None], ...]:
+    runs = state.open_runs
+    was_open = bool(runs) and runs[-1][1] is None
+    if status == "open" and not was_open:
+        return (*runs, (ts, None))[-MAX_OPEN_RUNS:]
+    if status != "open" and was_open:
+        return (*runs[:-1], (runs[-1][0], ts))
+    return runs
 
 
 def _open_since(state: LivenessState, ts: float, status: str) -> float | None:

@@ -10,6 +10,7 @@ delivery to Alertmanager follows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from streams.domain.alert_lifecycle import evaluate, past_episode
@@ -20,6 +21,7 @@ from streams.domain.occupancy import OccupancySnapshot
 from streams.domain.report_timeline import ReportStep, advance, judged_steps
 from streams.domain.staleness import LivenessState, PointLiveness, StalenessConfig
 from streams.point_directory import PointDirectory
+from streams.worker.liveness import EndedOrder
 from streams.worker.outputs import Outputs
 from streams.worker.point_states import PointStates
 
@@ -58,20 +60,33 @@ class AlertProcessor:
             for event in events:
                 out.alert(event)
 
-    def on_late_openings(
-        self, found: Sequence[tuple[str, PointLiveness, float]], states: PointStates,
-        out: Outputs,
+    def on_ended_orders(
+        self, found: Sequence[EndedOrder], states: PointStates, out: Outputs
     ) -> None:
-        """Store and send activation_overdue episodes that were over when their order was read
-        (overdue at the deadline, resolved when the point opened)."""
-        for point_id, verdict, opened_at in found:
-            info = self._directory.get(point_id)
+        """Orders that ended past their deadline: an activation_overdue already firing resolves
+        at the order's end (a stand-down, or an opening found late); one never raised is stored
+        and sent as an episode that is over (overdue at the deadline, resolved at the end)."""
+        for ended in found:
+            info = self._directory.get(ended.point_id)
+            verdict = ended.verdict
             if info is None or verdict.reference_ts is None:
                 continue
-            for event in past_episode(
-                states.of(point_id).alerts, PointInputs(info, liveness=verdict), ACTIVATION_OVERDUE,
-                verdict.reference_ts, opened_at, self._rules,
-            ):
+            record = states.of(ended.point_id)
+            current = record.alerts
+            if current is not None and ACTIVATION_OVERDUE in current.alerts:
+                # Judged on the order alone: the other timer rule (silence) holds its state.
+                over = replace(verdict, liveness="unknown", activation_requested_at=None,
+                               activation_deadline_ts=None, activation_overdue=False,
+                               reference_ts=ended.ended_at)
+                record.alerts, events = evaluate(
+                    current, PointInputs(info, liveness=over), ended.ended_at, self._rules,
+                    timer=True)
+                states.changed(ended.point_id)
+            else:
+                events = past_episode(current, PointInputs(info, liveness=verdict),
+                                      ACTIVATION_OVERDUE, verdict.reference_ts, ended.ended_at,
+                                      self._rules)
+            for event in events:
                 out.alert(event)
 
     def on_judgement(

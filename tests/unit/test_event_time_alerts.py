@@ -280,6 +280,11 @@ def test_the_timer_judges_no_point_beyond_a_partition_still_being_read() -> None
     asyncio.run(worker.pipeline.judge({0: 100, 1: 5000}, {0: 100, 1: 3}))
     assert [a for a in worker.alerts if a["alertname"] == "point_silent"] == []
     asyncio.run(worker.pipeline.judge({0: 100, 1: 5000}, {0: 100, 1: 5000}))  # now caught up
+    # Its reports were heard when stream time stood at T0 + 1200: not silent yet ...
+    assert [a for a in worker.alerts if a["alertname"] == "point_silent"] == []
+    worker.feed([[report("kyiv-002", T0 + t) for t in range(1230, 1560, 30)]], partition=0)
+    asyncio.run(worker.pipeline.judge({0: 100, 1: 5000}, {0: 100, 1: 5000}))
+    # ... but once unheard for its threshold of stream time, it is.
     assert [a["point_id"] for a in worker.alerts if a["alertname"] == "point_silent"] == [
         "kyiv-001"
     ]
