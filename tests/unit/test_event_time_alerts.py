@@ -20,6 +20,7 @@ from streams.domain.lag_guard import LagGuardConfig
 from streams.domain.occupancy import OccupancyConfig
 from streams.domain.points import PointInfo
 from streams.domain.staleness import StalenessConfig
+from streams.domain.timestamps import iso
 from streams.metrics import PipelineMetrics
 from streams.point_directory import PointDirectory
 from streams.sinks.alert_outbox import DeliveryPolicy, Outbox
@@ -50,7 +51,7 @@ class FakeSink:
 class Worker:
     """The worker's computations over plain dicts for tables, with a fake sink and publisher."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra: Mapping[str, PointInfo] | None = None) -> None:
         self.published: list[OutputMessage] = []
         self.table: dict[str, Any] = {}
         self.events: list[AlertEvent] = []  # as offered to Alertmanager
@@ -59,7 +60,7 @@ class Worker:
                 p: PointInfo(p, f"Point {p}", "permanent", "Kyivska", capacity_people=50,
                              fuel_tank_l=200.0)
                 for p in POINTS
-            }
+            } | dict(extra or {})
         )
 
         async def publish(messages: list[OutputMessage]) -> None:
@@ -356,3 +357,91 @@ def test_an_order_read_anywhere_among_the_reports_gives_the_same_alerts(
     backlog.feed([rest[i:i + cut] for i in range(0, len(rest), cut)])
 
     assert backlog.history() == live.history()
+
+
+def _stand_down(point_id: str, ts: float) -> dict[str, Any]:
+    return {**_activation(point_id, ts), "action": "stand_down"}
+
+
+def _overdue(worker: Worker) -> list[tuple[str, str | None, str | None]]:
+    return [(h[2], h[4], h[5]) for h in worker.history() if h[1] == "activation_overdue"]
+
+
+def test_a_stand_down_after_the_deadline_resolves_activation_overdue_at_its_ts() -> None:
+    stood_down_at = T0 + 3 * 3600
+    reports = [report("kyiv-001", T0 + t, status="standby") for t in range(60, 4 * 3600, 60)]
+
+    live = Worker()  # every message read when event time reaches it
+    live.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0)], [0])
+    live.feed([[m] for m in reports if m["_ts"] < stood_down_at])
+    live.process(topics.ACTIVATIONS, [_stand_down("kyiv-001", stood_down_at)], [0])
+    live.feed([[m] for m in reports if m["_ts"] >= stood_down_at])
+
+    deadline, ended = T0 + 2 * 3600, stood_down_at
+    assert _overdue(live) == [
+        ("firing", iso(deadline), None),
+        ("resolved", iso(deadline),
+         iso(ended)),
+    ]
+    firing = firing_on_kyiv_001(live)
+    assert "activation_overdue" not in firing  # nothing stays firing after the stand-down
+
+    backlog = Worker()  # both orders read before the reports
+    backlog.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0),
+                                         _stand_down("kyiv-001", stood_down_at)], [0, 0])
+    backlog.feed([reports])
+    assert _overdue(backlog) == _overdue(live)
+
+
+def test_a_stand_down_before_the_deadline_raises_nothing() -> None:
+    worker = Worker()
+    worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0),
+                                        _stand_down("kyiv-001", T0 + 3600)], [0, 0])
+    worker.feed([[report("kyiv-001", T0 + t, status="standby") for t in range(60, 4 * 3600, 60)]])
+    assert _overdue(worker) == []
+
+
+def test_a_point_that_opened_on_time_and_closed_again_is_not_overdue() -> None:
+    ordered_at = T0 + 600
+    statuses = {m: "open" if 30 <= m < 60 else "standby" for m in range(0, 240)}
+    reports = [report("kyiv-001", T0 + m * 60, status=s) for m, s in statuses.items()]
+    worker = Worker()
+    worker.feed([reports])  # the order is read after the point opened and closed again
+    worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", ordered_at)], [0])
+    asyncio.run(worker.pipeline.judge({0: 100}, {0: 100}))
+    assert _overdue(worker) == []
+
+
+def test_an_order_with_no_report_is_tracked_from_its_ts_and_overdue_at_its_deadline() -> None:
+    worker = Worker()
+    worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0)], [0])
+    # Other points move stream time on; kyiv-001 never reports.
+    worker.feed([[report("kyiv-002", T0 + t) for t in range(60, 2 * 3600 + 600, 60)]])
+    asyncio.run(worker.pipeline.judge({0: 100}, {0: 100}))
+    [fired] = _overdue(worker)
+    assert fired == ("firing", iso(T0 + 2 * 3600), None)
+    worker.process(topics.ACTIVATIONS, [_stand_down("kyiv-001", T0 + 3 * 3600)], [0])
+    assert [status for status, _, _ in _overdue(worker)] == ["firing", "resolved"]
+
+
+def test_points_read_after_newer_data_of_other_points_are_not_silent() -> None:
+    points = [f"late-{i:03d}" for i in range(200)]
+    directory_points = {p: PointInfo(p, f"Point {p}", "permanent", "Kyivska") for p in points}
+    worker = Worker(extra=directory_points)
+    minutes = range(0, 60)
+    # Other points' newer data is read first: stream time runs an hour ahead.
+    worker.feed([[report("kyiv-002", T0 + m * 60) for m in minutes]])
+    asyncio.run(worker.pipeline.judge({0: 100}, {0: 100}))
+    # Then the 200 points' reports, every minute with no gap, a few minutes per batch, with
+    # the timer running between batches.
+    for start in range(0, 60, 5):
+        worker.feed([[report(p, T0 + m * 60) for m in range(start, start + 5) for p in points]])
+        asyncio.run(worker.pipeline.judge({0: 100}, {0: 100}))
+    assert [a for a in worker.alerts
+            if a["alertname"] == "point_silent" and a["point_id"] in directory_points] == []
+
+
+def firing_on_kyiv_001(worker: Worker) -> set[str]:
+    """The alertnames firing on kyiv-001 in its stored record."""
+    stored = worker.table["kyiv-001"]["alerts"]["alerts"]
+    return {name for name, s in stored.items() if s["phase"] == "firing"}
