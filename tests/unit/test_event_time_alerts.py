@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -173,15 +174,24 @@ def _interleave(per_point: Mapping[str, list[dict[str, Any]]], order: Sequence[i
     per_point=st.fixed_dictionaries({p: point_reports(p) for p in POINTS}),
     order=st.lists(st.integers(0, 10), max_size=200),
     cuts=st.lists(st.integers(0, 400), max_size=12),
+    restart_at=st.integers(0, 12),
 )
-def test_any_split_and_interleaving_gives_the_same_alert_events(
-    per_point: dict[str, list[dict[str, Any]]], order: list[int], cuts: list[int]
+def test_any_split_interleaving_and_restart_gives_the_same_alert_events(
+    per_point: dict[str, list[dict[str, Any]]], order: list[int], cuts: list[int],
+    restart_at: int,
 ) -> None:
     one_by_one = Worker()
     one_by_one.feed([[m] for p in POINTS for m in per_point[p]])
     shuffled = list(_interleave(per_point, order))
+    batches = batches_of(shuffled, cuts)
     batched = Worker()
-    batched.feed(batches_of(shuffled, cuts))
+    batched.feed(batches[:restart_at])
+    # A restart: a new worker that knows only what the state table holds (read back as JSON).
+    restarted = Worker()
+    restarted.table.update(json.loads(json.dumps(batched.table)))
+    restarted.events.extend(batched.events)  # what was offered before the restart
+    restarted.feed(batches[restart_at:])
+    batched = restarted
 
     def by_point(history: list[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]]:
         grouped: dict[str, list[tuple[Any, ...]]] = {}
@@ -445,3 +455,4 @@ def firing_on_kyiv_001(worker: Worker) -> set[str]:
     """The alertnames firing on kyiv-001 in its stored record."""
     stored = worker.table["kyiv-001"]["alerts"]["alerts"]
     return {name for name, s in stored.items() if s["phase"] == "firing"}
+
