@@ -25,9 +25,6 @@ ActivationAction = Literal["activate", "stand_down"]
 Liveness = Literal["ok", "silent", "unknown"]
 Category = Literal["open", "standby", "closed", "silent", "unknown"]
 
-#: Open runs a point's liveness remembers (a point opens and closes a few times a day at most).
-MAX_OPEN_RUNS = 8
-
 DEFAULT_SILENCE_AFTER_SECONDS: Mapping[str, float] = {
     # Reports come every 30-60 s: five minutes is five or more missed reports.
     "permanent": 300.0,
@@ -36,6 +33,11 @@ DEFAULT_SILENCE_AFTER_SECONDS: Mapping[str, float] = {
     # Standby points idle on minimal power and may report less often.
     "standby": 900.0,
 }
+
+
+#: Open runs a point's liveness keeps: enough for any point that opens and closes a few times
+#: within an activation deadline, bounded so the record stays small.
+MAX_OPEN_RUNS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +73,11 @@ class LivenessState:
     last_status: str | None = None  # status of the newest report
     last_status_ts: float | None = None
     open_since: float | None = None  # ts of the report that started the current "open" run
+    # The latest open runs, oldest first, as (start, end) with end None while still open: an
+    # order read after the point opened *and closed again* still finds that it opened in time.
+    open_runs: tuple[tuple[float, float | None], ...] = ()
     activation_requested_at: float | None = None  # pending activation order, if any
     activation_floor_ts: float | None = None  # activation orders up to this ts are settled
-    # The point's recent open runs, (first, last) open report ts, oldest first: an order read
-    # after the point opened and closed again still finds when it opened.
-    open_runs: tuple[tuple[float, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible copy of the state (every field is a str, a float or None)."""
@@ -86,10 +88,10 @@ class LivenessState:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LivenessState:
         """Rebuild a state from :meth:`to_dict` output; unknown keys are ignored."""
-        fields_ = {k: v for k, v in data.items() if k in _LIVENESS_FIELDS}
-        fields_["open_runs"] = tuple(
-            (float(first), float(last)) for first, last in fields_.get("open_runs") or ())
-        return cls(**fields_)
+        values = {k: v for k, v in data.items() if k in _LIVENESS_FIELDS}
+        if "open_runs" in values:  # JSON turns the tuples into lists
+            values["open_runs"] = tuple((float(s), e) for s, e in values["open_runs"])
+        return cls(**values)
 
 
 
@@ -166,9 +168,9 @@ def on_report(
         last_status=status if newest else state.last_status,
         last_status_ts=ts if newest else state.last_status_ts,
         open_since=_open_since(state, ts, status) if newest else state.open_since,
+        open_runs=_open_runs(state, ts, status) if newest else state.open_runs,
         activation_requested_at=state.activation_requested_at,
         activation_floor_ts=state.activation_floor_ts,
-        open_runs=_open_runs(state, ts, status) if newest else state.open_runs,
     )
     pending = state.activation_requested_at
     if status != "open" or pending is None or ts < pending:
@@ -179,9 +181,9 @@ def on_report(
 def on_activation(
     state: LivenessState, action: ActivationAction, ts: float
 ) -> tuple[LivenessState, ActivationResolved | None]:
-    """Merge one activation order; returns the new state and the activation it ended. A point
-    with no report yet is tracked from the order's ts (event time, as its reports would be),
-    not from when the pipeline read the order."""
+    """Merge one activation order; returns the new state and the activation it ended."""
+    # An order is news of the point at its own ts: a point ordered open that never reports is
+    # judged silent from the order on, not from whenever the worker happened to read it.
     tracked = replace(state, tracked_since=_first(state.tracked_since, ts))
     if action == "stand_down":
         return _stand_down(tracked, ts)
@@ -278,23 +280,22 @@ def _settle(state: LivenessState, requested_at: float) -> LivenessState:
 
 
 def _opened_at_or_after(state: LivenessState, ts: float) -> float | None:
-    """When the point was first open at or after ``ts`` (clipped to ``ts``: open already),
-    from its recent open runs, whether or not it is open now; else None."""
-    runs = state.open_runs
-    if not runs and state.last_status == "open" and state.open_since is not None:
-        runs = ((state.open_since, state.last_status_ts or state.open_since),)  # older records
-    opened = [max(first, ts) for first, last in runs if last >= ts]
-    return min(opened) if opened else None
+    """When the point was first open at or after ``ts`` (clipped to ``ts`` for a run already
+    open then), from the open runs its reports showed; None if none reaches past ``ts``."""
+    openings = [max(start, ts) for start, end in state.open_runs if end is None or end > ts]
+    return min(openings) if openings else None
 
 
-def _open_runs(state: LivenessState, ts: float, status: str) -> tuple[tuple[float, float], ...]:
-    """The open runs after a report at ``ts`` (the point's newest)."""
-    if status != "open":
-        return state.open_runs
+def _open_runs(
+    state: LivenessState, ts: float, status: str
+) -> tuple[tuple[float, float | None], ...]:
     runs = state.open_runs
-    if state.last_status == "open" and runs:
+    was_open = bool(runs) and runs[-1][1] is None
+    if status == "open" and not was_open:
+        return (*runs, (ts, None))[-MAX_OPEN_RUNS:]
+    if status != "open" and was_open:
         return (*runs[:-1], (runs[-1][0], ts))
-    return (*runs, (ts, ts))[-MAX_OPEN_RUNS:]
+    return runs
 
 
 def _open_since(state: LivenessState, ts: float, status: str) -> float | None:

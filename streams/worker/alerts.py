@@ -19,7 +19,7 @@ from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
 from streams.domain.report_timeline import ReportStep, advance, judged_steps
 from streams.domain.staleness import LivenessState, PointLiveness, StalenessConfig
-from streams.worker.liveness import EndedWait
+from streams.worker.liveness import EndedOrder
 from streams.worker.outputs import Outputs
 from streams.worker.point_directory import PointDirectory
 from streams.worker.point_states import PointStates
@@ -59,28 +59,30 @@ class AlertProcessor:
             for event in events:
                 out.alert(event)
 
-    def on_ended_waits(
-        self, found: Sequence[EndedWait], states: PointStates, out: Outputs
+    def on_ended_orders(
+        self, found: Sequence[EndedOrder], states: PointStates, out: Outputs
     ) -> None:
-        """An order that ends an overdue wait (a stand-down, or an order read after the
-        reports that show the point opened late) ends its activation_overdue: the firing alert
-        resolves at the order's end; an episode nobody raised yet (a backlog) is stored and
-        sent whole, overdue at the deadline and resolved at the end."""
-        for wait in found:
-            info = self._directory.get(wait.point_id)
-            if info is None or wait.at_deadline.reference_ts is None:
+        """Orders that ended past their deadline: an activation_overdue already firing resolves
+        at the order's end (a stand-down, or an opening found late); one never raised is stored
+        and sent as an episode that is over (overdue at the deadline, resolved at the end)."""
+        for ended in found:
+            info = self._directory.get(ended.point_id)
+            verdict = ended.verdict
+            if info is None or verdict.reference_ts is None:
                 continue
-            record = states.of(wait.point_id)
-            firing = record.alerts is not None and ACTIVATION_OVERDUE in record.alerts.alerts
-            if record.alerts is not None and firing:
+            record = states.of(ended.point_id)
+            current = record.alerts
+            if current is not None and ACTIVATION_OVERDUE in current.alerts:
+                # Resolved at the order's end whenever it is read: the other timer rule
+                # (silence) keeps its state.
                 record.alerts, events = end_episode(
-                    record.alerts, PointInputs(info, liveness=wait.after), ACTIVATION_OVERDUE,
-                    wait.ended_at, self._rules)
-                states.changed(wait.point_id)
+                    current, PointInputs(info, liveness=verdict), ACTIVATION_OVERDUE,
+                    ended.ended_at, self._rules)
+                states.changed(ended.point_id)
             else:
-                events = past_episode(
-                    record.alerts, PointInputs(info, liveness=wait.at_deadline),
-                    ACTIVATION_OVERDUE, wait.at_deadline.reference_ts, wait.ended_at, self._rules)
+                events = past_episode(current, PointInputs(info, liveness=verdict),
+                                      ACTIVATION_OVERDUE, verdict.reference_ts, ended.ended_at,
+                                      self._rules)
             for event in events:
                 out.alert(event)
 

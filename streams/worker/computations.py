@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from streams.domain.alert_model import AlertEvent
@@ -95,6 +95,9 @@ class Pipeline:
         if topic == topics.REGISTRY:
             return  # no event time, no computation: the point directory follows the registry
         states = checkpoint.states
+        # A report counts as heard at the time the worker reached when it processed it: the
+        # wall clock, or in event time the newest ts processed so far (this one included).
+        heard_from = self._watermark
         if topic == topics.TELEMETRY:
             self._track(accepted, partitions)
         elif accepted:
@@ -105,23 +108,29 @@ class Pipeline:
             states.of(msg["point_id"], partition)
         # Per point, reports count in event-time order, whatever order they arrived in (a
         # stable sort keeps the arrival order of equal times).
-        self._feed(topic, sorted(accepted, key=_event_time), checkpoint)
+        self._feed(topic, sorted(accepted, key=_event_time), checkpoint, heard_from)
 
-    def _feed(self, topic: str, messages: list[dict[str, Any]], checkpoint: Checkpoint) -> None:
+    def _feed(
+        self, topic: str, messages: list[dict[str, Any]], checkpoint: Checkpoint,
+        heard_from: float,
+    ) -> None:
         states, out = checkpoint.states, checkpoint.out
         if topic == topics.TELEMETRY:
             forecasts = self._fuel.on_telemetry(messages, states, out)
             self._metrics.forecasts.inc(sum(f is not None for f in forecasts))
             occupancy = self._occupancy.on_headcounts(messages, states, out)
-            liveness = self._liveness.on_telemetry(messages, states, self.now())
+            now = self.now()
+            handled_at: Callable[[float], float] = (
+                (lambda ts: max(heard_from, ts)) if self._event_clock else (lambda ts: now))
+            liveness = self._liveness.on_telemetry(messages, states, handled_at)
             self._alerts.on_reports(
                 messages, forecasts, occupancy, liveness, self._liveness.config, states, out
             )
         elif topic == topics.VISITS:
             self._occupancy.on_visits(messages, states, out)
         elif topic == topics.ACTIVATIONS:
-            late = self._liveness.on_activations(messages, states)
-            self._alerts.on_ended_waits(late, states, out)
+            ended = self._liveness.on_activations(messages, states)
+            self._alerts.on_ended_orders(ended, states, out)
 
     async def judge(self, highwaters: Mapping[int, int], positions: Mapping[int, int]) -> None:
         """Judge silence and deadlines for this worker's points (called by a timer);

@@ -8,7 +8,7 @@ worker then judges the points of the partitions it owns and publishes each chang
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,14 +31,13 @@ from streams.worker.point_states import PointStates
 
 
 @dataclass(frozen=True, slots=True)
-class EndedWait:
-    """An activation wait that ended after its deadline: the verdict at the deadline, when
-    it ended (the point opened, or the order was stood down) and the verdict then."""
+class EndedOrder:
+    """An activation order that ended after its deadline: ``verdict`` is the point's at the
+    deadline (overdue), ``ended_at`` the ts of the opening or of the stand-down."""
 
     point_id: str
-    at_deadline: PointLiveness
+    verdict: PointLiveness
     ended_at: float
-    after: PointLiveness
 
 
 class LivenessProcessor:
@@ -61,15 +60,21 @@ class LivenessProcessor:
         return self._config
 
     def on_telemetry(
-        self, messages: Sequence[dict[str, Any]], states: PointStates, processed_at: float
+        self,
+        messages: Sequence[dict[str, Any]],
+        states: PointStates,
+        handled_at: Callable[[float], float],
     ) -> list[tuple[LivenessState, LivenessState]]:
         """Record a batch of validated reports (in the order given: event time per point);
-        returns each report's point liveness before and after it, aligned with ``messages``."""
+        ``handled_at(ts)``: the time a report of ``ts`` counts as heard (see
+        :meth:`Pipeline.now`); returns each report's point liveness before and after it,
+        aligned with ``messages``."""
         steps: list[tuple[LivenessState, LivenessState]] = []
         for msg in messages:
             point_id = msg["point_id"]
-            before = self._state(states, point_id, processed_at)
-            after, _ = on_report(before, msg["_ts"], msg["status"], processed_at)
+            heard = handled_at(msg["_ts"])
+            before = self._state(states, point_id, heard)
+            after, _ = on_report(before, msg["_ts"], msg["status"], heard)
             states.of(point_id).liveness = after
             states.changed(point_id)
             steps.append((before, after))
@@ -77,12 +82,11 @@ class LivenessProcessor:
 
     def on_activations(
         self, messages: Sequence[dict[str, Any]], states: PointStates
-    ) -> list[EndedWait]:
-        """Record a batch of validated activation orders; returns the waits they ended after
-        the deadline: a stand-down of a point that never opened in time, or an order found
-        already settled by reports that show the point opened late (an order read after those
-        reports, in a backlog)."""
-        overdue: list[EndedWait] = []
+    ) -> list[EndedOrder]:
+        """Record a batch of validated activation orders; returns the orders that ended past
+        their deadline: settled by reports that show the point opened *after* the deadline (an
+        order read after those reports, in a backlog), or stood down after it."""
+        ended_late: list[EndedOrder] = []
         deadline = self._config.activation_deadline_seconds
         for msg in messages:
             point_id = msg["point_id"]
@@ -91,15 +95,14 @@ class LivenessProcessor:
             state = self._state(states, point_id, msg["_ts"])
             states.of(point_id).liveness, ended = on_activation(state, msg["action"], msg["_ts"])
             states.changed(point_id)
-            if ended is not None and ended.resolved_at > ended.requested_at + deadline:
-                due = ended.requested_at + deadline
-                waiting = replace(state, activation_requested_at=ended.requested_at)
-                verdict = judge_liveness(waiting, math.inf, due, self._config)
-                after = states.of(point_id).liveness or LivenessState()
-                overdue.append(EndedWait(
-                    point_id, replace(verdict, activation_overdue=True), ended.resolved_at,
-                    judge_liveness(after, math.inf, ended.resolved_at, self._config)))
-        return overdue
+            if ended is None or ended.resolved_at - ended.requested_at <= deadline:
+                continue
+            due = ended.requested_at + deadline
+            waiting = replace(state, activation_requested_at=ended.requested_at)
+            verdict = judge_liveness(waiting, math.inf, due, self._config)
+            ended_late.append(EndedOrder(point_id, replace(verdict, activation_overdue=True),
+                                         ended.resolved_at))
+        return ended_late
 
     def judge(
         self,
@@ -118,10 +121,11 @@ class LivenessProcessor:
         verdicts: list[PointLiveness] = []
         notable: dict[str, PointLiveness] = {}
         for point_id, liveness in points:
-            # In event time only event time counts: when the worker read a report says
-            # nothing (a backlog read in one batch would otherwise hide its silences).
-            heard_by = math.inf if event_time else now
-            verdict = judge_liveness(liveness, heard_by, reference, self._config)
+            # A point is silent only when it has been unheard for its threshold on the same
+            # clock its reports were heard on (wall, or in event time the stream time reached
+            # when its report was processed): a point whose reports arrive behind newer data
+            # of other points is not silent while they keep coming.
+            verdict = judge_liveness(liveness, now, reference, self._config)
             verdicts.append(verdict)
             if verdict.category == "unknown":
                 continue  # judgement suspended (the pipeline is behind): keep the last verdict

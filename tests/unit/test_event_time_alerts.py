@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from streams.domain.alert_model import AlertEvent
 from streams.domain.alert_rules import AlertRules
 from streams.domain.points import PointInfo
 from streams.domain.staleness import StalenessConfig
+from streams.domain.timestamps import iso
 from streams.kafka import topics
 from streams.sinks.kafka_outputs import OutputMessage
 from streams.worker.checkpoint import Destinations
@@ -45,7 +47,7 @@ class FakeSink:
 class Worker:
     """The worker's computations over plain dicts for tables, with a fake sink and publisher."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra: Mapping[str, PointInfo] | None = None) -> None:
         self.published: list[OutputMessage] = []
         self.table: dict[str, Any] = {}
         self.events: list[AlertEvent] = []  # as offered to Alertmanager
@@ -54,7 +56,7 @@ class Worker:
                 p: PointInfo(p, f"Point {p}", "permanent", "Kyivska", capacity_people=50,
                              fuel_tank_l=200.0)
                 for p in POINTS
-            }
+            } | dict(extra or {})
         )
 
         async def publish(messages: list[OutputMessage]) -> None:
@@ -162,15 +164,24 @@ def _interleave(per_point: Mapping[str, list[dict[str, Any]]], order: Sequence[i
     per_point=st.fixed_dictionaries({p: point_reports(p) for p in POINTS}),
     order=st.lists(st.integers(0, 10), max_size=200),
     cuts=st.lists(st.integers(0, 400), max_size=12),
+    restart_at=st.integers(0, 12),
 )
-def test_any_split_and_interleaving_gives_the_same_alert_events(
-    per_point: dict[str, list[dict[str, Any]]], order: list[int], cuts: list[int]
+def test_any_split_interleaving_and_restart_gives_the_same_alert_events(
+    per_point: dict[str, list[dict[str, Any]]], order: list[int], cuts: list[int],
+    restart_at: int,
 ) -> None:
     one_by_one = Worker()
     one_by_one.feed([[m] for p in POINTS for m in per_point[p]])
     shuffled = list(_interleave(per_point, order))
+    batches = batches_of(shuffled, cuts)
     batched = Worker()
-    batched.feed(batches_of(shuffled, cuts))
+    batched.feed(batches[:restart_at])
+    # A restart: a new worker that knows only what the state table holds (read back as JSON).
+    restarted = Worker()
+    restarted.table.update(json.loads(json.dumps(batched.table)))
+    restarted.events.extend(batched.events)  # what was offered before the restart
+    restarted.feed(batches[restart_at:])
+    batched = restarted
 
     def by_point(history: list[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]]:
         grouped: dict[str, list[tuple[Any, ...]]] = {}
@@ -270,14 +281,19 @@ def test_the_timer_judges_no_point_beyond_a_partition_still_being_read() -> None
     asyncio.run(worker.pipeline.judge({0: 100, 1: 5000}, {0: 100, 1: 3}))
     assert [a for a in worker.alerts if a["alertname"] == "point_silent"] == []
     asyncio.run(worker.pipeline.judge({0: 100, 1: 5000}, {0: 100, 1: 5000}))  # now caught up
+    # Its reports were heard when stream time stood at T0 + 1200: not silent yet ...
+    assert [a for a in worker.alerts if a["alertname"] == "point_silent"] == []
+    worker.feed([[report("kyiv-002", T0 + t) for t in range(1230, 1560, 30)]], partition=0)
+    asyncio.run(worker.pipeline.judge({0: 100, 1: 5000}, {0: 100, 1: 5000}))
+    # ... but once unheard for its threshold of stream time, it is.
     assert [a["point_id"] for a in worker.alerts if a["alertname"] == "point_silent"] == [
         "kyiv-001"
     ]
 
 
-def _activation(point_id: str, ts: float, action: str = "activate") -> dict[str, Any]:
+def _activation(point_id: str, ts: float) -> dict[str, Any]:
     return {"point_id": point_id, "ts": datetime.fromtimestamp(ts, UTC).isoformat(), "_ts": ts,
-            "action": action, "requested_by": "oblast-hub"}
+            "action": "activate", "requested_by": "oblast-hub"}
 
 
 def test_a_late_opening_is_overdue_at_the_deadline_whichever_topic_is_read_first() -> None:
@@ -343,82 +359,90 @@ def test_an_order_read_anywhere_among_the_reports_gives_the_same_alerts(
     assert backlog.history() == live.history()
 
 
-def _overdue(worker: Worker) -> list[tuple[str, str, str | None]]:
-    """activation_overdue as its history tells it: status, when it started, when it ended."""
+def _stand_down(point_id: str, ts: float) -> dict[str, Any]:
+    return {**_activation(point_id, ts), "action": "stand_down"}
+
+
+def _overdue(worker: Worker) -> list[tuple[str, str | None, str | None]]:
     return [(h[2], h[4], h[5]) for h in worker.history() if h[1] == "activation_overdue"]
 
 
-def test_a_stand_down_after_the_deadline_resolves_activation_overdue_live_and_on_a_backlog(
-) -> None:
-    stood_down_at = T0 + 2 * 3600 + 1800
-    reports = [report("kyiv-001", T0 + t, status="standby")
-               for t in range(60, 3 * 3600, 60)]
-    activate = _activation("kyiv-001", T0)
-    stand_down = _activation("kyiv-001", stood_down_at, "stand_down")
+def test_a_stand_down_after_the_deadline_resolves_activation_overdue_at_its_ts() -> None:
+    stood_down_at = T0 + 3 * 3600
+    reports = [report("kyiv-001", T0 + t, status="standby") for t in range(60, 4 * 3600, 60)]
 
-    live = Worker()  # each message read when event time reaches it; the timer between them
-    live.process(topics.ACTIVATIONS, [activate], [0])
-    for message in reports:
-        if message["_ts"] > stood_down_at and live.history()[-1][2] != "resolved":
-            live.process(topics.ACTIVATIONS, [stand_down], [0])
-        live.feed([[message]])
-        asyncio.run(live.pipeline.judge({0: 1}, {0: 1}))
-    episode = _overdue(live)
-    assert [status for status, _, _ in episode] == ["firing", "resolved"]
-    deadline = datetime.fromtimestamp(T0 + 2 * 3600, UTC)
-    assert datetime.fromisoformat(episode[0][1]) == deadline
-    assert datetime.fromisoformat(str(episode[1][2])) == datetime.fromtimestamp(stood_down_at, UTC)
+    live = Worker()  # every message read when event time reaches it
+    live.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0)], [0])
+    live.feed([[m] for m in reports if m["_ts"] < stood_down_at])
+    live.process(topics.ACTIVATIONS, [_stand_down("kyiv-001", stood_down_at)], [0])
+    live.feed([[m] for m in reports if m["_ts"] >= stood_down_at])
 
-    orders_first = Worker()  # a backlog whose orders are read before the reports
-    orders_first.process(topics.ACTIVATIONS, [activate, stand_down], [0, 0])
-    orders_first.feed([reports])
-    assert _overdue(orders_first) == episode
+    deadline, ended = T0 + 2 * 3600, stood_down_at
+    assert _overdue(live) == [
+        ("firing", iso(deadline), None),
+        ("resolved", iso(deadline),
+         iso(ended)),
+    ]
+    firing = firing_on_kyiv_001(live)
+    assert "activation_overdue" not in firing  # nothing stays firing after the stand-down
 
-    reports_first = Worker()  # ... or after the reports that passed the deadline
-    reports_first.process(topics.ACTIVATIONS, [activate], [0])
-    reports_first.feed([reports])
-    reports_first.process(topics.ACTIVATIONS, [stand_down], [0])
-    assert _overdue(reports_first) == episode
+    backlog = Worker()  # both orders read before the reports
+    backlog.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0),
+                                         _stand_down("kyiv-001", stood_down_at)], [0, 0])
+    backlog.feed([reports])
+    assert _overdue(backlog) == _overdue(live)
 
 
 def test_a_stand_down_before_the_deadline_raises_nothing() -> None:
     worker = Worker()
     worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0),
-                                        _activation("kyiv-001", T0 + 3600, "stand_down")],
-                   [0, 0])
-    worker.feed([[report("kyiv-001", T0 + t, status="standby") for t in range(60, 3 * 3600, 60)]])
-    asyncio.run(worker.pipeline.judge({0: 1}, {0: 1}))
+                                        _stand_down("kyiv-001", T0 + 3600)], [0, 0])
+    worker.feed([[report("kyiv-001", T0 + t, status="standby") for t in range(60, 4 * 3600, 60)]])
     assert _overdue(worker) == []
 
 
-def test_an_order_with_no_report_tracks_the_point_from_the_order() -> None:
+def test_a_point_that_opened_on_time_and_closed_again_is_not_overdue() -> None:
+    ordered_at = T0 + 600
+    statuses = {m: "open" if 30 <= m < 60 else "standby" for m in range(0, 240)}
+    reports = [report("kyiv-001", T0 + m * 60, status=s) for m, s in statuses.items()]
     worker = Worker()
-    # Other points move event time on, before the order is read and after; the ordered point
-    # never reports.
-    worker.feed([[report("kyiv-002", T0 + t) for t in range(60, 3600, 60)]])
-    worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0)], [0])
-    worker.feed([[report("kyiv-002", T0 + t) for t in range(3600, 3 * 3600, 60)]])
-    asyncio.run(worker.pipeline.judge({0: 1}, {0: 1}))
-    silent = [h for h in worker.history() if h[:3] == ("kyiv-001", "point_silent", "firing")]
-    assert silent and datetime.fromisoformat(silent[0][4]) == datetime.fromtimestamp(
-        T0 + StalenessConfig().silence_threshold("permanent"), UTC)
-    overdue = _overdue(worker)
-    assert overdue and datetime.fromisoformat(overdue[0][1]) == datetime.fromtimestamp(
-        T0 + 2 * 3600, UTC)
-
-
-def test_an_order_read_after_the_point_opened_on_time_and_closed_again_raises_nothing() -> None:
-    # Ordered at T0, open from 30 min to 3 h, closed after: the order is read last (a backlog).
-    reports = [report("kyiv-001", T0 + t, status="open" if 1800 <= t < 3 * 3600 else "standby")
-               for t in range(60, 4 * 3600, 60)]
-    worker = Worker()
-    worker.feed([reports])
-    worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0)], [0])
-    asyncio.run(worker.pipeline.judge({0: 1}, {0: 1}))
+    worker.feed([reports])  # the order is read after the point opened and closed again
+    worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", ordered_at)], [0])
+    asyncio.run(worker.pipeline.judge({0: 100}, {0: 100}))
     assert _overdue(worker) == []
-    # ... and an open run wholly before the order does not count as opening for it.
-    late = Worker()
-    late.feed([reports])
-    late.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0 + 3 * 3600 + 60)], [0])
-    late.feed([[report("kyiv-001", T0 + 6 * 3600, status="standby")]])
-    assert [status for status, _, _ in _overdue(late)] == ["firing"]
+
+
+def test_an_order_with_no_report_is_tracked_from_its_ts_and_overdue_at_its_deadline() -> None:
+    worker = Worker()
+    worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0)], [0])
+    # Other points move stream time on; kyiv-001 never reports.
+    worker.feed([[report("kyiv-002", T0 + t) for t in range(60, 2 * 3600 + 600, 60)]])
+    asyncio.run(worker.pipeline.judge({0: 100}, {0: 100}))
+    [fired] = _overdue(worker)
+    assert fired == ("firing", iso(T0 + 2 * 3600), None)
+    worker.process(topics.ACTIVATIONS, [_stand_down("kyiv-001", T0 + 3 * 3600)], [0])
+    assert [status for status, _, _ in _overdue(worker)] == ["firing", "resolved"]
+
+
+def test_points_read_after_newer_data_of_other_points_are_not_silent() -> None:
+    points = [f"late-{i:03d}" for i in range(200)]
+    directory_points = {p: PointInfo(p, f"Point {p}", "permanent", "Kyivska") for p in points}
+    worker = Worker(extra=directory_points)
+    minutes = range(0, 60)
+    # Other points' newer data is read first: stream time runs an hour ahead.
+    worker.feed([[report("kyiv-002", T0 + m * 60) for m in minutes]])
+    asyncio.run(worker.pipeline.judge({0: 100}, {0: 100}))
+    # Then the 200 points' reports, every minute with no gap, a few minutes per batch, with
+    # the timer running between batches.
+    for start in range(0, 60, 5):
+        worker.feed([[report(p, T0 + m * 60) for m in range(start, start + 5) for p in points]])
+        asyncio.run(worker.pipeline.judge({0: 100}, {0: 100}))
+    assert [a for a in worker.alerts
+            if a["alertname"] == "point_silent" and a["point_id"] in directory_points] == []
+
+
+def firing_on_kyiv_001(worker: Worker) -> set[str]:
+    """The alertnames firing on kyiv-001 in its stored record."""
+    stored = worker.table["kyiv-001"]["alerts"]["alerts"]
+    return {name for name, s in stored.items() if s["phase"] == "firing"}
+

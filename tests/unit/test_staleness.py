@@ -18,6 +18,7 @@ from streams.domain.lag_guard import (
     reference_time,
 )
 from streams.domain.staleness import (
+    MAX_OPEN_RUNS,
     ActivationAction,
     ActivationResolved,
     LivenessState,
@@ -414,3 +415,14 @@ def test_state_round_trips_through_json() -> None:
     assert LivenessState.from_dict({"kind": "mobile", "future_field": 1}).kind == "mobile"
 
 
+
+
+def test_open_runs_survive_a_restart_and_stay_bounded() -> None:
+    state = LivenessState()
+    for i in range(20):  # open for a minute every ten minutes
+        state, _ = on_report(state, T0 + i * 600, "open", processed_at=T0 + i * 600)
+        state, _ = on_report(state, T0 + i * 600 + 60, "closed", processed_at=T0 + i * 600 + 60)
+    assert len(state.open_runs) == MAX_OPEN_RUNS
+    assert state.open_runs[-1] == (T0 + 19 * 600, T0 + 19 * 600 + 60)
+    restored = LivenessState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert restored == state
