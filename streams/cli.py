@@ -9,6 +9,7 @@ import click
 from pydantic import SecretStr
 
 from streams import config_docs
+from streams.bench.cli import bench
 from streams.config import get_settings
 from streams.db.cli import db
 from streams.deadletter_cli import deadletter
@@ -41,6 +42,7 @@ main.add_command(refuel_plan)
 main.add_command(dispatch_plan)
 main.add_command(deadletter)
 main.add_command(state)
+main.add_command(bench)
 
 
 @main.command()
