@@ -89,8 +89,7 @@ def refresh_rollups(dsn: str | None, every: float | None) -> None:
         started = time.monotonic()
         try:
             with psycopg.connect(target, autocommit=True) as conn:
-                if _timescaledb(conn) or not _count(
-                        conn, "SELECT count(*) FROM pg_proc WHERE proname = 'refresh_hourly_rollups'"):
+                if _timescaledb(conn) or not _count(conn, _HAS_REFRESH):
                     click.echo("nothing to refresh: TimescaleDB refreshes its own aggregates")
                     return
                 conn.execute("SELECT refresh_hourly_rollups()")
@@ -100,6 +99,11 @@ def refresh_rollups(dsn: str | None, every: float | None) -> None:
         if every is None:
             return
         time.sleep(max(0.0, every - (time.monotonic() - started)))
+
+
+_HAS_REFRESH: LiteralString = (
+    "SELECT count(*) FROM pg_proc WHERE proname = 'refresh_hourly_rollups'"
+)
 
 
 def _timescaledb(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
