@@ -98,7 +98,10 @@ def refresh_rollups(dsn: str | None, every: float | None) -> None:
         click.echo(f"rollups refreshed in {time.monotonic() - started:.1f} s")
         if every is None:
             return
-        time.sleep(max(0.0, every - (time.monotonic() - started)))
+        try:
+            time.sleep(max(0.0, every - (time.monotonic() - started)))
+        except KeyboardInterrupt:  # Ctrl-C, or `make run` stopping its children
+            return
 
 
 _HAS_REFRESH: LiteralString = (
