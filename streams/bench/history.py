@@ -78,9 +78,12 @@ class TableSize:
               help="Time the database a --keep run left behind instead of loading again.")
 @click.option("--dsn", help="Load into this server's database instead of the local cluster "
               "(an admin DSN, e.g. the TimescaleDB-in-WASM server); nothing is dropped.")
+@click.option("--points", type=click.IntRange(1, FULL_NETWORK), default=FULL_NETWORK,
+              show_default=True, help="Points of the network (fewer: a reduced volume, e.g. "
+              "for the TimescaleDB-in-WASM server).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
 def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: bool,
-            dsn: str | None, seed: int) -> None:
+            dsn: str | None, points: int, seed: int) -> None:
     """Load D days of national history and time every panel and analyst query."""
     if days <= 0 or runs < 1:
         raise click.BadParameter("--days and --runs must be positive")
@@ -96,10 +99,11 @@ def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: b
             end = _loaded_until(conn) if reuse else None
             if end is None:
                 end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-                _load(conn, end - timedelta(days=days), end, seed)
+                _load(conn, end - timedelta(days=days), end, seed, points)
             else:
                 click.echo(f"reusing the history loaded up to {end:%Y-%m-%d %H:%M} UTC")
             loaded_days = _loaded_days(conn, end)
+            loaded_points = _rows(conn, "SELECT count(*) FROM points")[0][0]
             click.echo("refreshing rollups and statistics ...")
             refresh_s = _refresh(conn, timescaledb)
             now = end
@@ -110,6 +114,7 @@ def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: b
             sizes = _sizes(conn, timescaledb)
             policies = _policies(conn) if timescaledb else []
         report = {
+            "points": loaded_points,
             "mode": "timescaledb" if timescaledb else "postgres",
             "days": round(loaded_days, 2),
             "runs": runs,
@@ -170,10 +175,10 @@ def _loaded_days(conn: Conn, end: datetime) -> float:
     return (end - row[0]).total_seconds() / 86400
 
 
-def _load(conn: Conn, start: datetime, end: datetime, seed: int) -> None:
-    click.echo(f"loading {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC, all "
-               f"{FULL_NETWORK:,} points")
-    history_data.insert_registry(conn, seed)
+def _load(conn: Conn, start: datetime, end: datetime, seed: int, points: int) -> None:
+    click.echo(f"loading {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC, "
+               f"{points:,} points")
+    history_data.insert_registry(conn, seed, points)
     started = time.monotonic()
     with click.progressbar(length=int((end - start) / timedelta(hours=1)),
                            label="hours of history", show_eta=True, show_pos=True) as bar:
@@ -301,7 +306,8 @@ def _policies(conn: Conn) -> list[dict[str, str]]:
 
 def render(report: dict[str, Any]) -> str:
     """The report as plain-text tables."""
-    lines = [f"mode {report['mode']}, {report['days']} days of history, "
+    lines = [f"mode {report['mode']}, {report['points']:,} points, "
+             f"{report['days']} days of history, "
              f"{report['runs']} runs per query, rollup refresh {report['refresh_s']} s", ""]
     header = f"{'query':<58} {'range':<10} {'median':>9} {'worst':>9} {'rows':>7}  plan"
     group = None
