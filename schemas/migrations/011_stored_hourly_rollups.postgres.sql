@@ -32,6 +32,10 @@ CREATE TABLE telemetry_hourly_stored (
     PRIMARY KEY (bucket, point_id)
 );
 
+-- fuel_use_daily filters on the day of the bucket.
+CREATE INDEX telemetry_hourly_stored_day_idx
+    ON telemetry_hourly_stored (time_bucket(INTERVAL '1 day', bucket));
+
 CREATE TABLE occupancy_point_hourly_stored (
     bucket            timestamptz NOT NULL,
     point_id          text NOT NULL,
