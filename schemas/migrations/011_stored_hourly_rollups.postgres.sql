@@ -32,6 +32,12 @@ CREATE TABLE telemetry_hourly_stored (
     PRIMARY KEY (bucket, point_id)
 );
 
+-- The raw branches read the rows since the watermark through the BRIN indexes on ts; a block
+-- range appended since the last VACUUM is unsummarized and matches every query, so have
+-- autovacuum summarize each range as it fills.
+ALTER INDEX telemetry_ts_brin SET (autosummarize = on);
+ALTER INDEX occupancy_ts_brin SET (autosummarize = on);
+
 -- fuel_use_daily filters on the day of the bucket.
 CREATE INDEX telemetry_hourly_stored_day_idx
     ON telemetry_hourly_stored (time_bucket(INTERVAL '1 day', bucket));
