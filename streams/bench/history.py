@@ -268,8 +268,17 @@ def _plan_summary(explained: object) -> tuple[str, list[str]]:
 def _sizes(conn: Conn, timescaledb: bool) -> list[TableSize]:
     """Each table's rows (planner estimate after ANALYZE) and bytes, partitions included."""
     sizes: list[TableSize] = []
+    hypertables: set[str] = set()
+    if timescaledb:
+        hypertables = {str(r[0]) for r in conn.execute(
+            "SELECT hypertable_name FROM timescaledb_information.hypertables")}
     for table in TABLES:
-        row = conn.execute(_SIZE_SQL, {"t": table, "tsdb": timescaledb}).fetchone()
+        if table in hypertables:
+            row = conn.execute("SELECT (SELECT sum(greatest(reltuples, 0))::bigint FROM pg_class "
+                               "WHERE oid IN (SELECT show_chunks(%(t)s::regclass))), "
+                               "hypertable_size(%(t)s::regclass)", {"t": table}).fetchone()
+        else:
+            row = conn.execute(_SIZE_SQL, {"t": table, "tsdb": timescaledb}).fetchone()
         if row is None or row[0] is None:
             continue
         sizes.append(TableSize(table, _int(row[0]), _int(row[1])))
