@@ -14,7 +14,7 @@ import statistics
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -112,6 +112,8 @@ def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: b
                                     timedelta(days=loaded_days))
             queries += analyst_queries()
             timings = [_time(conn, query, runs, now) for query in _progress(queries)]
+            if timescaledb:
+                timings = _name_chunks(conn, timings)
             sizes = _sizes(conn, timescaledb)
             policies = _policies(conn) if timescaledb else []
         report = {
@@ -246,6 +248,30 @@ def _time(conn: Conn, query: ReadQuery, runs: int, now: datetime) -> Timing:
     return Timing(query.group, query.name, query.range_label,
                   round(statistics.median(seconds) * 1000, 1), round(max(seconds) * 1000, 1),
                   len(seconds), rows, top, reads)
+
+
+def _name_chunks(conn: Conn, timings: list[Timing]) -> list[Timing]:
+    """TimescaleDB plans scan chunks (``_hyper_3_7_chunk``): name their hypertable instead,
+    and a continuous aggregate's materialization by the aggregate's name (``cagg:...``)."""
+    names: dict[str, str] = {}
+    for chunk, table, cagg in conn.execute(_CHUNK_NAMES).fetchall():
+        names[str(chunk)] = f"cagg:{cagg}" if cagg else str(table)
+    return [
+        replace(t, reads=sorted({names.get(r, r) for r in t.reads})) for t in timings
+    ]
+
+
+# Every chunk with its hypertable, and the continuous aggregate a materialized hypertable
+# belongs to.
+_CHUNK_NAMES = """
+SELECT c.chunk_name, c.hypertable_name, a.view_name
+FROM timescaledb_information.chunks AS c
+LEFT JOIN timescaledb_information.continuous_aggregates AS a
+    ON a.materialization_hypertable_name = c.hypertable_name
+UNION ALL
+SELECT a.materialization_hypertable_name, NULL, a.view_name
+FROM timescaledb_information.continuous_aggregates AS a
+"""
 
 
 def _plan_summary(explained: object) -> tuple[str, list[str]]:
