@@ -28,7 +28,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from streams.bench import history_data
 from streams.bench.read_queries import ReadQuery, analyst_queries, panel_queries
 from streams.config import Settings
-from streams.db.migrate import apply_migrations
+from streams.db.migrate import MigrationError, apply_migrations
 from streams.simulate.registry import FULL_NETWORK
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -132,6 +132,8 @@ def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: b
             click.echo(f"wrote {json_path}")
     except psycopg.OperationalError as error:
         raise click.ClickException(f"cannot reach the database: {error}") from error
+    except MigrationError as error:
+        raise click.ClickException(str(error)) from error
     finally:
         if own_database and not keep:
             _drop(target)
