@@ -8,7 +8,7 @@ PYTEST := $(VENV)/bin/pytest
 
 .DEFAULT_GOAL := help
 .PHONY: help setup system-deps stack-up stack-down stack-status migrate run worker \
-	test lint unit integration bench bench-forecast bench-dispatch dashboards up down deploy-check
+	test lint unit integration bench bench-history bench-forecast bench-dispatch dashboards up down deploy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ test: setup lint unit integration ## everything CI runs
 
 bench-forecast: $(VENV)/.installed ## fuel forecaster against the predict_linear baseline
 	@$(PY) -m streams.bench.forecast
+
+bench-history: stack-up ## read side at national scale: D days of history, every panel and analyst query timed (BENCH_ARGS="--days 7 --json history.json")
+	@$(NEZLAM) bench history $(BENCH_ARGS)
 
 bench-dispatch: $(VENV)/.installed ## dispatch plan on simulated blackouts: OR-Tools, VROOM, the chosen plan and the greedy baseline side by side (BENCH_ARGS="--points 400 --json d.json")
 	@$(PY) -m streams.bench.dispatch $(BENCH_ARGS)

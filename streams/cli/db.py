@@ -1,10 +1,13 @@
-"""``nezlam db migrate|status``: apply and inspect the schema migrations."""
+"""``nezlam db migrate|status|refresh-rollups``: the schema migrations, and the plain mode's
+stored hourly rollups."""
 
 from __future__ import annotations
 
 import time
+from typing import LiteralString
 
 import click
+import psycopg
 from psycopg import OperationalError
 from psycopg.conninfo import conninfo_to_dict
 
@@ -71,3 +74,45 @@ def _describe(dsn: str) -> str:
     """host:port/dbname of a DSN, never its password."""
     parts = conninfo_to_dict(dsn)
     return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+@db.command("refresh-rollups")
+@click.option("--dsn", default=None,
+              help="DSN of a role allowed to refresh (the writer); default NEZLAM_DATABASE_URL.")
+@click.option("--every", type=float, default=None,
+              help="Repeat every this many seconds (e.g. 900) until stopped; default once.")
+def refresh_rollups(dsn: str | None, every: float | None) -> None:
+    """Plain PostgreSQL mode: store the hourly rollups up to the last complete hour
+    (``refresh_hourly_rollups()``). TimescaleDB refreshes its continuous aggregates itself."""
+    target = dsn or get_settings().database_url
+    while True:
+        started = time.monotonic()
+        try:
+            with psycopg.connect(target, autocommit=True) as conn:
+                if _timescaledb(conn) or not _count(conn, _HAS_REFRESH):
+                    click.echo("nothing to refresh: TimescaleDB refreshes its own aggregates")
+                    return
+                conn.execute("SELECT refresh_hourly_rollups()")
+        except psycopg.Error as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"rollups refreshed in {time.monotonic() - started:.1f} s")
+        if every is None:
+            return
+        try:
+            time.sleep(max(0.0, every - (time.monotonic() - started)))
+        except KeyboardInterrupt:  # Ctrl-C, or `make run` stopping its children
+            return
+
+
+_HAS_REFRESH: LiteralString = (
+    "SELECT count(*) FROM pg_proc WHERE proname = 'refresh_hourly_rollups'"
+)
+
+
+def _timescaledb(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    return _count(conn, "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'") > 0
+
+
+def _count(conn: psycopg.Connection[tuple[object, ...]], query: LiteralString) -> int:
+    found = conn.execute(query).fetchone()
+    return int(found[0]) if found and isinstance(found[0], int) else 0

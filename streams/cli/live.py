@@ -51,6 +51,10 @@ def run(points: int, speed: str, seed: int, no_stack: bool) -> None:
         console, "simulator", logs / "simulate.log",
         "simulate", "--points", str(points), "--speed", speed, "--seed", str(seed),
     )
+    # Plain PostgreSQL mode: the hourly rollups stored every 15 minutes (exits at once on
+    # TimescaleDB, whose policies refresh its continuous aggregates).
+    rollups = _spawn(console, "rollups", logs / "rollups.log",
+                     "db", "refresh-rollups", "--every", "900")
     # A closed terminal or a `kill` stops the children as cleanly as Ctrl-C does.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.default_int_handler)
@@ -60,7 +64,7 @@ def run(points: int, speed: str, seed: int, no_stack: bool) -> None:
         pass
     finally:
         console.print("stopping the simulator and the worker ...")
-        for proc in (simulator, worker):
+        for proc in (simulator, worker, rollups):
             stop_child(proc, sig=signal.SIGINT)
         console.print(f"stopped; logs in {logs}")
 

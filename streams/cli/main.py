@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaError
 from pydantic import SecretStr
 
 from streams.cli import config_docs
+from streams.cli.bench import bench
 from streams.cli.db import db
 from streams.cli.deadletter import deadletter
 from streams.cli.grafana_push import grafana
@@ -54,6 +55,7 @@ main.add_command(refuel_plan)
 main.add_command(dispatch_plan)
 main.add_command(deadletter)
 main.add_command(state)
+main.add_command(bench)
 
 
 @main.command()

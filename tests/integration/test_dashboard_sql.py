@@ -19,10 +19,10 @@ from grafana_foundation_sdk.models.dashboard import Dashboard, Panel, VariableMo
 
 from streams.dashboards import datasources
 from streams.dashboards.base import ALL
+from streams.dashboards.grafana_macros import TimeRange, Variable, expand, parse_duration
 from streams.dashboards.query import ResultFormat, SqlQuery
 from streams.dashboards.render import build_all
 from tests.integration import dashboard_db
-from tests.integration.grafana_macros import TimeRange, Variable, expand, parse_duration
 from tests.integration.scratch_db import scratch_postgres
 
 pytestmark = pytest.mark.integration

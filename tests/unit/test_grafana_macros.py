@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.integration.grafana_macros import (
+from streams.dashboards.grafana_macros import (
     MacroError,
     TimeRange,
     Variable,

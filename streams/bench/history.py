@@ -1,0 +1,387 @@
+"""``nezlam bench history``: the read side at national scale.
+
+Loads D days of the whole network's history into a database of its own
+(``nezlam_bench_history`` on the stack's cluster, or the server ``--dsn`` names), then times
+every dashboard panel's SQL as Grafana sends it (6 h, 24 h, 7 d, 30 d) and every ready query
+of docs/analysts.md: median and worst of several runs, rows, the plan's top node and the
+relations it reads; and the database's size per table and per day of history.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+import psycopg
+from psycopg import errors, sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from streams.bench import history_data
+from streams.bench.read_queries import ReadQuery, analyst_queries, panel_queries
+from streams.config import Settings
+from streams.db.migrate import MigrationError, apply_migrations
+from streams.simulate.registry import FULL_NETWORK
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+DATABASE = "nezlam_bench_history"
+TABLES = ("telemetry", "fuel_forecast", "occupancy", "visits", "activations", "alert_events",
+          "points", "telemetry_hourly_stored", "occupancy_point_hourly_stored",
+          "telemetry_hourly", "occupancy_point_hourly")
+# A query slower than this is timed once: the figure is what matters, not its spread.
+SLOW_S = 10.0
+TIMEOUT_S = 180
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One query's figures."""
+
+    group: str
+    name: str
+    range: str
+    median_ms: float | None
+    worst_ms: float | None
+    runs: int
+    rows: int | None
+    top_node: str
+    reads: list[str]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSize:
+    """One table's size (with its indexes, partitions or chunks)."""
+
+    table: str
+    rows: int
+    bytes: int
+
+
+@click.command("history")
+@click.option("--days", type=float, default=7.0, show_default=True,
+              help="Days of national history to load (fractions allowed).")
+@click.option("--runs", type=int, default=3, show_default=True,
+              help="Runs per query (the median and the worst are reported).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the figures to this JSON file.")
+@click.option("--keep", is_flag=True, help="Keep the database afterwards (default: drop it).")
+@click.option("--reuse", is_flag=True,
+              help="Time the database a --keep run left behind instead of loading again.")
+@click.option("--dsn", help="Load into this server's database instead of the local cluster "
+              "(an admin DSN, e.g. the TimescaleDB-in-WASM server); nothing is dropped.")
+@click.option("--points", type=click.IntRange(1, FULL_NETWORK), default=FULL_NETWORK,
+              show_default=True, help="Points of the network (fewer: a reduced volume, e.g. "
+              "for the TimescaleDB-in-WASM server).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
+def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: bool,
+            dsn: str | None, points: int, seed: int) -> None:
+    """Load D days of national history and time every panel and analyst query."""
+    if days <= 0 or runs < 1:
+        raise click.BadParameter("--days and --runs must be positive")
+    own_database = dsn is None
+    target = dsn or make_conninfo(Settings().admin_database_url, dbname=DATABASE)
+    try:
+        if own_database and not reuse:
+            _recreate(target)
+        mode_lines: list[str] = []
+        apply_migrations(target, "auto", progress=mode_lines.append)
+        with psycopg.connect(target, autocommit=True, prepare_threshold=None) as conn:
+            timescaledb = _has_timescaledb(conn)
+            end = _loaded_until(conn) if reuse else None
+            if end is None:
+                end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+                _load(conn, end - timedelta(days=days), end, seed, points)
+            else:
+                click.echo(f"reusing the history loaded up to {end:%Y-%m-%d %H:%M} UTC")
+            loaded_days = _loaded_days(conn, end)
+            loaded_points = _rows(conn, "SELECT count(*) FROM points")[0][0]
+            click.echo("refreshing rollups and statistics ...")
+            refresh_s = _refresh(conn, timescaledb)
+            now = end
+            queries = panel_queries(lambda text: _rows(conn, text), now,
+                                    timedelta(days=loaded_days))
+            queries += analyst_queries()
+            timings = [_time(conn, query, runs, now) for query in _progress(queries)]
+            if timescaledb:
+                timings = _name_chunks(conn, timings)
+            sizes = _sizes(conn, timescaledb)
+            policies = _policies(conn) if timescaledb else []
+        report = {
+            "points": loaded_points,
+            "mode": "timescaledb" if timescaledb else "postgres",
+            "days": round(loaded_days, 2),
+            "runs": runs,
+            "refresh_s": round(refresh_s, 2),
+            "timings": [asdict(t) for t in timings],
+            "sizes": [asdict(s) for s in sizes],
+            "policies": policies,
+        }
+        click.echo(render(report))
+        if json_path is not None:
+            json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            click.echo(f"wrote {json_path}")
+    except psycopg.OperationalError as error:
+        raise click.ClickException(f"cannot reach the database: {error}") from error
+    except MigrationError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        if own_database and not keep:
+            _drop(target)
+
+
+def _recreate(dsn: str) -> None:
+    _drop(dsn)
+    name = str(conninfo_to_dict(dsn)["dbname"])
+    with _server(dsn) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _drop(dsn: str) -> None:
+    name = str(conninfo_to_dict(dsn)["dbname"])
+    with _server(dsn) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+
+
+@contextmanager
+def _server(dsn: str) -> Iterator[Conn]:
+    with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
+        yield conn
+
+
+def _has_timescaledb(conn: Conn) -> bool:
+    row = conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'")
+    found = row.fetchone()
+    return bool(found and found[0])
+
+
+def _loaded_until(conn: Conn) -> datetime | None:
+    row = conn.execute("SELECT max(ts) FROM telemetry").fetchone()
+    if row is None or row[0] is None:
+        return None
+    assert isinstance(row[0], datetime)
+    return row[0].replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+def _loaded_days(conn: Conn, end: datetime) -> float:
+    row = conn.execute("SELECT min(ts) FROM telemetry").fetchone()
+    if row is None or not isinstance(row[0], datetime):
+        return 0.0
+    return (end - row[0]).total_seconds() / 86400
+
+
+def _load(conn: Conn, start: datetime, end: datetime, seed: int, points: int) -> None:
+    click.echo(f"loading {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC, "
+               f"{points:,} points")
+    history_data.insert_registry(conn, seed, points)
+    started = time.monotonic()
+    with click.progressbar(length=int((end - start) / timedelta(hours=1)),
+                           label="hours of history", show_eta=True, show_pos=True) as bar:
+        history_data.load(conn, start, end, seed, lambda done, total: bar.update(1))
+    history_data.drop_generator(conn)
+    click.echo(f"loaded in {time.monotonic() - started:,.0f} s")
+
+
+def _refresh(conn: Conn, timescaledb: bool) -> float:
+    """Bring the hourly rollups up to date as the stack's refresh would; ANALYZE."""
+    started = time.monotonic()
+    if timescaledb:
+        views = conn.execute(
+            "SELECT view_name FROM timescaledb_information.continuous_aggregates ORDER BY 1"
+        ).fetchall()
+        for (view,) in views:
+            conn.execute(sql.SQL("CALL refresh_continuous_aggregate({}, NULL, NULL)").format(
+                sql.Literal(view)))
+    elif _function_exists(conn, "refresh_hourly_rollups"):
+        conn.execute("SELECT refresh_hourly_rollups()")
+        # What autovacuum's autosummarize does as ranges fill, at once after a bulk load.
+        conn.execute("SELECT brin_summarize_new_values(indexrelid::regclass) FROM pg_index "
+                     "JOIN pg_class AS c ON c.oid = indexrelid JOIN pg_am AS a "
+                     "ON a.oid = c.relam WHERE a.amname = 'brin'")
+    elapsed = time.monotonic() - started
+    conn.execute("ANALYZE")
+    return elapsed
+
+
+def _function_exists(conn: Conn, name: str) -> bool:
+    row = conn.execute("SELECT count(*) FROM pg_proc WHERE proname = %s", [name]).fetchone()
+    return bool(row and row[0])
+
+
+def _rows(conn: Conn, text: str) -> Sequence[Sequence[object]]:
+    return conn.execute(text.encode()).fetchall()
+
+
+def _progress(queries: list[ReadQuery]) -> Iterator[ReadQuery]:
+    with click.progressbar(queries, label="timing queries", show_pos=True,
+                           item_show_func=lambda q: q.name[:40] if q else "") as bar:
+        yield from bar
+
+
+def _time(conn: Conn, query: ReadQuery, runs: int, now: datetime) -> Timing:
+    """Median and worst of ``runs`` runs; the plan's top node and the relations it reads."""
+    del now  # the queries are expanded already
+    conn.execute(f"SET statement_timeout = '{TIMEOUT_S}s'")
+    text = query.sql.encode()
+    try:
+        plan = conn.execute(b"EXPLAIN (FORMAT JSON) " + text).fetchone()
+        top, reads = _plan_summary(plan[0] if plan else [])
+        seconds: list[float] = []
+        rows = 0
+        for _ in range(runs):
+            started = time.perf_counter()
+            rows = len(conn.execute(text).fetchall())
+            seconds.append(time.perf_counter() - started)
+            if seconds[-1] > SLOW_S:
+                break
+    except errors.QueryCanceled:
+        return Timing(query.group, query.name, query.range_label, None, None, 0, None, "", [],
+                      f"over {TIMEOUT_S} s")
+    return Timing(query.group, query.name, query.range_label,
+                  round(statistics.median(seconds) * 1000, 1), round(max(seconds) * 1000, 1),
+                  len(seconds), rows, top, reads)
+
+
+def _name_chunks(conn: Conn, timings: list[Timing]) -> list[Timing]:
+    """TimescaleDB plans scan chunks (``_hyper_3_7_chunk``): name their hypertable instead,
+    and a continuous aggregate's materialization by the aggregate's name (``cagg:...``)."""
+    names: dict[str, str] = {}
+    for chunk, table, cagg in conn.execute(_CHUNK_NAMES).fetchall():
+        names[str(chunk)] = f"cagg:{cagg}" if cagg else str(table)
+    return [
+        replace(t, reads=sorted({names.get(r, r) for r in t.reads})) for t in timings
+    ]
+
+
+# Every chunk with its hypertable, and the continuous aggregate a materialized hypertable
+# belongs to.
+_CHUNK_NAMES = """
+SELECT c.chunk_name, c.hypertable_name, a.view_name
+FROM timescaledb_information.chunks AS c
+LEFT JOIN timescaledb_information.continuous_aggregates AS a
+    ON a.materialization_hypertable_name = c.hypertable_name
+UNION ALL
+SELECT a.materialization_hypertable_name, NULL, a.view_name
+FROM timescaledb_information.continuous_aggregates AS a
+"""
+
+
+def _plan_summary(explained: object) -> tuple[str, list[str]]:
+    """The top node (``Aggregate``, ``Sort`` ...) and the relations the plan scans."""
+    if not isinstance(explained, list) or not explained:
+        return "", []
+    plan: dict[str, Any] = explained[0]["Plan"]
+    reads: set[str] = set()
+
+    def walk(node: dict[str, Any]) -> None:
+        if "Relation Name" in node:
+            reads.add(str(node["Relation Name"]))
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan)
+    return str(plan["Node Type"]), sorted(reads)
+
+
+def _sizes(conn: Conn, timescaledb: bool) -> list[TableSize]:
+    """Each table's rows (planner estimate after ANALYZE) and bytes, partitions included."""
+    sizes: list[TableSize] = []
+    hypertables: set[str] = set()
+    if timescaledb:
+        hypertables = {str(r[0]) for r in conn.execute(
+            "SELECT hypertable_name FROM timescaledb_information.hypertables")}
+    for table in TABLES:
+        if table in hypertables:
+            row = conn.execute("SELECT (SELECT sum(greatest(reltuples, 0))::bigint FROM pg_class "
+                               "WHERE oid IN (SELECT show_chunks(%(t)s::regclass))), "
+                               "hypertable_size(%(t)s::regclass)", {"t": table}).fetchone()
+        else:
+            row = conn.execute(_SIZE_SQL, {"t": table, "tsdb": timescaledb}).fetchone()
+        if row is None or row[0] is None:
+            continue
+        sizes.append(TableSize(table, _int(row[0]), _int(row[1])))
+    return sizes
+
+
+# Rows and bytes of a table with its partitions (plain mode) or the hypertable's chunks and a
+# continuous aggregate's materialization (TimescaleDB mode).
+_SIZE_SQL = """
+WITH rel AS (
+    SELECT c.oid, c.relkind FROM pg_class AS c
+    JOIN pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE c.relname = %(t)s AND n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')
+),
+parts AS (
+    SELECT t.relid FROM rel, pg_partition_tree(rel.oid) AS t WHERE rel.relkind IN ('r', 'p')
+    UNION
+    SELECT rel.oid FROM rel WHERE rel.relkind = 'r'
+)
+SELECT
+    (SELECT sum(greatest(c.reltuples, 0))::bigint FROM parts JOIN pg_class AS c
+         ON c.oid = parts.relid),
+    (SELECT sum(pg_total_relation_size(relid)) FROM parts)
+WHERE NOT %(tsdb)s OR (SELECT relkind FROM rel) IN ('r', 'p')
+"""
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, int | float | Decimal) else 0
+
+
+def _policies(conn: Conn) -> list[dict[str, str]]:
+    rows = conn.execute(
+        "SELECT proc_name, hypertable_name, schedule_interval::text "
+        "FROM timescaledb_information.jobs WHERE hypertable_name IS NOT NULL ORDER BY 1, 2"
+    ).fetchall()
+    return [{"policy": str(r[0]), "table": str(r[1]), "every": str(r[2])} for r in rows]
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as plain-text tables."""
+    lines = [f"mode {report['mode']}, {report['points']:,} points, "
+             f"{report['days']} days of history, "
+             f"{report['runs']} runs per query, rollup refresh {report['refresh_s']} s", ""]
+    header = f"{'query':<58} {'range':<10} {'median':>9} {'worst':>9} {'rows':>7}  plan"
+    group = None
+    for t in report["timings"]:
+        if t["group"] != group:
+            group = t["group"]
+            lines += ["", group, header]
+        if t["error"]:
+            figures = f"{t['error']:>19} {'':>7}"
+        else:
+            figures = f"{_ms(t['median_ms'])} {_ms(t['worst_ms'])} {t['rows']:>7}"
+        reads = ",".join(t["reads"])
+        lines.append(f"{t['name'][:58]:<58} {t['range']:<10} {figures}  "
+                     f"{t['top_node']} [{reads}]")
+    days = report["days"] or 1
+    lines += ["", f"{'table':<24} {'rows':>14} {'size':>10} {'per day':>10}"]
+    total = 0
+    for s in report["sizes"]:
+        total += s["bytes"]
+        lines.append(f"{s['table']:<24} {s['rows']:>14,} {_gb(s['bytes'])} "
+                     f"{_gb(s['bytes'] / days)}")
+    lines.append(f"{'total':<24} {'':>14} {_gb(total)} {_gb(total / days)}")
+    for p in report["policies"]:
+        lines.append(f"policy {p['policy']} on {p['table']} every {p['every']}")
+    return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return f"{'-':>9}"
+    return f"{value / 1000:>8.2f}s" if value >= 1000 else f"{value:>7.0f}ms"
+
+
+def _gb(value: float) -> str:
+    return f"{value / 1e9:>8.2f}GB"
