@@ -8,12 +8,12 @@ its password from it (``streams.config``). Production never uses it: passwords c
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
 from streams.config import read_kafka_passwords
+from streams.stack.private_file import write_private
 
 PASSWORD_BYTES = 24
 
@@ -25,13 +25,7 @@ def ensure_passwords(path: Path, users: Iterable[str]) -> dict[str, str]:
     for user in users:
         # URL-safe base64: no ':' (the separator) and nothing a JAAS string would need escaped.
         passwords.setdefault(user, secrets.token_urlsafe(PASSWORD_BYTES))
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# Managed by `nezlam stack up`: local Kafka SCRAM passwords (user:password)."]
     lines += [f"{user}:{password}" for user, password in passwords.items()]
-    staging = path.with_name(path.name + ".new")
-    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.chmod(staging, 0o600)  # an older staging file may have had another mode
-    os.replace(staging, path)
+    write_private(path, lines)
     return passwords

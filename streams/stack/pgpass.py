@@ -9,10 +9,11 @@ without anyone typing a password. Production never uses it: passwords come from 
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+
+from streams.stack.private_file import write_private
 
 OWNER = "nezlam_owner"
 WRITER = "nezlam_writer"
@@ -49,14 +50,7 @@ def ensure_passwords(path: Path) -> dict[str, str]:
 
 
 def _write(path: Path, passwords: Mapping[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# Managed by `nezlam stack up`: local PostgreSQL passwords (libpq passfile)."]
     lines += [f"{host}:*:*:{role}:{password}"
               for role, password in passwords.items() for host in HOSTS]
-    staging = path.with_name(path.name + ".new")
-    # Created 0600 from the start: the passwords are never readable by anyone else.
-    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.chmod(staging, 0o600)  # an older staging file may have had another mode
-    os.replace(staging, path)
+    write_private(path, lines)
