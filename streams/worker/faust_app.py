@@ -30,7 +30,7 @@ from streams.kafka.client import sasl_login, ssl_context
 from streams.kafka.login import explain
 from streams.worker.components import WorkerParts
 from streams.worker.ingest import InboundMessage, Ingestor
-from streams.worker.stall_watch import StallWatch
+from streams.worker.stall_watch import StallWatch, positions_to_reach
 from streams.worker.startup import prepare_worker
 from streams.worker.web import worker_web_kwargs
 
@@ -101,17 +101,23 @@ def create_app(
     async def reseek_stalled_partitions() -> None:
         if app.rebalancing or app.in_recovery:
             return
-        assigned = app.consumer.assignment()
+        inputs = {spec.name for spec in topics.INPUT_TOPICS}
+        assigned = [tp for tp in app.consumer.assignment() if tp.topic in inputs]
+        idle = parts.ingestor.idle
+        highwaters = await app.consumer.highwaters(*assigned) if assigned else {}
         processed = {tp: position
                      for (topic, partition), position in parts.ingestor.positions.items()
                      if (tp := TP(topic, partition)) in assigned}
-        stalled = stall_watch.stalled(time.monotonic(), processed, _committed_offsets(app))
+        committed = _committed_offsets(app)
+        targets = positions_to_reach(processed, highwaters, committed,
+                                     idle=idle and parts.ingestor.idle)
+        stalled = stall_watch.stalled(time.monotonic(), targets, committed)
         if stalled:
             for tp in stalled:
                 parts.metrics.stall_reseeks.labels(tp.topic, str(tp.partition)).inc()
-            log.warning("commit stalled behind processed messages on %s; reading them again "
-                        "from the committed offsets", ", ".join(f"{tp.topic}[{tp.partition}]"
-                                                             for tp in stalled))
+            names = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in stalled)
+            log.warning("commit stalled behind processed or waiting messages on %s; reading "
+                        "them again from the committed offsets", names)
             await app.consumer.perform_seek()
 
     taken_over = -1  # the rebalance generation whose firing alerts were taken over

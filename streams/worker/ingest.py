@@ -96,6 +96,12 @@ class Ingestor:
         self._metrics = metrics
         self._computations = computations
         self.positions: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset
+        self._batches_in_flight = 0
+
+    @property
+    def idle(self) -> bool:
+        """Whether no batch is being handled now."""
+        return self._batches_in_flight == 0
 
     async def handle(self, topic: str, batch: Sequence[InboundMessage]) -> None:
         """Process one batch of ``topic`` and feed what it accepts to the computations.
@@ -104,6 +110,13 @@ class Ingestor:
         batch's checkpoint is flushed (dead letters acknowledged by Kafka), before this returns
         and the offsets can be committed.
         """
+        self._batches_in_flight += 1
+        try:
+            await self._handle(topic, batch)
+        finally:
+            self._batches_in_flight -= 1
+
+    async def _handle(self, topic: str, batch: Sequence[InboundMessage]) -> None:
         now = time.time()
         checkpoint = self._computations.checkpoint()
         self._metrics.messages_in.labels(topic).inc(len(batch))

@@ -7,6 +7,11 @@ between are never delivered, never acknowledged, and the commit stops there for 
 later messages are processed. Nothing is lost (Kafka still holds them and the commit guards
 them), but the partition's lag grows forever. The cure is to read the partition again from
 its committed offset; replays are idempotent.
+
+The same cure serves a partition whose messages were never delivered at all after a restart or
+a rebalance: nothing of it was processed, so only its high-water mark shows that the commit is
+behind. That is judged only while the worker is idle (no batch in flight), so a batch that waits
+(a database outage, a long backlog elsewhere) never counts as a stall.
 """
 
 from __future__ import annotations
@@ -16,6 +21,23 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 Key = TypeVar("Key", bound=Hashable)
+
+
+def positions_to_reach(
+    processed: Mapping[Key, int],
+    highwaters: Mapping[Key, int],
+    committed: Mapping[Key, int | None],
+    *,
+    idle: bool,
+) -> dict[Key, int]:
+    """Per partition, the offset its commit should reach: what was processed and, while the
+    worker is idle, the partition's high-water mark where messages wait beyond the commit."""
+    targets = dict(processed)
+    if idle:
+        for key, highwater in highwaters.items():
+            if highwater > (committed.get(key) or 0):
+                targets[key] = max(targets.get(key, 0), highwater)
+    return targets
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka import TopicPartition
 
 from streams.bench.fuel_traces import generate_trace
 from streams.config import Settings
@@ -240,14 +241,20 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
     expected = {"telemetry": sent[TELEMETRY], "visits": sent[VISITS]}
     assert at_kill["telemetry"] < expected["telemetry"], "killed after it had written everything"
     wait_for(f"every simulated row after the crash ({expected})",
-             lambda: counts() == expected, timeout=240)
+             lambda: counts() == expected, timeout=240,
+             explain=lambda: f"rows now: {counts()}\n{worker.log_tail(60)}")
     # Once the worker has committed every input message, nothing can be written again: only
     # then is "no more rows than sent" a fact and not a moment.
     inputs = [s.name for s in INPUT_TOPICS]
     ends = end_offsets(settings, inputs)
-    wait_for("the worker committing every input message", lambda: all(
-        offset >= ends[tp] for tp, offset in committed(settings, worker.group, list(ends)).items()
-    ), timeout=120)
+
+    def behind() -> dict[TopicPartition, tuple[int, int]]:
+        return {tp: (offset, ends[tp]) for tp, offset
+                in committed(settings, worker.group, list(ends)).items() if offset < ends[tp]}
+
+    # A slow machine may need a re-read of a stalled partition (NEZLAM_STALL_RESEEK_SECONDS).
+    wait_for("the worker committing every input message", lambda: not behind(), timeout=240,
+             explain=lambda: f"behind (committed, end): {behind()}\n{worker.log_tail(60)}")
     assert counts() == expected  # and no more: nothing was written twice
     assert worker.alive()
     assert query(admin_dsn, "SELECT count(*) FROM fuel_forecast WHERE point_id = ANY(%s) "

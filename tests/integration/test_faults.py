@@ -289,7 +289,10 @@ def test_a_worker_that_loses_points_in_a_rebalance_stops_sending_their_alerts(
             # Each worker resolves the points it owns now; the first must not go on re-sending
             # the alerts of the points it lost (they would fire again every second).
             wait_for("every no_power alert resolved in Alertmanager",
-                     lambda: not _active_no_power(alertmanager.url, points) or None, timeout=60)
+                     lambda: not _active_no_power(alertmanager.url, points) or None, timeout=150,
+                     explain=lambda: f"still active: {_active_no_power(alertmanager.url, points)}"
+                     f"\n--- first ---\n{first.log_tail(40)}\n--- second ---\n"
+                     f"{second.log_tail(40)}")
             deadline = time.monotonic() + 6  # past the resolutions' repeats, six re-sends
             while time.monotonic() < deadline:
                 assert _active_no_power(alertmanager.url, points) == set(), first.log_tail(40)

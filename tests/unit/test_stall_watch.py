@@ -1,4 +1,4 @@
-from streams.worker.stall_watch import StallWatch
+from streams.worker.stall_watch import StallWatch, positions_to_reach
 
 
 def test_a_commit_stuck_behind_processed_messages_is_reported_after_the_window() -> None:
@@ -32,3 +32,22 @@ def test_a_change_restarts_the_window() -> None:
     watch.stalled(20.0, {"p": 100}, {"p": 60})  # the commit moved
     assert watch.stalled(40.0, {"p": 100}, {"p": 60}) == []
     assert watch.stalled(50.0, {"p": 100}, {"p": 60}) == ["p"]
+
+
+def test_messages_waiting_beyond_the_commit_count_only_while_the_worker_is_idle() -> None:
+    processed = {"p1": 40}
+    highwaters = {"p1": 50, "p2": 7, "p3": 0, "p4": 12}
+    committed = {"p1": 30, "p2": None, "p3": None, "p4": 12}
+    # busy: a batch in flight may be what holds the commit back
+    assert positions_to_reach(processed, highwaters, committed, idle=False) == {"p1": 40}
+    # idle: a partition never delivered (p2) is behind; empty (p3) or caught up (p4) is not
+    assert positions_to_reach(processed, highwaters, committed, idle=True) == {"p1": 50, "p2": 7}
+
+
+def test_a_partition_never_delivered_after_a_restart_is_read_again() -> None:
+    watch: StallWatch[str] = StallWatch(30.0)
+    for second in (0.0, 15.0):
+        targets = positions_to_reach({}, {"p": 400}, {"p": 120}, idle=True)
+        assert watch.stalled(second, targets, {"p": 120}) == []
+    assert watch.stalled(30.0, positions_to_reach({}, {"p": 400}, {"p": 120}, idle=True),
+                         {"p": 120}) == ["p"]
