@@ -99,8 +99,8 @@ def create_app(
     stall_watch: StallWatch[TP] = StallWatch(settings.stall_reseek_seconds)
 
     async def reseek_stalled_partitions() -> None:
-        if app.rebalancing or app.in_recovery:
-            return
+        if app.rebalancing or app.in_recovery or parts.kafka_outage.down:
+            return  # a commit Kafka cannot take now is no stall
         inputs = {spec.name for spec in topics.INPUT_TOPICS}
         assigned = [tp for tp in app.consumer.assignment() if tp.topic in inputs]
         idle = parts.ingestor.idle

@@ -42,7 +42,7 @@ from streams.stack.kafka_config import nodes
 from streams.stack.settings import StackSettings
 from tests.integration.conftest import registry_record, telemetry_record
 from tests.integration.tsdb_wasm import free_port
-from tests.integration.worker_process import Worker, query, wait_for
+from tests.integration.worker_process import Worker, committed, end_offsets, query, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -346,3 +346,112 @@ def test_a_busy_partitions_leader_killed_mid_stream_loses_and_doubles_nothing(
     local_kafka.start_node(cluster, victim)
     local_kafka.wait_ready(cluster, 90)
 
+
+
+def _under_replicated(settings: Settings, topics: list[str]) -> int:
+    """Partitions of ``topics`` whose in-sync replicas are fewer than their replicas."""
+
+    async def describe() -> int:
+        admin = AIOKafkaAdminClient(**client_kwargs(settings))
+        await admin.start()
+        try:
+            found = await admin.describe_topics(topics)
+        finally:
+            await admin.close()
+        return sum(len(p["isr"]) < len(p["replicas"]) for t in found for p in t["partitions"])
+
+    return asyncio.run(describe())
+
+
+def _refusal_without_retries(settings: Settings) -> int | None:
+    """The error code of one ``acks=all`` record sent with no retries (None: taken)."""
+    from confluent_kafka import Producer  # only this probe produces with the C client
+
+    producer = Producer({**confluent_config(settings), "acks": "all", "retries": 0,
+                         "enable.idempotence": False, "message.timeout.ms": 20000})
+    errors: list[int | None] = []
+    producer.produce(TELEMETRY, b"{}", key=b"isr-probe",
+                     on_delivery=lambda err, _msg: errors.append(err and int(err.code())))
+    producer.flush(30)
+    return errors[0] if errors else None
+
+
+def _brokers(cluster: StackSettings) -> list[Any]:
+    return [n for n in nodes(cluster) if n.broker_port is not None]
+
+
+def test_two_brokers_down_refuse_acks_all_and_the_worker_waits_without_losing(
+    cluster: StackSettings, cluster_worker: Worker, admin_dsn: str, run_id: str,
+) -> None:
+    simulator = as_user(cluster, "nezlam-simulator")
+    admin = local_kafka.admin_settings(cluster)
+    points = _points(run_id, "twodown")
+    publish(simulator, [(REGISTRY, p, registry_record(p)) for p in points])
+    before = Stream(simulator, points, day=6, rounds=5)
+    before.start()
+    before.join()
+    wait_for("the reports before the outage", lambda: _rows(admin_dsn, points)[0]
+             == before.produced or None, timeout=60)
+    log_before = len(cluster_worker.log_tail(10**9).splitlines())
+
+    down = _brokers(cluster)[:2]
+    for node in down:
+        local_kafka.stop_node(node)  # controlled: the survivor leads every partition at once
+    try:
+        # One in-sync replica is below min.insync.replicas=2: acks=all is refused outright.
+        refusal = wait_for("acks=all refused for lack of in-sync replicas",
+                           lambda: _refusal_without_retries(simulator), timeout=60)
+        assert refusal == CKError.NOT_ENOUGH_REPLICAS, refusal
+        # A gateway content with acks=1 still gets through: the worker then holds input whose
+        # outputs, state and commit it cannot write.
+        async def send_acks_one() -> None:
+            producer = AIOKafkaProducer(**client_kwargs(simulator), acks=1)
+            await producer.start()
+            try:
+                for topic, key, value in _reports(points, 6, range(5, 10)):
+                    await producer.send(topic, orjson.dumps(value), key=key.encode())
+                await producer.flush()
+            finally:
+                await producer.stop()
+
+        asyncio.run(send_acks_one())
+        wait_for("the worker saying it waits for Kafka", lambda: "Kafka unreachable" in "\n".join(
+            cluster_worker.log_tail(10**9).splitlines()[log_before:]) or None, timeout=90,
+            explain=cluster_worker.log_tail)
+        # The group's coordinator cannot write its log either: the worker neither finishes nor
+        # commits the reports sent in the outage while it lasts.
+        ends = end_offsets(admin, [TELEMETRY])
+        assert any(offset < ends[tp] for tp, offset
+                   in committed(admin, cluster_worker.group, list(ends)).items())
+        assert cluster_worker.alive(), cluster_worker.log_tail()
+    finally:
+        for node in down:
+            local_kafka.start_node(cluster, node)
+        local_kafka.wait_ready(cluster, 90)
+
+    during = Stream(simulator, points, day=6, rounds=10)  # the 5 before, the 5 in the outage
+    _assert_complete(admin_dsn, points, during)
+    logged = cluster_worker.log_tail(10**9).splitlines()[log_before:]
+    print(f"\ntwo brokers down: acks=all refused (NOT_ENOUGH_REPLICAS); the worker waited and "
+          f"logged {len(logged)} lines:\n" + "\n".join(logged[-10:]))
+    assert cluster_worker.alive()
+
+
+def test_a_rolling_restart_under_load_loses_and_doubles_nothing(
+    cluster: StackSettings, cluster_worker: Worker, admin_dsn: str, run_id: str,
+) -> None:
+    simulator = as_user(cluster, "nezlam-simulator")
+    admin = local_kafka.admin_settings(cluster)
+    points = _points(run_id, "rolling")
+    publish(simulator, [(REGISTRY, p, registry_record(p)) for p in points])
+    stream = Stream(simulator, points, day=7, rounds=60)  # about 20 s of reports
+    stream.start()
+    for node in _brokers(cluster):
+        wait_for("every partition in sync", lambda: _under_replicated(
+            admin, [TELEMETRY, POINT_STATE, ALERTS]) == 0 or None, timeout=90)
+        local_kafka.stop_node(node)
+        local_kafka.start_node(cluster, node)
+        local_kafka.wait_ready(cluster, 90)
+    stream.join()
+    _assert_complete(admin_dsn, points, stream)
+    assert cluster_worker.alive(), cluster_worker.log_tail()
