@@ -230,6 +230,13 @@ def judge_liveness(
     )
 
 
+def sum_counts(parts: Iterable[StateCounts]) -> StateCounts:
+    """The counts of several sets of points together."""
+    counted = list(parts)
+    return StateCounts(**{f.name: sum(getattr(part, f.name) for part in counted)
+                          for f in fields(StateCounts)})
+
+
 def count_states(verdicts: Iterable[PointLiveness]) -> StateCounts:
     """Count points per category (open/standby/closed/silent/unknown) and overdue ones."""
     categories: Counter[str] = Counter()

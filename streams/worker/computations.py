@@ -22,6 +22,7 @@ from streams.domain.lag_guard import (
     pipeline_health,
     reference_time,
 )
+from streams.domain.staleness import StateCounts, sum_counts
 from streams.kafka import topics
 from streams.worker.alerts import AlertProcessor
 from streams.worker.checkpoint import Checkpoint, Destinations
@@ -30,6 +31,8 @@ from streams.worker.liveness import LivenessProcessor
 from streams.worker.liveness_index import LivenessIndex
 from streams.worker.occupancy import OccupancyProcessor
 from streams.worker.point_states import DecodedRecords, PartitionScope, PointStates
+
+Input = tuple[str, int]  # (input topic, partition)
 
 _EVENT_TIME_GUARD = LagGuardConfig(max_backlog_messages=0, max_watermark_delay_seconds=0.0)
 
@@ -68,7 +71,8 @@ class Pipeline:
         self._liveness_index = LivenessIndex()
         self._decoded = DecodedRecords()
         self._watermark = 0.0  # newest event ts seen: the clock when event_clock is on
-        self.progress: dict[int, float] = {}  # telemetry partition -> newest ts processed
+        # (input topic, partition) -> newest event ts processed there
+        self.progress: dict[tuple[str, int], float] = {}
 
     def now(self) -> float:
         """Wall clock, or in event-clock mode the newest event ts this worker has seen."""
@@ -98,12 +102,9 @@ class Pipeline:
         # A report counts as heard at the time the worker reached when it processed it: the
         # wall clock, or in event time the newest ts processed so far (this one included).
         heard_from = self._watermark
-        if topic == topics.TELEMETRY:
-            self._track(accepted, partitions)
-        elif accepted:
-            # Orders and visits carry event time too: the event clock must not stand at 0
-            # when an order is read before any report (its point would be "seen" at 0).
-            self._watermark = max(self._watermark, max(_event_time(m) for m in accepted))
+        # Orders and visits carry event time too: the event clock must not stand at 0 when an
+        # order is read before any report (its point would be "seen" at 0).
+        self._track(topic, accepted, partitions)
         for msg, partition in zip(accepted, partitions, strict=True):
             states.of(msg["point_id"], partition)
         # Per point, reports count in event-time order, whatever order they arrived in (a
@@ -132,33 +133,45 @@ class Pipeline:
             ended = self._liveness.on_activations(messages, states)
             self._alerts.on_ended_orders(ended, states, out)
 
-    async def judge(self, highwaters: Mapping[int, int], positions: Mapping[int, int]) -> None:
+    async def judge(self, highwaters: Mapping[Input, int], positions: Mapping[Input, int]) -> None:
         """Judge silence and deadlines for this worker's points (called by a timer);
-        ``highwaters`` has an entry per telemetry partition this worker owns."""
+        ``highwaters`` has an entry per (input topic, partition) this worker owns, ``positions``
+        the next offset to process there."""
         async with self.exclusive:
             await self._judge(highwaters, positions)
 
-    async def _judge(self, highwaters: Mapping[int, int], positions: Mapping[int, int]) -> None:
+    async def _judge(self, highwaters: Mapping[Input, int], positions: Mapping[Input, int]) -> None:
         now = self.now()
-        health = pipeline_health(self._partition_progress(highwaters, positions))
-        # In event time no point is judged beyond the event time reached on a partition that
-        # is still being read (its points' reports may be queued there); caught-up partitions
-        # do not hold it back, so a network that truly goes quiet is still judged.
+        # Each partition number is a task: its points are judged no later than the event time
+        # every one of its inputs has reached while that input still has messages to read (a
+        # report, or the order that ends a deadline, may be queued there). Caught-up inputs do
+        # not hold it back, so a network that truly goes quiet is still judged; another task's
+        # backlog never holds it back.
         guard = _EVENT_TIME_GUARD if self._event_clock else self._lag_guard
-        reference = reference_time(now, health, guard)
+        tasks = sorted({partition for _, partition in highwaters})
         checkpoint = self.checkpoint()
-        self._liveness_index.cover(frozenset(highwaters), self._scope.generation(),
-                                   checkpoint.states)
-        counts, verdicts = self._liveness.judge(
-            now, reference, self._liveness_index.items(), checkpoint.out,
-            event_time=self._event_clock,
-        )
-        if reference is not None:
-            self._alerts.on_judgement(verdicts, reference, checkpoint.states, checkpoint.out)
+        self._liveness_index.cover(frozenset(tasks), self._scope.generation(), checkpoint.states)
+        points = self._liveness_index.by_partition()
+        counts: list[StateCounts] = []
+        backlog = 0
+        for task in tasks:
+            health = pipeline_health(self._task_progress(task, highwaters, positions))
+            backlog += health.backlog_messages
+            reference = reference_time(now, health, guard)
+            task_counts, verdicts = self._liveness.judge(
+                now, reference, points.get(task, ()), checkpoint.out,
+                event_time=self._event_clock,
+            )
+            counts.append(task_counts)
+            if reference is not None:
+                self._alerts.on_judgement(verdicts, reference, checkpoint.states, checkpoint.out)
+        total = sum_counts(counts)
         for state in ("open", "standby", "closed", "silent", "unknown"):
-            self._metrics.points_by_state.labels(state).set(getattr(counts, state))
-        self._metrics.activation_overdue.set(counts.activation_overdue)
-        self._metrics.consumer_lag.labels(topics.TELEMETRY).set(health.backlog_messages)
+            self._metrics.points_by_state.labels(state).set(getattr(total, state))
+        self._metrics.activation_overdue.set(total.activation_overdue)
+        self._metrics.consumer_lag.labels(topics.TELEMETRY).set(sum(
+            max(high - positions.get((topic, partition), 0), 0)
+            for (topic, partition), high in highwaters.items() if topic == topics.TELEMETRY))
         await checkpoint.flush()
 
     def firing(self) -> list[AlertEvent]:
@@ -166,21 +179,22 @@ class Pipeline:
         return [event for state in self.states().alerts()
                 for event in state.firing()]
 
-    def _track(self, accepted: Sequence[dict[str, Any]], partitions: Sequence[int]) -> None:
+    def _track(self, topic: str, accepted: Sequence[dict[str, Any]],
+               partitions: Sequence[int]) -> None:
         for msg, partition in zip(accepted, partitions, strict=True):
-            ts = msg["_ts"]
-            if ts > self.progress.get(partition, 0.0):
-                self.progress[partition] = ts
+            ts = _event_time(msg)
+            if ts > self.progress.get((topic, partition), 0.0):
+                self.progress[(topic, partition)] = ts
             if ts > self._watermark:
                 self._watermark = ts
 
-    def _partition_progress(
-        self, highwaters: Mapping[int, int], positions: Mapping[int, int]
+    def _task_progress(
+        self, task: int, highwaters: Mapping[Input, int], positions: Mapping[Input, int]
     ) -> Iterable[PartitionProgress]:
-        for partition, high in highwaters.items():
-            yield PartitionProgress(
-                partition, self.progress.get(partition), max(high - positions.get(partition, 0), 0)
-            )
+        for (topic, partition), high in highwaters.items():
+            if partition == task:
+                yield PartitionProgress(partition, self.progress.get((topic, partition)),
+                                        max(high - positions.get((topic, partition), 0), 0))
 
 
 def _event_time(message: dict[str, Any]) -> float:

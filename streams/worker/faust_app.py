@@ -83,18 +83,19 @@ def create_app(
     async def judge_points() -> None:
         if app.rebalancing or app.in_recovery:
             return  # the table is being restored: its points are judged once it is whole
-        owned = [tp for tp in app.consumer.assignment() if tp.topic == topics.TELEMETRY]
+        inputs = {spec.name for spec in topics.INPUT_TOPICS} - {topics.REGISTRY}
+        owned = [tp for tp in app.consumer.assignment() if tp.topic in inputs]
         highwaters = await app.consumer.highwaters(*owned) if owned else {}
-        positions: dict[int, int] = {}
+        positions: dict[tuple[str, int], int] = {}
         committed = _committed_offsets(app)
         for tp in owned:
             # Where this worker has processed nothing yet, it resumes at the committed offset:
             # what it has fetched since may still wait, unprocessed, in the stream's buffer.
             processed = parts.ingestor.positions.get((tp.topic, tp.partition))
-            positions[tp.partition] = processed if processed is not None else (
+            positions[(tp.topic, tp.partition)] = processed if processed is not None else (
                 committed.get(tp) or 0)
-        await parts.pipeline.judge({tp.partition: high for tp, high in highwaters.items()},
-                                   positions)
+        await parts.pipeline.judge(
+            {(tp.topic, tp.partition): high for tp, high in highwaters.items()}, positions)
 
     stall_watch: StallWatch[TP] = StallWatch(settings.stall_reseek_seconds)
 

@@ -9,8 +9,6 @@ every record a checkpoint writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from streams.domain.point_state import PointState
 from streams.domain.staleness import LivenessState
 from streams.worker.point_states import PointStates
@@ -37,7 +35,9 @@ class LivenessIndex:
         if record.liveness is not None and record.partition is not None:
             self._by_point[point_id] = (record.partition, record.liveness)
 
-    def items(self) -> Iterator[tuple[str, LivenessState]]:
-        """Every indexed point and its liveness."""
-        for point_id, (_, liveness) in list(self._by_point.items()):
-            yield point_id, liveness
+    def by_partition(self) -> dict[int, list[tuple[str, LivenessState]]]:
+        """Every indexed point and its liveness, by partition."""
+        found: dict[int, list[tuple[str, LivenessState]]] = {}
+        for point_id, (partition, liveness) in self._by_point.items():
+            found.setdefault(partition, []).append((point_id, liveness))
+        return found

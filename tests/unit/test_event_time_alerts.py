@@ -97,6 +97,11 @@ class Worker:
         ]
 
 
+def telemetry_partitions(offsets: dict[int, int]) -> dict[tuple[str, int], int]:
+    """Offsets of telemetry partitions, keyed as the timer's judgement takes them."""
+    return {(topics.TELEMETRY, partition): offset for partition, offset in offsets.items()}
+
+
 def report(point_id: str, ts: float, **fields: Any) -> dict[str, Any]:
     """A telemetry message as the contract's validation returns it (``_ts`` set)."""
     message = {
@@ -260,7 +265,9 @@ def test_the_timer_finds_an_ongoing_silence_at_its_event_time() -> None:
     before, after = _silence_scenario()
     timed = Worker()
     timed.feed([before])
-    asyncio.run(timed.pipeline.judge({0: 100}, {0: 100}))  # caught up: judged on event time
+    asyncio.run(timed.pipeline.judge(
+        telemetry_partitions({0: 100}),
+        telemetry_partitions({0: 100})))  # caught up: judged on event time
     silent = [a for a in timed.alerts if a["alertname"] == "point_silent"]
     assert [(a["point_id"], a["status"]) for a in silent] == [("kyiv-001", "firing")]
     threshold = StalenessConfig().silence_threshold("permanent")
@@ -278,13 +285,19 @@ def test_the_timer_judges_no_point_beyond_a_partition_still_being_read() -> None
     worker.feed([[m for m in before if m["point_id"] == "kyiv-002"]], partition=0)
     worker.feed([[m for m in before if m["point_id"] == "kyiv-001"]], partition=1)
     # Partition 0 is caught up at T0 + 1200; partition 1 (kyiv-001) still has a backlog.
-    asyncio.run(worker.pipeline.judge({0: 100, 1: 5000}, {0: 100, 1: 3}))
+    asyncio.run(worker.pipeline.judge(
+        telemetry_partitions({0: 100, 1: 5000}),
+        telemetry_partitions({0: 100, 1: 3})))
     assert [a for a in worker.alerts if a["alertname"] == "point_silent"] == []
-    asyncio.run(worker.pipeline.judge({0: 100, 1: 5000}, {0: 100, 1: 5000}))  # now caught up
+    asyncio.run(worker.pipeline.judge(
+        telemetry_partitions({0: 100, 1: 5000}),
+        telemetry_partitions({0: 100, 1: 5000})))  # now caught up
     # Its reports were heard when stream time stood at T0 + 1200: not silent yet ...
     assert [a for a in worker.alerts if a["alertname"] == "point_silent"] == []
     worker.feed([[report("kyiv-002", T0 + t) for t in range(1230, 1560, 30)]], partition=0)
-    asyncio.run(worker.pipeline.judge({0: 100, 1: 5000}, {0: 100, 1: 5000}))
+    asyncio.run(worker.pipeline.judge(
+        telemetry_partitions({0: 100, 1: 5000}),
+        telemetry_partitions({0: 100, 1: 5000})))
     # ... but once unheard for its threshold of stream time, it is.
     assert [a["point_id"] for a in worker.alerts if a["alertname"] == "point_silent"] == [
         "kyiv-001"
@@ -401,6 +414,26 @@ def test_a_stand_down_before_the_deadline_raises_nothing() -> None:
     assert _overdue(worker) == []
 
 
+def test_a_deadline_waits_for_the_orders_still_queued_on_its_partition() -> None:
+    worker = Worker()
+    worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0)], [0])
+    worker.feed([[report("kyiv-001", T0 + t, status="standby") for t in range(60, 3600, 60)]])
+    # Another partition's reports carry stream time past kyiv-001's deadline ...
+    worker.feed([[report("kyiv-002", T0 + t) for t in range(60, 3 * 3600, 60)]], partition=1)
+    # ... while kyiv-001's stand-down (at 1 h) still waits in its partition's activations.
+    highwaters = {(topics.TELEMETRY, 0): 59, (topics.TELEMETRY, 1): 179,
+                  (topics.ACTIVATIONS, 0): 2}
+    behind = {**highwaters, (topics.ACTIVATIONS, 0): 1}
+    asyncio.run(worker.pipeline.judge(highwaters, behind))
+    assert _overdue(worker) == []
+
+    worker.process(topics.ACTIVATIONS, [_stand_down("kyiv-001", T0 + 3600)], [0])
+    asyncio.run(worker.pipeline.judge(highwaters, highwaters))
+    assert _overdue(worker) == []
+    # The task that is caught up is judged meanwhile: kyiv-002 is in no way held back.
+    assert worker.pipeline.now() == T0 + 3 * 3600 - 60
+
+
 def test_a_point_that_opened_on_time_and_closed_again_is_not_overdue() -> None:
     ordered_at = T0 + 600
     statuses = {m: "open" if 30 <= m < 60 else "standby" for m in range(0, 240)}
@@ -408,7 +441,9 @@ def test_a_point_that_opened_on_time_and_closed_again_is_not_overdue() -> None:
     worker = Worker()
     worker.feed([reports])  # the order is read after the point opened and closed again
     worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", ordered_at)], [0])
-    asyncio.run(worker.pipeline.judge({0: 100}, {0: 100}))
+    asyncio.run(worker.pipeline.judge(
+        telemetry_partitions({0: 100}),
+        telemetry_partitions({0: 100})))
     assert _overdue(worker) == []
 
 
@@ -417,7 +452,9 @@ def test_an_order_with_no_report_is_tracked_from_its_ts_and_overdue_at_its_deadl
     worker.process(topics.ACTIVATIONS, [_activation("kyiv-001", T0)], [0])
     # Other points move stream time on; kyiv-001 never reports.
     worker.feed([[report("kyiv-002", T0 + t) for t in range(60, 2 * 3600 + 600, 60)]])
-    asyncio.run(worker.pipeline.judge({0: 100}, {0: 100}))
+    asyncio.run(worker.pipeline.judge(
+        telemetry_partitions({0: 100}),
+        telemetry_partitions({0: 100})))
     [fired] = _overdue(worker)
     assert fired == ("firing", iso(T0 + 2 * 3600), None)
     worker.process(topics.ACTIVATIONS, [_stand_down("kyiv-001", T0 + 3 * 3600)], [0])
@@ -431,12 +468,16 @@ def test_points_read_after_newer_data_of_other_points_are_not_silent() -> None:
     minutes = range(0, 60)
     # Other points' newer data is read first: stream time runs an hour ahead.
     worker.feed([[report("kyiv-002", T0 + m * 60) for m in minutes]])
-    asyncio.run(worker.pipeline.judge({0: 100}, {0: 100}))
+    asyncio.run(worker.pipeline.judge(
+        telemetry_partitions({0: 100}),
+        telemetry_partitions({0: 100})))
     # Then the 200 points' reports, every minute with no gap, a few minutes per batch, with
     # the timer running between batches.
     for start in range(0, 60, 5):
         worker.feed([[report(p, T0 + m * 60) for m in range(start, start + 5) for p in points]])
-        asyncio.run(worker.pipeline.judge({0: 100}, {0: 100}))
+        asyncio.run(worker.pipeline.judge(
+            telemetry_partitions({0: 100}),
+            telemetry_partitions({0: 100})))
     assert [a for a in worker.alerts
             if a["alertname"] == "point_silent" and a["point_id"] in directory_points] == []
 

@@ -154,6 +154,11 @@ class Worker:
 T0 = time.time() - 6 * 3600  # six hours ago: inside the contract's accepted window
 
 
+def telemetry_partitions(offsets: dict[int, int]) -> dict[tuple[str, int], int]:
+    """Offsets of telemetry partitions, keyed as the timer's judgement takes them."""
+    return {(topics.TELEMETRY, partition): offset for partition, offset in offsets.items()}
+
+
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
@@ -232,7 +237,9 @@ def test_the_timer_finds_a_silence_writes_the_record_and_offers_the_alert() -> N
     worker.journal.steps.clear()
 
     # Caught up (positions at the high watermark): judged on event time.
-    asyncio.run(worker.pipeline.judge({0: worker.offset}, {0: worker.offset}))
+    asyncio.run(worker.pipeline.judge(
+        telemetry_partitions({0: worker.offset}),
+        telemetry_partitions({0: worker.offset})))
 
     assert ("kyiv-001", "point_silent", "firing") in worker.alert_history()
     silent = next(a for a in worker.offered if a.alertname == "point_silent")
@@ -247,8 +254,8 @@ def test_the_timer_judges_nothing_while_a_partition_is_behind() -> None:
     worker.consume(topics.TELEMETRY, [report("kyiv-002", T0 + SILENCE + 400)], partition=0)
 
     # Partition 1 has 5,000 messages still unread: kyiv-001's reports may be among them.
-    asyncio.run(worker.pipeline.judge({0: worker.offset, 1: 5000},
-                                      {0: worker.offset, 1: worker.offset}))
+    asyncio.run(worker.pipeline.judge(telemetry_partitions({0: worker.offset, 1: 5000}),
+                                      telemetry_partitions({0: worker.offset, 1: worker.offset})))
 
     assert not any(alertname == "point_silent" for _, alertname, _ in worker.alert_history())
 
