@@ -281,9 +281,10 @@ def _describe_silent(ctx: RuleContext) -> Description:
     }
     since = "?"
     if liveness.since is not None:
-        since = text.zoned_clock(
-            liveness.since, ctx.now, ctx.rules.timezone, ctx.rules.language
-        )
+        # Said as of the silence's onset, not of the evaluation: the wording of an episode
+        # must not change with when (live or from a backlog) it is evaluated.
+        onset = liveness.since + liveness.silence_threshold_seconds
+        since = text.zoned_clock(liveness.since, onset, ctx.rules.timezone, ctx.rules.language)
         annotations["silent_since"] = iso(liveness.since)
         annotations.setdefault("last_seen", iso(liveness.since))
     return text.say(ctx.rules.language, POINT_SILENT, where=where, since=since), annotations
@@ -305,7 +306,8 @@ def _describe_overdue(ctx: RuleContext) -> Description:
         ACTIVATION_OVERDUE,
         where=where,
         deadline=text.duration(deadline_s, lang),
-        at=text.zoned_clock(requested, ctx.now, ctx.rules.timezone, lang),
+        # As of the deadline (the episode's onset), whenever it is evaluated.
+        at=text.zoned_clock(requested, requested + deadline_s, ctx.rules.timezone, lang),
     )
     return summary, annotations
 

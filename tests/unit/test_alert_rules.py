@@ -404,6 +404,18 @@ def test_activation_overdue_fires_and_clears_when_the_wait_ends() -> None:
     assert event.status == "resolved"
 
 
+def test_an_overdue_wait_says_the_same_whenever_it_is_evaluated() -> None:
+    # Live, the timer evaluates it every few seconds; from a backlog, once: the next day's
+    # evaluation must not re-word it (an "updated" event a backlog would not send).
+    ordered = T0 + 3600
+    run = Run()
+    [fired] = run.at(T0 + 7300, liveness=liveness(requested=ordered, overdue=True,
+                                                   reference=T0 + 7300))
+    assert fired.summary.endswith("activation order of 03:00 Kyiv time")
+    assert run.at(T0 + 86400, liveness=liveness(requested=ordered, overdue=True,
+                                                reference=T0 + 86400)) == []
+
+
 # --- occupancy and telemetry rules -------------------------------------------------------------
 
 
