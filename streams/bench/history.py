@@ -193,7 +193,8 @@ def _load(conn: Conn, start: datetime, end: datetime, seed: int, points: int) ->
 
 
 def _refresh(conn: Conn, timescaledb: bool) -> float:
-    """Bring the hourly rollups up to date as the stack's refresh would; ANALYZE."""
+    """Bring the hourly rollups and the gaps between reports up to date as the stack's
+    refresh would; ANALYZE."""
     started = time.monotonic()
     if timescaledb:
         views = conn.execute(
@@ -208,6 +209,8 @@ def _refresh(conn: Conn, timescaledb: bool) -> float:
         conn.execute("SELECT brin_summarize_new_values(indexrelid::regclass) FROM pg_index "
                      "JOIN pg_class AS c ON c.oid = indexrelid JOIN pg_am AS a "
                      "ON a.oid = c.relam WHERE a.amname = 'brin'")
+    if _function_exists(conn, "refresh_report_gaps"):
+        conn.execute("SELECT refresh_report_gaps()")
     elapsed = time.monotonic() - started
     conn.execute("ANALYZE")
     return elapsed
