@@ -82,17 +82,23 @@ def _describe(dsn: str) -> str:
 @click.option("--every", type=float, default=None,
               help="Repeat every this many seconds (e.g. 900) until stopped; default once.")
 def refresh_rollups(dsn: str | None, every: float | None) -> None:
-    """Plain PostgreSQL mode: store the hourly rollups up to the last complete hour
+    """Store the gaps between reports (``refresh_report_gaps()``, both modes) and, in plain
+    PostgreSQL mode, the hourly rollups up to the last complete hour
     (``refresh_hourly_rollups()``). TimescaleDB refreshes its continuous aggregates itself."""
     target = dsn or get_settings().database_url
     while True:
         started = time.monotonic()
         try:
             with psycopg.connect(target, autocommit=True) as conn:
-                if _timescaledb(conn) or not _count(conn, _HAS_REFRESH):
+                gaps = _count(conn, _HAS_GAPS) > 0
+                hourly = not _timescaledb(conn) and _count(conn, _HAS_REFRESH) > 0
+                if not gaps and not hourly:
                     click.echo("nothing to refresh: TimescaleDB refreshes its own aggregates")
                     return
-                conn.execute("SELECT refresh_hourly_rollups()")
+                if hourly:
+                    conn.execute("SELECT refresh_hourly_rollups()")
+                if gaps:
+                    conn.execute("SELECT refresh_report_gaps()")
         except psycopg.Error as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"rollups refreshed in {time.monotonic() - started:.1f} s")
@@ -107,6 +113,7 @@ def refresh_rollups(dsn: str | None, every: float | None) -> None:
 _HAS_REFRESH: LiteralString = (
     "SELECT count(*) FROM pg_proc WHERE proname = 'refresh_hourly_rollups'"
 )
+_HAS_GAPS: LiteralString = "SELECT count(*) FROM pg_proc WHERE proname = 'refresh_report_gaps'"
 
 
 def _timescaledb(conn: psycopg.Connection[tuple[object, ...]]) -> bool:

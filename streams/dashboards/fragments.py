@@ -57,7 +57,9 @@ def point_state() -> str:
 
 def points_now() -> str:
     """A query: every point of the selected oblasts and kinds with its state and latest
-    report, its people inside now (0 without a fresh occupancy report) and utilisation."""
+    report, its people inside now (0 without a fresh occupancy report) and utilisation.
+    Both latest rows come from the current-state tables (migration 013): one row per point,
+    no lookup in the history."""
     return _clean(f"""
         SELECT
             p.point_id, p.name, p.kind, p.oblast, p.hromada, p.lat, p.lon, p.capacity_people,
@@ -66,13 +68,8 @@ def points_now() -> str:
             coalesce(o.people_inside, 0) AS people_inside,
             o.utilisation
         FROM point_status AS p
-        LEFT JOIN LATERAL (
-            SELECT oc.people_inside, oc.utilisation
-            FROM occupancy AS oc
-            WHERE oc.point_id = p.point_id AND oc.ts > now() - {OCCUPANCY_FRESH}
-            ORDER BY oc.ts DESC
-            LIMIT 1
-        ) AS o ON true
+        LEFT JOIN occupancy_now AS o
+            ON o.point_id = p.point_id AND o.ts > now() - {OCCUPANCY_FRESH}
         WHERE {POINT_FILTER}
     """)
 

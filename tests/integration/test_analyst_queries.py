@@ -130,3 +130,35 @@ def test_an_analyst_session_starts_read_only(analyst: Conn) -> None:
 def test_read_only_roles_cannot_write_on_timescaledb(tsdb: Conn, role: str, statement: str) -> None:
     with dashboard_db.acting_as(tsdb, role), pytest.raises(errors.InsufficientPrivilege):
         tsdb.execute(statement.encode())
+
+
+def _gaps(conn: Conn, query: AnalystQuery) -> list[tuple[object, ...]]:
+    """The silences as (point, from, until), a gap still going on ending at None (now())."""
+    rows = conn.execute(query.sql.encode()).fetchall()
+    ongoing = {row[1] for row in rows if row[5] == max(r[5] for r in rows)}
+    return sorted((row[1], row[4], None if row[1] in ongoing else row[5]) for row in rows)
+
+
+def test_silences_answer_the_same_once_the_gaps_are_stored(
+    postgres_dsn: str, analyst: Conn
+) -> None:
+    silences = next(q for q in QUERIES if q.question.startswith("Silences: gaps"))
+    raw = _gaps(analyst, silences)
+    with dashboard_db.connect_as(postgres_dsn, "nezlam_writer") as writer:
+        writer.execute("SELECT refresh_report_gaps()")
+        # A second refresh recomputes its lookback window: nothing doubles.
+        writer.execute("SELECT refresh_report_gaps(INTERVAL '1 day')")
+    stored = analyst.execute("SELECT point_id FROM report_gaps_stored").fetchall()
+    assert ("dash-kyiv-2",) in stored, "yesterday's gap is read from the stored table"
+    assert _gaps(analyst, silences) == raw
+
+
+@pytest.mark.timescaledb
+def test_silences_answer_the_same_once_stored_on_timescaledb(tsdb: Conn) -> None:
+    silences = next(q for q in QUERIES if q.question.startswith("Silences: gaps"))
+    with dashboard_db.acting_as(tsdb, ANALYST):
+        raw = _gaps(tsdb, silences)
+    with dashboard_db.acting_as(tsdb, "nezlam_writer"):
+        tsdb.execute("SELECT refresh_report_gaps()")
+    with dashboard_db.acting_as(tsdb, ANALYST):
+        assert _gaps(tsdb, silences) == raw

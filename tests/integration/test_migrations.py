@@ -153,3 +153,30 @@ def test_writer_batch_insert_is_idempotent(scratch_dsn: str, admin: Conn) -> Non
         )
     count = admin.execute("SELECT count(*) FROM telemetry WHERE point_id = 'w1'").fetchone()
     assert count == (2,)
+
+
+def test_current_state_keeps_the_latest_row_whatever_the_arrival_order(
+    scratch_dsn: str, admin: Conn
+) -> None:
+    with _connect_as(scratch_dsn, "nezlam_writer") as writer:
+        # The newest report first, then a late one: the state keeps the newest.
+        writer.execute(_TELEMETRY_BATCH, [["cs1", "cs1"],
+                                          ["2026-02-02 10:05+00", "2026-02-02 10:00+00"],
+                                          ["open", "closed"], ["grid", "none"], [False, False],
+                                          [50.0, 40.0], [True, True], [True, True],
+                                          [20.0, 20.0], [3, 4]])
+        # A resolution arriving before the firing event of the same moment still wins.
+        for status in ("resolved", "firing"):
+            writer.execute(
+                "INSERT INTO alert_events (fingerprint, ts, status, alertname, severity,"
+                " point_id, summary) VALUES ('cs-f', '2026-02-02 10:00+00', %s, 'fuel_low',"
+                " 'warning', 'cs1', 'fuel low')", [status])
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            writer.execute("UPDATE telemetry_now SET ts = now()")
+    assert admin.execute(
+        "SELECT ts, status, headcount FROM telemetry_now WHERE point_id = 'cs1'"
+    ).fetchall() == [(datetime(2026, 2, 2, 10, 5, tzinfo=UTC), "open", 3)]
+    assert admin.execute(
+        "SELECT status FROM alert_state WHERE fingerprint = 'cs-f'").fetchall() == [("resolved",)]
+    assert admin.execute(
+        "SELECT count(*) FROM alerts_active WHERE fingerprint = 'cs-f'").fetchall() == [(0,)]
