@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 from aiokafka import TopicPartition
 
@@ -229,12 +230,27 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
                              "AND ts >= %s AND ts <= %s", [point_ids, start, end])[0][0]
                 for table in tables}
 
-    # Killed once it has written some of the run and before it has written all of it: the
-    # batches in flight are neither lost nor written twice.
+    # Killed while it holds messages it could not write: the telemetry table is locked, so a
+    # worker that committed before writing would lose them (its commit moves on meanwhile).
     wait_for("the worker writing the simulated telemetry", lambda: counts()["telemetry"] > 0,
              timeout=120)
-    worker.stop(signal.SIGKILL)
+    telemetry_parts = list(end_offsets(settings, [TELEMETRY]))
+    with psycopg.connect(admin_dsn) as lock:
+        lock.execute("LOCK TABLE telemetry IN EXCLUSIVE MODE")  # reads go on, writes wait
+        written = counts()["telemetry"]
+        # (+ 1: the probe report written before the run)
+        held = wait_for("the worker holding reports it cannot write", lambda: (
+            n if (n := _consumed(worker, TELEMETRY)) > written + 1 else None), timeout=60)
+        before = sum(committed(settings, worker.group, telemetry_parts).values())
+        # A worker that commits before it writes would commit within a commit interval or two.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and sum(
+                committed(settings, worker.group, telemetry_parts).values()) == before:
+            time.sleep(0.5)
+        worker.stop(signal.SIGKILL)
+        lock.rollback()
     at_kill = counts()
+    assert at_kill["telemetry"] == written < held - 1, (written, held)
     worker.start()
     assert simulator.wait(timeout=300) == 0
     sent = orjson.loads(summary.read_bytes())
@@ -259,6 +275,12 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
     assert worker.alive()
     assert query(admin_dsn, "SELECT count(*) FROM fuel_forecast WHERE point_id = ANY(%s) "
                  "AND ts >= %s AND ts <= %s", [point_ids, start, end])[0][0] > 0
+
+
+def _consumed(worker: Worker, topic: str) -> float:
+    """The messages of ``topic`` the worker has taken into batches so far."""
+    return sum(value for labels, value in worker.counter("nezlam_ingest_messages_in")
+               if labels.get("topic") == topic)
 
 
 def test_a_generator_running_dry_fires_escalates_and_resolves_after_a_refuel(
