@@ -5,7 +5,9 @@ view: litres to fill, hours to empty, coordinates), builds one oblast's dispatch
 (:mod:`streams.domain.dispatch`), solves it with VROOM and OR-Tools (the better plan kept) within
 ``NEZLAM_DISPATCH_TIME_LIMIT_SECONDS``, prints the plan and, with ``--write``, appends it to
 ``dispatch_plans`` / ``dispatch_stops`` / ``dispatch_unreached`` (migration 010), which the
-Grafana fuel dashboard shows. ``--every MINUTES`` recomputes on a schedule.
+Grafana fuel dashboard shows and the workers' fuel alerts read (:mod:`.plan_feed`); before
+that it records the planned stops a refuel has closed (:mod:`.deliveries`). ``--every
+MINUTES`` recomputes on a schedule (the stack's planner process).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from rich.table import Table
 from streams.config import Settings, get_settings
 from streams.domain.dispatch import Depot, Instance, Need, Place, Plan, Travel, Truck
 from streams.domain.dispatch_best import solve
+from streams.logistics.deliveries import record_deliveries
 from streams.logistics.refuel_plan import RefuelRow, fetch_plan
 
 FORMATS = ("table", "csv", "json", "geojson")
@@ -347,6 +350,12 @@ def dispatch_plan(oblasts: tuple[str, ...], fmt: str, write_db: bool,
     names = [depots.oblast(o)[0] for o in oblasts] or list(depots.oblasts)
     while True:
         with psycopg.connect(settings.database_url) as conn:
+            if write_db or every_minutes is not None:
+                # Stops a refuel has closed since the last plan are delivered, not re-planned.
+                for d in record_deliveries(conn):
+                    seen = "" if d.litres_seen is None else f", {d.litres_seen:.0f} l seen"
+                    click.echo(f"delivered: {d.point_id} by {d.truck_id} ({d.depot}) at "
+                               f"{d.delivered_at.isoformat(timespec='minutes')}{seen}", err=True)
             for name in names:
                 dispatch = compute(conn, name, settings, depots)
                 if write_db or every_minutes is not None:

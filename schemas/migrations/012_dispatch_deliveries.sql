@@ -1,0 +1,19 @@
+-- Stops closed by what the telemetry saw (docs/oncall.md "A refuel closes the stop"): when a
+-- point with a planned stop shows a refuel in its fuel forecast, the planner records the stop
+-- as delivered, with the litres the readings rose by. Append-only like the plans (009's default
+-- privileges: the planner gets SELECT and INSERT). Same SQL in both modes.
+
+CREATE TABLE dispatch_deliveries (
+    point_id     text NOT NULL,
+    delivered_at timestamptz NOT NULL,  -- the forecast that saw the refuel
+    oblast       text NOT NULL,
+    planned_at   timestamptz NOT NULL,  -- the plan whose stop it closed
+    truck_id     text NOT NULL,
+    depot        text NOT NULL,
+    planned_litres double precision NOT NULL,
+    litres_seen  double precision NULL,  -- the rise of the fuel level; NULL: no level before it
+    status       text NOT NULL DEFAULT 'delivered' CHECK (status IN ('delivered')),
+    PRIMARY KEY (point_id, delivered_at)
+);
+COMMENT ON TABLE dispatch_deliveries IS
+    'Planned stops closed by a refuel seen in the telemetry: truck, plan, litres planned and seen.';
