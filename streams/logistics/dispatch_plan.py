@@ -35,6 +35,7 @@ from streams.config import Settings, get_settings
 from streams.domain.dispatch import Depot, Instance, Need, Place, Plan, Travel, Truck
 from streams.domain.dispatch_best import solve
 from streams.logistics.deliveries import record_deliveries
+from streams.logistics.on_call import CallIn, advise, with_advice
 from streams.logistics.refuel_plan import RefuelRow, fetch_plan
 
 FORMATS = ("table", "csv", "json", "geojson")
@@ -58,12 +59,21 @@ class _Truck(_Strict):
     shift_hours: float = Field(gt=0, le=24)
 
 
+class _OnCall(_Strict):
+    id: str = Field(min_length=1)
+    label: str = Field("on-call driver", min_length=1)
+    capacity_l: float = Field(gt=0)
+    call_in_minutes: float = Field(60.0, ge=0)
+    shift_hours: float = Field(gt=0, le=24)
+
+
 class _Depot(_Strict):
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     trucks: list[_Truck]
+    on_call: list[_OnCall] = Field(default_factory=list)
 
 
 class _Oblast(_Strict):
@@ -95,6 +105,7 @@ class DepotsFile(_Strict):
     def _unique_ids(cls, oblasts: dict[str, _Oblast]) -> dict[str, _Oblast]:
         depots = [d.id for o in oblasts.values() for d in o.depots]
         trucks = [t.id for o in oblasts.values() for d in o.depots for t in d.trucks]
+        trucks += [c.id for o in oblasts.values() for d in o.depots for c in d.on_call]
         for kind, ids in (("depot", depots), ("truck", trucks)):
             twice = sorted({i for i in ids if ids.count(i) > 1})
             if twice:
@@ -148,9 +159,11 @@ def shift_window(start: str, hours: float, now: datetime, zone: ZoneInfo) -> tup
 
 def build_instance(
     depots: DepotsFile, oblast: str, rows: Iterable[RefuelRow], now: datetime, settings: Settings,
+    *, on_call: bool = False,
 ) -> Instance:
     """One oblast's problem: its generators that run dry within the horizon, its depots and
-    its trucks' shifts as they stand at ``now``."""
+    its trucks' shifts as they stand at ``now``; with ``on_call``, its on-call drivers too,
+    each from when it could leave once called in now."""
     _, entry = depots.oblast(oblast)
     zone = ZoneInfo(depots.timezone)
     needs = [
@@ -167,6 +180,10 @@ def build_instance(
         Truck(t.id, d.id, t.capacity_l, *shift_window(t.shift_start, t.shift_hours, now, zone))
         for d in entry.depots for t in d.trucks
     ]
+    if on_call:
+        trucks += [Truck(c.id, d.id, c.capacity_l, c.call_in_minutes / 60,
+                         c.call_in_minutes / 60 + c.shift_hours)
+                   for d in entry.depots for c in d.on_call]
     return Instance(
         needs, [Depot(d.id, d.name, Place(d.lat, d.lon)) for d in entry.depots], trucks,
         Travel(depots.travel.detour_factor, depots.travel.average_speed_kmh,
@@ -183,6 +200,7 @@ class DispatchPlan:
     instance: Instance
     plan: Plan
     zone: ZoneInfo  # the depots file's: the times logistics read
+    call_in: CallIn | None = None  # on-call drivers who would save points, if any
 
     def at(self, hours: float) -> datetime:
         """The moment ``hours`` after the plan was computed."""
@@ -208,11 +226,20 @@ def compute(
     """Solve ``oblast``'s dispatch problem from the current forecasts (``depots``: the depots
     file already read, else it is read from ``NEZLAM_DEPOTS_FILE``)."""
     depots = depots or load_depots(settings.depots_file)
-    name, _ = depots.oblast(oblast)
+    name, entry = depots.oblast(oblast)
     now = datetime.now(UTC)
-    instance = build_instance(depots, name, fetch_plan(conn, oblast=name), now, settings)
-    return DispatchPlan(name, now, instance, solve(instance, settings.dispatch_time_limit_seconds),
-                        ZoneInfo(depots.timezone))
+    rows = fetch_plan(conn, oblast=name)
+    instance = build_instance(depots, name, rows, now, settings)
+    plan = solve(instance, settings.dispatch_time_limit_seconds)
+    labels = {c.id: c.label for d in entry.depots for c in d.on_call}
+    advice = None
+    if plan.unreached and labels:
+        # Solved again with the on-call drivers: only to say what calling them in would save.
+        extended = build_instance(depots, name, rows, now, settings, on_call=True)
+        advice = advise(plan, solve(extended, settings.dispatch_time_limit_seconds), extended,
+                        labels)
+    return DispatchPlan(name, now, instance, with_advice(plan, advice),
+                        ZoneInfo(depots.timezone), advice)
 
 
 def write(conn: psycopg.Connection[Any], dispatch: DispatchPlan) -> None:
@@ -221,9 +248,12 @@ def write(conn: psycopg.Connection[Any], dispatch: DispatchPlan) -> None:
     with conn.transaction():
         conn.execute(
             "INSERT INTO dispatch_plans (oblast, computed_at, solve_seconds, points_reached, "
-            "points_unreached, litres, km) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            "points_unreached, litres, km, call_in, points_saved_by_call_in)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [dispatch.oblast, dispatch.computed_at, plan.solve_seconds, plan.reached,
-             len(plan.unreached), plan.litres, plan.km])
+             len(plan.unreached), plan.litres, plan.km,
+             None if dispatch.call_in is None else dispatch.call_in.say(),
+             None if dispatch.call_in is None else dispatch.call_in.points_saved])
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO dispatch_stops (oblast, computed_at, truck_id, depot, stop_order, "
@@ -295,6 +325,8 @@ def render(dispatch: DispatchPlan, fmt: str, out: IO[str]) -> None:
     if fmt == "json":
         out.write(orjson.dumps({"oblast": dispatch.oblast,
                                 "computed_at": dispatch.clock(dispatch.computed_at),
+                                "call_in": None if dispatch.call_in is None
+                                else dispatch.call_in.say(),
                                 "lines": rows}, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif fmt == "geojson":
         out.write(orjson.dumps(geojson(dispatch)).decode() + "\n")
@@ -322,7 +354,10 @@ def _table(dispatch: DispatchPlan, rows: Sequence[dict[str, Any]], out: IO[str])
                       _short(r["runs_dry_at"], dispatch.zone),
                       "" if r["slack_hours"] is None else str(r["slack_hours"]),
                       "" if r["km"] is None else str(r["km"]), r["note"])
-    Console(file=out, width=160).print(table)
+    console = Console(file=out, width=160)
+    console.print(table)
+    if dispatch.call_in is not None:
+        console.print(f"On call: {dispatch.call_in.say()}.")
 
 
 def _short(at: datetime | str | None, zone: ZoneInfo) -> str:
@@ -364,9 +399,10 @@ def dispatch_plan(oblasts: tuple[str, ...], fmt: str, write_db: bool,
                     render(dispatch, fmt, sys.stdout)
                 else:
                     plan = dispatch.plan
+                    advice = "" if dispatch.call_in is None else f"; {dispatch.call_in.say()}"
                     click.echo(f"{dispatch.clock(dispatch.computed_at)} {name}: {plan.reached} "
                                f"reached, {len(plan.unreached)} not "
-                               f"({plan.solve_seconds:.1f} s)", err=True)
+                               f"({plan.solve_seconds:.1f} s){advice}", err=True)
         if every_minutes is None:
             return
         time.sleep(every_minutes * 60)

@@ -1,3 +1,4 @@
+-- Stops closed by a refuel seen in the telemetry, and what calling in on-call drivers would save.
 -- Stops closed by what the telemetry saw (docs/oncall.md "A refuel closes the stop"): when a
 -- point with a planned stop shows a refuel in its fuel forecast, the planner records the stop
 -- as delivered, with the litres the readings rose by. Append-only like the plans (009's default
@@ -17,3 +18,10 @@ CREATE TABLE dispatch_deliveries (
 );
 COMMENT ON TABLE dispatch_deliveries IS
     'Planned stops closed by a refuel seen in the telemetry: truck, plan, litres planned and seen.';
+
+-- What calling in the depots' on-call drivers would save (docs/oncall.md "Drivers on call"):
+-- "call in the night driver at Depot X (VN-1n) to save 4 points"; NULL: it would save none.
+ALTER TABLE dispatch_plans ADD COLUMN call_in text NULL;
+ALTER TABLE dispatch_plans ADD COLUMN points_saved_by_call_in integer NULL;
+COMMENT ON COLUMN dispatch_plans.call_in IS
+    'On-call drivers whom calling in would reach points this plan cannot, in words.';
