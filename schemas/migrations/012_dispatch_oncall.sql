@@ -25,3 +25,13 @@ ALTER TABLE dispatch_plans ADD COLUMN call_in text NULL;
 ALTER TABLE dispatch_plans ADD COLUMN points_saved_by_call_in integer NULL;
 COMMENT ON COLUMN dispatch_plans.call_in IS
     'On-call drivers whom calling in would reach points this plan cannot, in words.';
+
+-- On-call drivers the dispatcher called in (`nezlam dispatch-plan --call-in DRIVER`): the plans
+-- of the next day use each from its call_in_minutes after called_at, for its shift_hours.
+CREATE TABLE dispatch_call_ins (
+    truck_id  text NOT NULL,
+    oblast    text NOT NULL,
+    called_at timestamptz NOT NULL,
+    PRIMARY KEY (truck_id, called_at)
+);
+COMMENT ON TABLE dispatch_call_ins IS 'On-call drivers called in, and when.';

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,11 +159,13 @@ def shift_window(start: str, hours: float, now: datetime, zone: ZoneInfo) -> tup
 
 def build_instance(
     depots: DepotsFile, oblast: str, rows: Iterable[RefuelRow], now: datetime, settings: Settings,
-    *, on_call: bool = False,
+    *, on_call: bool = False, called_in: Mapping[str, datetime] | None = None,
 ) -> Instance:
     """One oblast's problem: its generators that run dry within the horizon, its depots and
-    its trucks' shifts as they stand at ``now``; with ``on_call``, its on-call drivers too,
-    each from when it could leave once called in now."""
+    its trucks' shifts as they stand at ``now``. The on-call drivers ``called_in`` (id -> when)
+    drive from ``call_in_minutes`` after that, for their ``shift_hours``; with ``on_call``, the
+    others too, as if called in now."""
+    called_in = called_in or {}
     _, entry = depots.oblast(oblast)
     zone = ZoneInfo(depots.timezone)
     needs = [
@@ -180,10 +182,14 @@ def build_instance(
         Truck(t.id, d.id, t.capacity_l, *shift_window(t.shift_start, t.shift_hours, now, zone))
         for d in entry.depots for t in d.trucks
     ]
-    if on_call:
-        trucks += [Truck(c.id, d.id, c.capacity_l, c.call_in_minutes / 60,
-                         c.call_in_minutes / 60 + c.shift_hours)
-                   for d in entry.depots for c in d.on_call]
+    for d in entry.depots:
+        for c in d.on_call:
+            called = called_in.get(c.id, now if on_call else None)
+            if called is None:
+                continue
+            leaves = (called - now).total_seconds() / 3600 + c.call_in_minutes / 60
+            if leaves + c.shift_hours > 0:  # a called-in shift that is over is no truck
+                trucks.append(Truck(c.id, d.id, c.capacity_l, leaves, leaves + c.shift_hours))
     return Instance(
         needs, [Depot(d.id, d.name, Place(d.lat, d.lon)) for d in entry.depots], trucks,
         Travel(depots.travel.detour_factor, depots.travel.average_speed_kmh,
@@ -229,17 +235,43 @@ def compute(
     name, entry = depots.oblast(oblast)
     now = datetime.now(UTC)
     rows = fetch_plan(conn, oblast=name)
-    instance = build_instance(depots, name, rows, now, settings)
+    called = called_in(conn, now)
+    instance = build_instance(depots, name, rows, now, settings, called_in=called)
     plan = solve(instance, settings.dispatch_time_limit_seconds)
-    labels = {c.id: c.label for d in entry.depots for c in d.on_call}
+    labels = {c.id: c.label for d in entry.depots for c in d.on_call if c.id not in called}
     advice = None
     if plan.unreached and labels:
         # Solved again with the on-call drivers: only to say what calling them in would save.
-        extended = build_instance(depots, name, rows, now, settings, on_call=True)
+        extended = build_instance(depots, name, rows, now, settings, on_call=True,
+                                  called_in=called)
         advice = advise(plan, solve(extended, settings.dispatch_time_limit_seconds), extended,
                         labels)
     return DispatchPlan(name, now, instance, with_advice(plan, advice),
                         ZoneInfo(depots.timezone), advice)
+
+
+def called_in(conn: psycopg.Connection[Any], now: datetime) -> dict[str, datetime]:
+    """The on-call drivers called in within the last day: driver id -> when (the latest)."""
+    rows = conn.execute(
+        "SELECT truck_id, max(called_at) FROM dispatch_call_ins"
+        " WHERE called_at > %s - interval '1 day' GROUP BY truck_id", [now]).fetchall()
+    return {truck: at for truck, at in rows}
+
+
+def call_in(conn: psycopg.Connection[Any], depots: DepotsFile, driver: str) -> str:
+    """Record that ``driver`` (an on-call driver of the depots file) was called in now; returns
+    it in words. The next plans use the driver from ``call_in_minutes`` after now."""
+    for oblast, entry in depots.oblasts.items():
+        for d in entry.depots:
+            for c in d.on_call:
+                if c.id == driver:
+                    conn.execute("INSERT INTO dispatch_call_ins (truck_id, oblast, called_at)"
+                                 " VALUES (%s, %s, now())", [driver, oblast])
+                    return (f"{c.label} {c.id} at {d.name} called in: on the road in "
+                            f"{c.call_in_minutes:g} min, for {c.shift_hours:g} h")
+    known = [c.id for e in depots.oblasts.values() for d in e.depots for c in d.on_call]
+    raise click.ClickException(f"no on-call driver {driver!r} in the depots file; known: "
+                               f"{', '.join(known) or 'none'}")
 
 
 def write(conn: psycopg.Connection[Any], dispatch: DispatchPlan) -> None:
@@ -377,11 +409,18 @@ def _short(at: datetime | str | None, zone: ZoneInfo) -> str:
               help="Also append the plan to the database (the Grafana fuel dashboard shows it).")
 @click.option("--every", "every_minutes", type=float, default=None,
               help="Recompute (and write) every this many minutes until stopped.")
+@click.option("--call-in", "driver", default=None, metavar="DRIVER",
+              help="Record that this on-call driver (depots file) was called in, and exit: "
+                   "the next plans use the driver.")
 def dispatch_plan(oblasts: tuple[str, ...], fmt: str, write_db: bool,
-                  every_minutes: float | None) -> None:
+                  every_minutes: float | None, driver: str | None) -> None:
     """Truck runs per oblast: who gets fuel, from which depot, in which order."""
     settings = get_settings()
     depots = load_depots(settings.depots_file)
+    if driver is not None:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            click.echo(call_in(conn, depots, driver))
+        return
     names = [depots.oblast(o)[0] for o in oblasts] or list(depots.oblasts)
     while True:
         with psycopg.connect(settings.database_url) as conn:

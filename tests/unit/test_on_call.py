@@ -74,3 +74,20 @@ def test_an_on_call_driver_needs_an_id_no_truck_has(tmp_path: Path) -> None:
 def test_the_shipped_depots_file_declares_night_drivers() -> None:
     depots = load_depots(Settings().depots_file)
     assert all(any(d.on_call for d in o.depots) for o in depots.oblasts.values())
+
+
+def test_a_called_in_driver_is_a_truck_of_the_plan_from_when_it_can_leave(
+        depots_path: Path) -> None:
+    depots = load_depots(depots_path)
+    rows = [row(f"P{i}", 50.0 + 0.09 * i, 5.0) for i in range(1, 5)]
+    half_an_hour_ago = datetime(2026, 12, 1, 18, 30, tzinfo=UTC)
+    instance = build_instance(depots, "Тестова", rows, NOW, Settings(),
+                              called_in={"D-1n": half_an_hour_ago})
+    driver = next(t for t in instance.trucks if t.truck_id == "D-1n")
+    assert (driver.shift_start_h, driver.shift_end_h) == (0.5, 8.5)  # 60 min after the call
+    plan = dispatch_best.solve(instance, 1.0)
+    assert plan.reached == 4 and violations(plan, instance) == []
+    # A call-in whose shift is over is no truck.
+    yesterday = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+    assert all(t.truck_id != "D-1n" for t in build_instance(
+        depots, "Тестова", rows, NOW, Settings(), called_in={"D-1n": yesterday}).trucks)
