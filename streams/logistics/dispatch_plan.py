@@ -16,7 +16,7 @@ import csv
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -34,6 +34,8 @@ from rich.table import Table
 from streams.config import Settings, get_settings
 from streams.domain.dispatch import Depot, Instance, Need, Place, Plan, Travel, Truck
 from streams.domain.dispatch_best import solve
+from streams.logistics.commitments import Commitment, apply, keep, names, read_commitments
+from streams.logistics.commitments import places as committed_places
 from streams.logistics.deliveries import record_deliveries
 from streams.logistics.on_call import CallIn, advise, with_advice
 from streams.logistics.refuel_plan import RefuelRow, fetch_plan
@@ -207,6 +209,8 @@ class DispatchPlan:
     plan: Plan
     zone: ZoneInfo  # the depots file's: the times logistics read
     call_in: CallIn | None = None  # on-call drivers who would save points, if any
+    # The trucks out on runs the plan keeps (their stops are not in instance.needs).
+    committed: Mapping[str, Commitment] = field(default_factory=dict)
 
     def at(self, hours: float) -> datetime:
         """The moment ``hours`` after the plan was computed."""
@@ -214,7 +218,7 @@ class DispatchPlan:
 
     def point_names(self) -> dict[str, str]:
         """point_id -> the point's name."""
-        return {n.point_id: n.name for n in self.instance.needs}
+        return {**names(self.committed), **{n.point_id: n.name for n in self.instance.needs}}
 
     def depot_names(self) -> dict[str, str]:
         """depot_id -> the depot's name."""
@@ -237,17 +241,21 @@ def compute(
     rows = fetch_plan(conn, oblast=name)
     called = called_in(conn, now)
     instance = build_instance(depots, name, rows, now, settings, called_in=called)
-    plan = solve(instance, settings.dispatch_time_limit_seconds)
+    # Trucks already out keep their runs and are planned on from their last committed stop.
+    committed = read_commitments(conn, name, now, instance.travel)
+    planned = apply(instance, committed, now)
+    plan = solve(planned, settings.dispatch_time_limit_seconds)
     labels = {c.id: c.label for d in entry.depots for c in d.on_call if c.id not in called}
     advice = None
     if plan.unreached and labels:
         # Solved again with the on-call drivers: only to say what calling them in would save.
-        extended = build_instance(depots, name, rows, now, settings, on_call=True,
-                                  called_in=called)
+        extended = apply(build_instance(depots, name, rows, now, settings, on_call=True,
+                                        called_in=called), committed, now)
         advice = advise(plan, solve(extended, settings.dispatch_time_limit_seconds), extended,
                         labels)
-    return DispatchPlan(name, now, instance, with_advice(plan, advice),
-                        ZoneInfo(depots.timezone), advice)
+    return DispatchPlan(name, now, instance,
+                        keep(with_advice(plan, advice), planned, instance, committed, now),
+                        ZoneInfo(depots.timezone), advice, committed)
 
 
 def called_in(conn: psycopg.Connection[Any], now: datetime) -> dict[str, datetime]:
@@ -332,7 +340,8 @@ def records(dispatch: DispatchPlan) -> list[dict[str, Any]]:
 def geojson(dispatch: DispatchPlan) -> dict[str, Any]:
     """A FeatureCollection: each truck's run as a line (depot, stops, depot), each stop and
     each unreached point as a point."""
-    places = {n.point_id: n.place for n in dispatch.instance.needs}
+    places: dict[str, Place | None] = {**committed_places(dispatch.committed),
+                                       **{n.point_id: n.place for n in dispatch.instance.needs}}
     features: list[dict[str, Any]] = []
     for r in dispatch.plan.routes:
         depot = dispatch.instance.depot(r.truck.depot_id).place

@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -29,7 +30,19 @@ from tests.integration.worker_process import Worker, produce, query, wait_for
 
 pytestmark = pytest.mark.integration
 
-OBLAST = "Вінницька область"  # depot VN-1 at 49.233, 28.468 in the shipped depots file
+# An oblast of this run's own (earlier runs' points and plans stay in the database), with one
+# depot whose two trucks cover the whole day.
+DEPOTS = """
+version: 1
+timezone: Europe/Kyiv
+travel: {{detour_factor: 1.35, average_speed_kmh: 45, stop_minutes: 20}}
+oblasts:
+  {oblast}:
+    depots:
+      - {{id: IT-1, name: Тестова нафтобаза, lat: 49.233, lon: 28.468, trucks: [
+          {{id: IT-1a, capacity_l: 8000, shift_start: "00:00", shift_hours: 12}},
+          {{id: IT-1b, capacity_l: 8000, shift_start: "12:00", shift_hours: 12}}]}}
+"""
 BURN_LPH = 10.0
 HISTORY_HOURS = 4
 
@@ -73,14 +86,18 @@ def _alertmanager(point: str) -> list[dict[str, Any]]:
 
 def test_alerts_carry_the_plan_and_a_refuel_closes_the_stop(
     planning_worker: Worker, settings: Settings, admin_dsn: str, run_id: str,
+    tmp_path: Path,
 ) -> None:
     reach, late = f"IT-{run_id}-reach", f"IT-{run_id}-late"
+    oblast = f"Тест-{run_id} область"
+    depots = tmp_path / "depots.yaml"
+    depots.write_text(DEPOTS.format(oblast=oblast), encoding="utf-8")
     # reach: 3 km from the depot, 4 h of fuel left at the end of its history (fuel_critical
     # below 6 h); late: 0.5 h left, inside the plan's safety margin, so no truck can make it.
     start_level = {reach: 80.0, late: 45.0}
     produce(settings, [
-        (REGISTRY, reach, registry_record(reach, oblast=OBLAST, lat=49.25, lon=28.50)),
-        (REGISTRY, late, registry_record(late, oblast=OBLAST, lat=49.40, lon=28.70)),
+        (REGISTRY, reach, registry_record(reach, oblast=oblast, lat=49.25, lon=28.50)),
+        (REGISTRY, late, registry_record(late, oblast=oblast, lat=49.40, lon=28.70)),
     ])
     t_end = time.time() - 60
     t0 = t_end - HISTORY_HOURS * 3600
@@ -99,9 +116,10 @@ def test_alerts_carry_the_plan_and_a_refuel_closes_the_stop(
                for _, a in _events(admin_dsn, p, "fuel_critical"))
 
     # The planner: the current forecasts -> the plan, written where the worker reads it.
-    config = settings.model_copy(update={"dispatch_time_limit_seconds": 2.0})
+    config = settings.model_copy(update={"dispatch_time_limit_seconds": 2.0,
+                                         "depots_file": depots})
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        dispatch = compute(conn, "Вінницька", config)
+        dispatch = compute(conn, oblast, config)
         write(conn, dispatch)
     stops = {s.point_id: (r.truck.truck_id, s) for r in dispatch.plan.routes for s in r.stops}
     unreached = {u.point_id: u.reason for u in dispatch.plan.unreached}

@@ -91,3 +91,32 @@ def test_a_called_in_driver_is_a_truck_of_the_plan_from_when_it_can_leave(
     yesterday = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
     assert all(t.truck_id != "D-1n" for t in build_instance(
         depots, "Тестова", rows, NOW, Settings(), called_in={"D-1n": yesterday}).trucks)
+
+
+def test_a_truck_out_on_its_run_is_planned_on_from_its_last_committed_stop(
+        depots_path: Path) -> None:
+    from datetime import timedelta
+
+    from streams.domain.dispatch import Place
+    from streams.logistics.commitments import Commitment, CommittedStop, apply, keep
+
+    depots = load_depots(depots_path)
+    rows = [row(f"P{i}", 50.0 + 0.09 * i, 5.0) for i in range(1, 5)]
+    instance = build_instance(depots, "Тестова", rows, NOW, Settings(),
+                              called_in={"D-1n": NOW - timedelta(hours=2)})
+    # D-1n left an hour ago for P4 (40 km north) with 180 l for it; it gets there in 10 min.
+    p4 = CommittedStop("P4", "Point P4", Place(50.36, 30.0), 180.0, NOW + timedelta(minutes=10),
+                       NOW + timedelta(hours=4), NOW + timedelta(hours=5), 40.0)
+    committed = {"D-1n": Commitment("D-1n", (p4,), 180.0, NOW - timedelta(minutes=50))}
+    planned = apply(instance, committed, NOW)
+    driver = next(t for t in planned.trucks if t.truck_id == "D-1n")
+    assert driver.start == p4.place and driver.capacity_l == 5000 - 180
+    assert driver.shift_start_h == pytest.approx(10 / 60)  # when the stop is done (no stop time)
+    assert "P4" not in {n.point_id for n in planned.needs}
+    solved = dispatch_best.solve(planned, 1.0)
+    assert violations(solved, planned) == []
+    plan = keep(solved, planned, instance, committed, NOW)
+    run = next(r for r in plan.routes if r.truck.truck_id == "D-1n")
+    assert run.stops[0].point_id == "P4" and run.truck.start is None
+    assert run.leaves_h == pytest.approx(-50 / 60)
+    assert sorted(s.point_id for r in plan.routes for s in r.stops) == ["P1", "P2", "P3", "P4"]
