@@ -117,19 +117,22 @@ def keep(plan: Plan, planned: Instance, original: Instance,
     if not committed:
         return plan
     trucks = {t.truck_id: t for t in original.trucks}
-    new = {r.truck.truck_id: r for r in plan.routes}
-    routes: list[Route] = [r for r in plan.routes if r.truck.truck_id not in committed]
+    planned_trucks = {t.truck_id: t for t in planned.trucks}
+    first: dict[str, Route] = {}
+    for r in plan.routes:  # a truck's first run continues its committed one; a reload follows
+        first.setdefault(r.truck.truck_id, r)
+    routes: list[Route] = []
     for truck_id, c in committed.items():
         if truck_id not in trucks:
             continue  # no longer in the depots file
         ahead = tuple(Stop(s.point_id, hours(s.arrives_at, now), s.litres,
                            hours(s.deadline, now), hours(s.runs_dry_at, now), s.km_from_previous,
                            s.litres) for s in c.stops)
-        onward = new.get(truck_id) or route(planned, next(
-            t for t in planned.trucks if t.truck_id == truck_id), [])
-        routes.append(Route(trucks[truck_id], hours(c.left_at, now),
-                            ahead + onward.stops, onward.back_h,
-                            sum(s.km_from_previous for s in ahead) + onward.km))
+        onward = first.get(truck_id) or route(planned, planned_trucks[truck_id], [])
+        routes.append(Route(trucks[truck_id], hours(c.left_at, now), ahead + onward.stops,
+                            onward.back_h, sum(s.km_from_previous for s in ahead) + onward.km))
+    routes += [r for r in plan.routes
+               if r.truck.truck_id not in committed or first[r.truck.truck_id] is not r]
     return replace(plan, routes=tuple(routes))
 
 

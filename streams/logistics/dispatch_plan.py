@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,13 +32,14 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.config import Settings, get_settings
-from streams.domain.dispatch import Depot, Instance, Need, Place, Plan, Travel, Truck
+from streams.domain.dispatch import Depot, Instance, Need, Place, Plan, Route, Stop, Travel, Truck
 from streams.domain.dispatch_best import solve
 from streams.logistics.commitments import Commitment, apply, keep, names, read_commitments
 from streams.logistics.commitments import places as committed_places
 from streams.logistics.deliveries import record_deliveries
 from streams.logistics.on_call import CallIn, advise, with_advice
 from streams.logistics.refuel_plan import RefuelRow, fetch_plan
+from streams.logistics.reload import with_reloads
 
 FORMATS = ("table", "csv", "json", "geojson")
 
@@ -245,6 +246,8 @@ def compute(
     committed = read_commitments(conn, name, now, instance.travel)
     planned = apply(instance, committed, now)
     plan = solve(planned, settings.dispatch_time_limit_seconds)
+    # Trucks back before their shift ends reload and run again where that reaches more.
+    plan = with_reloads(plan, planned, instance, solve, settings.dispatch_time_limit_seconds / 2)
     labels = {c.id: c.label for d in entry.depots for c in d.on_call if c.id not in called}
     advice = None
     if plan.unreached and labels:
@@ -256,6 +259,16 @@ def compute(
     return DispatchPlan(name, now, instance,
                         keep(with_advice(plan, advice), planned, instance, committed, now),
                         ZoneInfo(depots.timezone), advice, committed)
+
+
+def numbered(plan: Plan) -> Iterator[tuple[Route, int, Stop]]:
+    """Each stop with its route and its number in its truck's day (a reloaded truck's second
+    run numbers on from its first)."""
+    counts: dict[str, int] = {}
+    for r in plan.routes:
+        for s in r.stops:
+            counts[r.truck.truck_id] = counts.get(r.truck.truck_id, 0) + 1
+            yield r, counts[r.truck.truck_id], s
 
 
 def called_in(conn: psycopg.Connection[Any], now: datetime) -> dict[str, datetime]:
@@ -303,7 +316,7 @@ def write(conn: psycopg.Connection[Any], dispatch: DispatchPlan) -> None:
                   depot_names[r.truck.depot_id], order, s.point_id, names[s.point_id], s.litres,
                   dispatch.at(s.arrive_h), dispatch.at(s.deadline_h), dispatch.at(s.runs_dry_h),
                   s.slack_h, s.km_from_previous)
-                 for r in plan.routes for order, s in enumerate(r.stops, start=1)])
+                 for r, order, s in numbered(plan)])
             cur.executemany(
                 "INSERT INTO dispatch_unreached (oblast, computed_at, point_id, point_name, "
                 "runs_dry_at, reason) VALUES (%s, %s, %s, %s, %s, %s)",
@@ -324,16 +337,15 @@ def records(dispatch: DispatchPlan) -> list[dict[str, Any]]:
          "note": f"NOT REACHED: {u.reason}"}
         for u in dispatch.plan.unreached
     ]
-    for r in dispatch.plan.routes:
-        for order, s in enumerate(r.stops, start=1):
-            out.append({
-                "truck": r.truck.truck_id, "depot": depot_names[r.truck.depot_id],
-                "stop": order, "point_id": s.point_id, "name": names[s.point_id],
-                "litres": round(s.litres), "arrives_at": dispatch.clock(dispatch.at(s.arrive_h)),
-                "runs_dry_at": dispatch.clock(dispatch.at(s.runs_dry_h)),
-                "slack_hours": round(s.slack_h, 1), "km": round(s.km_from_previous, 1),
-                "note": "",
-            })
+    for r, order, s in numbered(dispatch.plan):
+        out.append({
+            "truck": r.truck.truck_id, "depot": depot_names[r.truck.depot_id],
+            "stop": order, "point_id": s.point_id, "name": names[s.point_id],
+            "litres": round(s.litres), "arrives_at": dispatch.clock(dispatch.at(s.arrive_h)),
+            "runs_dry_at": dispatch.clock(dispatch.at(s.runs_dry_h)),
+            "slack_hours": round(s.slack_h, 1), "km": round(s.km_from_previous, 1),
+            "note": "",
+        })
     return out
 
 
