@@ -120,3 +120,22 @@ def test_a_truck_out_on_its_run_is_planned_on_from_its_last_committed_stop(
     assert run.stops[0].point_id == "P4" and run.truck.start is None
     assert run.leaves_h == pytest.approx(-50 / 60)
     assert sorted(s.point_id for r in plan.routes for s in r.stops) == ["P1", "P2", "P3", "P4"]
+
+
+def test_the_refuel_plan_table_names_each_points_truck_or_none() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from streams.logistics.refuel_plan import render_table
+
+    out = StringIO()
+    render_table([row("P1", 50.1, 5.0), row("P2", 50.2, 0.5), row("P3", 50.3, 30.0)],
+                 Console(file=out, width=250), zone="Europe/Kyiv", now=NOW.timestamp(),
+                 trucks={"P1": ("D-1a", datetime(2026, 12, 1, 19, 52, tzinfo=UTC)),
+                         "P2": (None, None)})
+    lines = {line.split()[0]: line for line in out.getvalue().splitlines()
+             if line.strip().startswith("P")}
+    assert "D-1a 21:52" in lines["P1"]
+    assert "none" in lines["P2"] and "D-1a" not in lines["P2"]
+    assert "none" not in lines["P3"]
