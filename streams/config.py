@@ -310,6 +310,19 @@ class Settings(TopicNamespace):
         "counts for when the dispatch plan cannot reach every point.",
     )
 
+    dispatch_plan_refresh_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How often the worker reads each oblast's newest dispatch plan, whose "
+        "trucks its fuel alerts name (and whose unreached points raise fuel_unreachable).",
+    )
+    dispatch_plan_max_age_seconds: float = Field(
+        2700.0,
+        gt=0,
+        description="A dispatch plan older than this is not current (its planner has "
+        "stopped): fuel alerts then name no truck rather than a stale one.",
+    )
+
     # --- Local files -------------------------------------------------------------------------
     state_dir: Path = Field(
         Path(".local"),

@@ -14,7 +14,10 @@ truck could reach in time driving only there (``alone``), cut to how many of the
 fills the oblast's trucks can carry at all; ``gap`` is how far the chosen plan is from it.
 
 Targets: the chosen plan reaches at least what the better solver reaches and what the baseline
-reaches; one oblast solves in under 30 s on this machine; no plan breaks a rule.
+reaches; one oblast solves in under 30 s on this machine; no plan breaks a rule. Under each
+oblast, what calling in its depots' on-call drivers would save (the plan solved again with
+them, as ``nezlam dispatch-plan`` does when points are left unreached), and how many the chosen
+plan reaches once trucks back before their shift ends reload and run again.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ from streams.config import get_settings
 from streams.domain import dispatch_best, dispatch_solver, dispatch_vroom
 from streams.domain.dispatch import Instance, Plan, addable, greedy, quickest, violations
 from streams.logistics.dispatch_plan import build_instance, load_depots
+from streams.logistics.on_call import advise
 from streams.logistics.refuel_plan import RefuelRow
+from streams.logistics.reload import with_reloads
 from streams.simulate.registry import build_registry
 
 OBLASTS = ("Харківська область", "Київська область", "Одеська область")
@@ -53,6 +58,9 @@ class Outcome:
     plans: tuple[Plan, ...]  # or-tools, vroom, the chosen one, greedy
     broken_rules: int
     addable: tuple[int, ...]  # per plan: points left out that one more stop could serve
+    on_call: str  # what calling in the depots' on-call drivers would save, in words
+    on_call_saved: int  # points the chosen plan reaches more with them
+    reload_reached: int  # points the chosen plan reaches once trucks back early reload
 
     @property
     def chosen(self) -> Plan:
@@ -118,10 +126,21 @@ def run(points: int, seed: int, time_limit: float) -> list[Outcome]:
         baseline = Plan(baseline.method, baseline.routes, baseline.unreached,
                         time.perf_counter() - started)
         plans = (ortools, vroom, chosen, baseline)
+        # The same night with the on-call drivers available (the planner's second solve).
+        extended = build_instance(depots, oblast, blackout(oblast, points, seed), evening,
+                                  settings, on_call=True)
+        labels = {c.id: c.label for d in depots.oblast(oblast)[1].depots for c in d.on_call}
+        with_on_call = dispatch_best.solve(extended, time_limit)
+        advice = advise(chosen, with_on_call, extended, labels) if labels else None
         outcomes.append(Outcome(
             oblast, len(instance.needs), reachable_alone(instance), bound(instance), plans,
-            sum(len(violations(p, instance)) for p in plans),
-            tuple(len(addable(p, instance)) for p in plans)))
+            sum(len(violations(p, instance)) for p in plans)
+            + len(violations(with_on_call, extended)),
+            tuple(len(addable(p, instance)) for p in plans),
+            "no on-call driver would save a point" if advice is None else advice.say(),
+            0 if advice is None else advice.points_saved,
+            with_reloads(chosen, instance, instance, dispatch_best.solve,
+                         time_limit / 2).reached))
     return outcomes
 
 
@@ -137,6 +156,9 @@ def report(outcomes: list[Outcome]) -> tuple[str, bool]:
                          f"{o.reachable_alone:>6}{o.bound:>6}{o.bound - plan.reached:>5}"
                          f"{left:>8}{plan.litres:>10,.0f}{plan.litres_at_plan:>10,.0f}"
                          f"{plan.km:>8,.0f}{plan.solve_seconds:>8.1f}")
+        lines.append(f"{'':<22}on call: {o.on_call}")
+        lines.append(f"{'':<22}reloading: {o.reload_reached} points reached "
+                     f"(+{o.reload_reached - o.chosen.reached})")
         ortools, vroom, chosen, baseline = o.plans
         ok &= (chosen.reached >= max(ortools.reached, vroom.reached, baseline.reached)
                and o.broken_rules == 0 and chosen.solve_seconds < SOLVE_TARGET_SECONDS)
@@ -153,6 +175,8 @@ def _progress(message: str) -> None:
 def _as_json(outcomes: list[Outcome]) -> list[dict[str, Any]]:
     return [{"oblast": o.oblast, "points": o.points, "reachable_alone": o.reachable_alone,
              "bound": o.bound, "broken_rules": o.broken_rules,
+             "on_call": o.on_call, "points_saved_by_on_call": o.on_call_saved,
+             "reached_with_reloads": o.reload_reached,
              **{plan.method: {"reached": plan.reached, "addable": left,
                               "litres_at_arrival": round(plan.litres),
                               "litres_at_plan": round(plan.litres_at_plan),

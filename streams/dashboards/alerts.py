@@ -81,18 +81,28 @@ def _active() -> table.Panel:
         SELECT
             coalesce(({_EPISODE_START}), a.ts) AS since,
             a.severity, a.alertname, a.point_id, p.name, p.oblast, p.kind, a.summary,
+            CASE a.annotations->>'planned_truck'
+                WHEN 'none' THEN 'none: ' || (a.annotations->>'unreachable_reason')
+                ELSE concat_ws(', ', a.annotations->>'planned_truck',
+                               a.annotations->>'planned_depot',
+                               'arrives ' || (a.annotations->>'planned_arrival'),
+                               (a.annotations->>'planned_litres') || ' l')
+            END AS truck,
             a.ts AS last_event
         FROM alerts_active AS a
         JOIN points AS p USING (point_id)
         WHERE {POINT_FILTER}
         ORDER BY CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, since
         """,
-        columns=("since", "severity", "alertname", "point_id", "name", "oblast", "summary"),
+        columns=("since", "severity", "alertname", "point_id", "name", "oblast", "summary",
+                 "truck"),
     )
     return (
         table.Panel()
         .title("Active alerts")
-        .description("Most severe first, then the longest firing.")
+        .description("Most severe first, then the longest firing. `truck`: what the current "
+                     "dispatch plan sends to a fuel alert's point (truck, depot, arrival, litres "
+                     "at arrival), or `none:` and why no truck can make it.")
         .datasource(datasources.postgres())
         .with_target(query)
         .span(24)

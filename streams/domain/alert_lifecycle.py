@@ -39,6 +39,8 @@ from streams.domain.alert_model import (
 from streams.domain.alert_rules import (
     ALERTNAMES,
     ESCALATED_TO,
+    PLAN_ANNOTATIONS,
+    PLANNED_TRUCK,
     RULE_BY_NAME,
     RULES,
     AlertRule,
@@ -221,7 +223,13 @@ def _update_due(
     # update_interval_seconds, so a figure wobbling between two roundings is not news.
     if last.annotations.get(ESCALATED_TO) != annotations.get(ESCALATED_TO):
         return True
-    return summary != last.summary and ctx.now - last.ts >= ctx.rules.update_interval_seconds
+    # A page must name the truck that now comes (or say none does) as soon as the plan says
+    # so; a re-planned arrival or amount of litres is news at the pace of the wording.
+    if last.annotations.get(PLANNED_TRUCK) != annotations.get(PLANNED_TRUCK):
+        return True
+    changed = summary != last.summary or any(
+        last.annotations.get(key) != annotations.get(key) for key in PLAN_ANNOTATIONS)
+    return changed and ctx.now - last.ts >= ctx.rules.update_interval_seconds
 
 
 def _fired(

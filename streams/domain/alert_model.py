@@ -137,13 +137,16 @@ class Report:
 @dataclass(frozen=True, slots=True)
 class PlannedRefuel:
     """What the current dispatch plan says about one point: the truck that comes (its depot,
-    arrival in epoch seconds and litres at arrival), or, with ``truck`` None, why none can."""
+    arrival in epoch seconds and litres at arrival), or, with ``truck`` None, why none can;
+    with ``in_plan`` False, that its oblast's current plan does not need to reach it (its tank
+    lasts beyond the plan's horizon)."""
 
     truck: str | None = None
     depot: str | None = None
     arrive_at: float | None = None
     litres: float | None = None
     unreachable_reason: str | None = None  # in words: "quickest truck arrives 2 h too late"
+    in_plan: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,10 @@ from streams.domain.timestamps import iso
 FUEL_CRITICAL = "fuel_critical"
 FUEL_LOW = "fuel_low"
 FUEL_UNREACHABLE = "fuel_unreachable"
+# The annotations a fuel alert takes from the current dispatch plan.
+PLANNED_TRUCK = "planned_truck"
+PLAN_ANNOTATIONS = (PLANNED_TRUCK, "planned_depot", "planned_arrival", "planned_litres",
+                    "unreachable_reason")
 POINT_SILENT = "point_silent"
 ACTIVATION_OVERDUE = "activation_overdue"
 OVER_CAPACITY = "over_capacity"
@@ -118,8 +122,9 @@ def _fuel_unreachable(ctx: RuleContext) -> Verdict:
     if forecast is not None and forecast.refuel_detected:
         return Verdict.CLEAR
     if plan is None:
-        return Verdict.HOLD
-    return Verdict.FIRE if plan.truck is None else Verdict.CLEAR
+        return Verdict.HOLD  # no current plan for its oblast: nothing to judge by
+    # A point the current plan no longer needs to reach is no longer unreachable.
+    return Verdict.FIRE if plan.truck is None and plan.in_plan else Verdict.CLEAR
 
 
 def _point_silent(ctx: RuleContext) -> Verdict:
@@ -243,7 +248,7 @@ def _describe_fuel(name: str, ctx: RuleContext) -> Description:
 def _plan_annotations(ctx: RuleContext) -> dict[str, str]:
     """The truck the current plan sends (so a page names it), or why none comes."""
     plan = ctx.inputs.plan
-    if plan is None:
+    if plan is None or not plan.in_plan:
         return {}
     if plan.truck is None:
         return {"planned_truck": "none", "unreachable_reason": plan.unreachable_reason or ""}

@@ -69,13 +69,16 @@ class Depot:
 
 @dataclass(frozen=True, slots=True)
 class Truck:
-    """A truck of a depot, on shift from ``shift_start_h`` to ``shift_end_h``."""
+    """A truck of a depot, on shift from ``shift_start_h`` to ``shift_end_h``. A truck already
+    out on a run it is committed to starts from ``start`` (its last committed stop) when that
+    stop is done (``shift_start_h``), with the litres it still carries as ``capacity_l``."""
 
     truck_id: str
     depot_id: str
     capacity_l: float
     shift_start_h: float
     shift_end_h: float
+    start: Place | None = None  # None: at its depot
 
     @property
     def leaves_h(self) -> float:
@@ -217,7 +220,7 @@ def route(instance: Instance, truck: Truck, needs: Sequence[Need]) -> Route:
     waiting nowhere."""
     depot = instance.depot(truck.depot_id).place
     travel = instance.travel
-    at, here, km, stops = truck.leaves_h, depot, 0.0, []
+    at, here, km, stops = truck.leaves_h, truck.start or depot, 0.0, []
     for need in needs:
         assert need.place is not None
         leg = travel.km(here, need.place)

@@ -4,6 +4,7 @@ arrival and litres at arrival), or why none can (the rules' ``PointInputs.plan``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from streams.domain.alert_model import PlannedRefuel
 from streams.domain.dispatch import Instance, Plan
@@ -23,3 +24,33 @@ def planned_refuels(
     for left in plan.unreached:
         found[left.point_id] = PlannedRefuel(unreachable_reason=left.reason)
     return found
+
+
+def oblast_key(name: str) -> str:
+    """An oblast's name as plans and the registry both match it: case-insensitive, with or
+    without the word "область"."""
+    key = name.strip().lower()
+    return key.removesuffix(" область").strip()
+
+
+NOT_IN_PLAN = PlannedRefuel(in_plan=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanBook:
+    """The current dispatch plans of the oblasts that have one, as the fuel alerts read them.
+
+    ``points``: point_id -> its stop or its reason for being unreached; ``oblasts``: the
+    :func:`oblast_key` of every oblast with a current plan. A point of such an oblast that is
+    not in ``points`` does not need a truck within the plan's horizon."""
+
+    points: Mapping[str, PlannedRefuel] = field(default_factory=dict)
+    oblasts: frozenset[str] = frozenset()
+
+    def lookup(self, point_id: str, oblast: str) -> PlannedRefuel | None:
+        """The point in its oblast's current plan; None when that oblast has no current plan
+        (the plan-based rules then hold)."""
+        found = self.points.get(point_id)
+        if found is not None:
+            return found
+        return NOT_IN_PLAN if oblast_key(oblast) in self.oblasts else None

@@ -9,20 +9,30 @@ cost both solvers minimise once they reach what they can.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from streams.domain.dispatch import Instance, Need, Place
+from streams.domain.dispatch import Instance, Need, Place, Truck
 
 
 @dataclass(frozen=True, slots=True)
 class Matrices:
-    """Nodes ``0..len(depots)-1`` are the depots, the rest :attr:`candidates` in order."""
+    """Nodes ``0..len(depots)-1`` are the depots, then :attr:`candidates` in order, then the
+    start of each truck already out on a committed run (:attr:`start_nodes`)."""
 
     candidates: tuple[Need, ...]
     depot_nodes: dict[str, int]  # depot_id -> node
     metres: list[list[int]]
     seconds: list[list[int]]
     stop_seconds: int
+    start_nodes: dict[str, int] = field(default_factory=dict)  # truck_id -> node
+
+    def is_point(self, node: int) -> bool:
+        """Whether ``node`` is a point that needs fuel (not a depot, not a truck's start)."""
+        return self.n_depots <= node < self.n_depots + len(self.candidates)
+
+    def start(self, truck: Truck) -> int:
+        """Where ``truck`` starts: its committed run's last stop, or its depot."""
+        return self.start_nodes.get(truck.truck_id, self.depot_nodes[truck.depot_id])
 
     @property
     def n_depots(self) -> int:
@@ -44,6 +54,9 @@ def matrices(instance: Instance) -> Matrices:
     chosen = candidates(instance)
     places: list[Place] = [d.place for d in instance.depots]
     places += [n.place for n in chosen if n.place is not None]
+    out = [t for t in instance.trucks if t.start is not None]
+    start_nodes = {t.truck_id: len(places) + i for i, t in enumerate(out)}
+    places += [t.start for t in out if t.start is not None]
     travel = instance.travel
     return Matrices(
         tuple(chosen),
@@ -51,4 +64,5 @@ def matrices(instance: Instance) -> Matrices:
         [[round(travel.km(a, b) * 1000) for b in places] for a in places],
         [[math.ceil(travel.hours(a, b) * 3600) for b in places] for a in places],
         math.ceil(travel.stop_minutes * 60),
+        start_nodes,
     )

@@ -34,8 +34,9 @@ def solve(instance: Instance, time_limit_seconds: float = 10.0) -> Plan:
         return Plan(METHOD, (), unreached(list(instance.needs), instance),
                     time.perf_counter() - started)
     trucks = list(instance.trucks)
-    starts = [m.depot_nodes[t.depot_id] for t in trucks]
-    manager = pywrapcp.RoutingIndexManager(len(m.metres), len(trucks), starts, starts)
+    starts = [m.start(t) for t in trucks]
+    ends = [m.depot_nodes[t.depot_id] for t in trucks]
+    manager = pywrapcp.RoutingIndexManager(len(m.metres), len(trucks), starts, ends)
     routing = pywrapcp.RoutingModel(manager)
 
     def distance(i: int, j: int) -> int:
@@ -43,11 +44,11 @@ def solve(instance: Instance, time_limit_seconds: float = 10.0) -> Plan:
 
     def duration(i: int, j: int) -> int:
         a, b = manager.IndexToNode(i), manager.IndexToNode(j)
-        return int(m.seconds[a][b] + (m.stop_seconds if a >= m.n_depots else 0))
+        return int(m.seconds[a][b] + (m.stop_seconds if m.is_point(a) else 0))
 
     def litres(i: int) -> int:
         node = manager.IndexToNode(i)
-        return 0 if node < m.n_depots else math.ceil(instance.load(m.need(node)))
+        return math.ceil(instance.load(m.need(node))) if m.is_point(node) else 0
 
     routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitCallback(distance))
     horizon = math.ceil(max(t.shift_end_h for t in trucks) * 3600) + 1

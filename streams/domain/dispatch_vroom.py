@@ -37,9 +37,9 @@ def solve(instance: Instance, time_limit_seconds: float = 10.0,
     problem.set_costs_matrix("car", m.metres)
     trucks = list(instance.trucks)
     for v, truck in enumerate(trucks):
-        node = m.depot_nodes[truck.depot_id]
         problem.add_vehicle(vroom.Vehicle(
-            v, start=node, end=node, capacity=[math.floor(truck.capacity_l)],
+            v, start=m.start(truck), end=m.depot_nodes[truck.depot_id],
+            capacity=[math.floor(truck.capacity_l)],
             time_window=vroom.TimeWindow(math.ceil(truck.leaves_h * 3600),
                                          max(math.floor(truck.shift_end_h * 3600), 0))))
     problem.add_job([

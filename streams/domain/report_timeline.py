@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, replace
 
 from streams.domain.alert_lifecycle import AlertState, evaluate_alerts
-from streams.domain.alert_model import AlertEvent, PointInputs, Report
+from streams.domain.alert_model import AlertEvent, PlannedRefuel, PointInputs, Report
 from streams.domain.alert_rules import AlertRules
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
@@ -42,6 +42,7 @@ class ReportStep:
     after: LivenessState
     forecast: Forecast | None = None
     occupancy: OccupancySnapshot | None = None
+    plan: PlannedRefuel | None = None  # the point in its oblast's current dispatch plan
 
 
 def deadlines_between(
@@ -112,7 +113,7 @@ def advance(
         events.extend(found)
     ts = step.report.ts
     liveness = judge_liveness(step.after, math.inf, ts, config)
-    inputs = PointInputs(point, step.report, step.forecast, liveness, step.occupancy)
+    inputs = PointInputs(point, step.report, step.forecast, liveness, step.occupancy, step.plan)
     new_state, found = evaluate_alerts(current, inputs, ts, rules)
     events.extend(found)
     return new_state, events

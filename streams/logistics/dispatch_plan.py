@@ -5,7 +5,9 @@ view: litres to fill, hours to empty, coordinates), builds one oblast's dispatch
 (:mod:`streams.domain.dispatch`), solves it with VROOM and OR-Tools (the better plan kept) within
 ``NEZLAM_DISPATCH_TIME_LIMIT_SECONDS``, prints the plan and, with ``--write``, appends it to
 ``dispatch_plans`` / ``dispatch_stops`` / ``dispatch_unreached`` (migration 010), which the
-Grafana fuel dashboard shows. ``--every MINUTES`` recomputes on a schedule.
+Grafana fuel dashboard shows and the workers' fuel alerts read (:mod:`.plan_feed`); before
+that it records the planned stops a refuel has closed (:mod:`.deliveries`). ``--every
+MINUTES`` recomputes on a schedule (the stack's planner process).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -30,9 +32,14 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.config import Settings, get_settings
-from streams.domain.dispatch import Depot, Instance, Need, Place, Plan, Travel, Truck
+from streams.domain.dispatch import Depot, Instance, Need, Place, Plan, Route, Stop, Travel, Truck
 from streams.domain.dispatch_best import solve
+from streams.logistics.commitments import Commitment, apply, keep, names, read_commitments
+from streams.logistics.commitments import places as committed_places
+from streams.logistics.deliveries import record_deliveries
+from streams.logistics.on_call import CallIn, advise, with_advice
 from streams.logistics.refuel_plan import RefuelRow, fetch_plan
+from streams.logistics.reload import with_reloads
 
 FORMATS = ("table", "csv", "json", "geojson")
 
@@ -55,12 +62,21 @@ class _Truck(_Strict):
     shift_hours: float = Field(gt=0, le=24)
 
 
+class _OnCall(_Strict):
+    id: str = Field(min_length=1)
+    label: str = Field("on-call driver", min_length=1)
+    capacity_l: float = Field(gt=0)
+    call_in_minutes: float = Field(60.0, ge=0)
+    shift_hours: float = Field(gt=0, le=24)
+
+
 class _Depot(_Strict):
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     trucks: list[_Truck]
+    on_call: list[_OnCall] = Field(default_factory=list)
 
 
 class _Oblast(_Strict):
@@ -92,6 +108,7 @@ class DepotsFile(_Strict):
     def _unique_ids(cls, oblasts: dict[str, _Oblast]) -> dict[str, _Oblast]:
         depots = [d.id for o in oblasts.values() for d in o.depots]
         trucks = [t.id for o in oblasts.values() for d in o.depots for t in d.trucks]
+        trucks += [c.id for o in oblasts.values() for d in o.depots for c in d.on_call]
         for kind, ids in (("depot", depots), ("truck", trucks)):
             twice = sorted({i for i in ids if ids.count(i) > 1})
             if twice:
@@ -145,9 +162,13 @@ def shift_window(start: str, hours: float, now: datetime, zone: ZoneInfo) -> tup
 
 def build_instance(
     depots: DepotsFile, oblast: str, rows: Iterable[RefuelRow], now: datetime, settings: Settings,
+    *, on_call: bool = False, called_in: Mapping[str, datetime] | None = None,
 ) -> Instance:
     """One oblast's problem: its generators that run dry within the horizon, its depots and
-    its trucks' shifts as they stand at ``now``."""
+    its trucks' shifts as they stand at ``now``. The on-call drivers ``called_in`` (id -> when)
+    drive from ``call_in_minutes`` after that, for their ``shift_hours``; with ``on_call``, the
+    others too, as if called in now."""
+    called_in = called_in or {}
     _, entry = depots.oblast(oblast)
     zone = ZoneInfo(depots.timezone)
     needs = [
@@ -164,6 +185,14 @@ def build_instance(
         Truck(t.id, d.id, t.capacity_l, *shift_window(t.shift_start, t.shift_hours, now, zone))
         for d in entry.depots for t in d.trucks
     ]
+    for d in entry.depots:
+        for c in d.on_call:
+            called = called_in.get(c.id, now if on_call else None)
+            if called is None:
+                continue
+            leaves = (called - now).total_seconds() / 3600 + c.call_in_minutes / 60
+            if leaves + c.shift_hours > 0:  # a called-in shift that is over is no truck
+                trucks.append(Truck(c.id, d.id, c.capacity_l, leaves, leaves + c.shift_hours))
     return Instance(
         needs, [Depot(d.id, d.name, Place(d.lat, d.lon)) for d in entry.depots], trucks,
         Travel(depots.travel.detour_factor, depots.travel.average_speed_kmh,
@@ -180,6 +209,9 @@ class DispatchPlan:
     instance: Instance
     plan: Plan
     zone: ZoneInfo  # the depots file's: the times logistics read
+    call_in: CallIn | None = None  # on-call drivers who would save points, if any
+    # The trucks out on runs the plan keeps (their stops are not in instance.needs).
+    committed: Mapping[str, Commitment] = field(default_factory=dict)
 
     def at(self, hours: float) -> datetime:
         """The moment ``hours`` after the plan was computed."""
@@ -187,7 +219,7 @@ class DispatchPlan:
 
     def point_names(self) -> dict[str, str]:
         """point_id -> the point's name."""
-        return {n.point_id: n.name for n in self.instance.needs}
+        return {**names(self.committed), **{n.point_id: n.name for n in self.instance.needs}}
 
     def depot_names(self) -> dict[str, str]:
         """depot_id -> the depot's name."""
@@ -205,11 +237,62 @@ def compute(
     """Solve ``oblast``'s dispatch problem from the current forecasts (``depots``: the depots
     file already read, else it is read from ``NEZLAM_DEPOTS_FILE``)."""
     depots = depots or load_depots(settings.depots_file)
-    name, _ = depots.oblast(oblast)
+    name, entry = depots.oblast(oblast)
     now = datetime.now(UTC)
-    instance = build_instance(depots, name, fetch_plan(conn, oblast=name), now, settings)
-    return DispatchPlan(name, now, instance, solve(instance, settings.dispatch_time_limit_seconds),
-                        ZoneInfo(depots.timezone))
+    rows = fetch_plan(conn, oblast=name)
+    called = called_in(conn, now)
+    instance = build_instance(depots, name, rows, now, settings, called_in=called)
+    # Trucks already out keep their runs and are planned on from their last committed stop.
+    committed = read_commitments(conn, name, now, instance.travel)
+    planned = apply(instance, committed, now)
+    plan = solve(planned, settings.dispatch_time_limit_seconds)
+    # Trucks back before their shift ends reload and run again where that reaches more.
+    plan = with_reloads(plan, planned, instance, solve, settings.dispatch_time_limit_seconds / 2)
+    labels = {c.id: c.label for d in entry.depots for c in d.on_call if c.id not in called}
+    advice = None
+    if plan.unreached and labels:
+        # Solved again with the on-call drivers: only to say what calling them in would save.
+        extended = apply(build_instance(depots, name, rows, now, settings, on_call=True,
+                                        called_in=called), committed, now)
+        advice = advise(plan, solve(extended, settings.dispatch_time_limit_seconds), extended,
+                        labels)
+    return DispatchPlan(name, now, instance,
+                        keep(with_advice(plan, advice), planned, instance, committed, now),
+                        ZoneInfo(depots.timezone), advice, committed)
+
+
+def numbered(plan: Plan) -> Iterator[tuple[Route, int, Stop]]:
+    """Each stop with its route and its number in its truck's day (a reloaded truck's second
+    run numbers on from its first)."""
+    counts: dict[str, int] = {}
+    for r in plan.routes:
+        for s in r.stops:
+            counts[r.truck.truck_id] = counts.get(r.truck.truck_id, 0) + 1
+            yield r, counts[r.truck.truck_id], s
+
+
+def called_in(conn: psycopg.Connection[Any], now: datetime) -> dict[str, datetime]:
+    """The on-call drivers called in within the last day: driver id -> when (the latest)."""
+    rows = conn.execute(
+        "SELECT truck_id, max(called_at) FROM dispatch_call_ins"
+        " WHERE called_at > %s - interval '1 day' GROUP BY truck_id", [now]).fetchall()
+    return {truck: at for truck, at in rows}
+
+
+def call_in(conn: psycopg.Connection[Any], depots: DepotsFile, driver: str) -> str:
+    """Record that ``driver`` (an on-call driver of the depots file) was called in now; returns
+    it in words. The next plans use the driver from ``call_in_minutes`` after now."""
+    for oblast, entry in depots.oblasts.items():
+        for d in entry.depots:
+            for c in d.on_call:
+                if c.id == driver:
+                    conn.execute("INSERT INTO dispatch_call_ins (truck_id, oblast, called_at)"
+                                 " VALUES (%s, %s, now())", [driver, oblast])
+                    return (f"{c.label} {c.id} at {d.name} called in: on the road in "
+                            f"{c.call_in_minutes:g} min, for {c.shift_hours:g} h")
+    known = [c.id for e in depots.oblasts.values() for d in e.depots for c in d.on_call]
+    raise click.ClickException(f"no on-call driver {driver!r} in the depots file; known: "
+                               f"{', '.join(known) or 'none'}")
 
 
 def write(conn: psycopg.Connection[Any], dispatch: DispatchPlan) -> None:
@@ -218,9 +301,12 @@ def write(conn: psycopg.Connection[Any], dispatch: DispatchPlan) -> None:
     with conn.transaction():
         conn.execute(
             "INSERT INTO dispatch_plans (oblast, computed_at, solve_seconds, points_reached, "
-            "points_unreached, litres, km) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            "points_unreached, litres, km, call_in, points_saved_by_call_in)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [dispatch.oblast, dispatch.computed_at, plan.solve_seconds, plan.reached,
-             len(plan.unreached), plan.litres, plan.km])
+             len(plan.unreached), plan.litres, plan.km,
+             None if dispatch.call_in is None else dispatch.call_in.say(),
+             None if dispatch.call_in is None else dispatch.call_in.points_saved])
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO dispatch_stops (oblast, computed_at, truck_id, depot, stop_order, "
@@ -230,7 +316,7 @@ def write(conn: psycopg.Connection[Any], dispatch: DispatchPlan) -> None:
                   depot_names[r.truck.depot_id], order, s.point_id, names[s.point_id], s.litres,
                   dispatch.at(s.arrive_h), dispatch.at(s.deadline_h), dispatch.at(s.runs_dry_h),
                   s.slack_h, s.km_from_previous)
-                 for r in plan.routes for order, s in enumerate(r.stops, start=1)])
+                 for r, order, s in numbered(plan)])
             cur.executemany(
                 "INSERT INTO dispatch_unreached (oblast, computed_at, point_id, point_name, "
                 "runs_dry_at, reason) VALUES (%s, %s, %s, %s, %s, %s)",
@@ -251,23 +337,23 @@ def records(dispatch: DispatchPlan) -> list[dict[str, Any]]:
          "note": f"NOT REACHED: {u.reason}"}
         for u in dispatch.plan.unreached
     ]
-    for r in dispatch.plan.routes:
-        for order, s in enumerate(r.stops, start=1):
-            out.append({
-                "truck": r.truck.truck_id, "depot": depot_names[r.truck.depot_id],
-                "stop": order, "point_id": s.point_id, "name": names[s.point_id],
-                "litres": round(s.litres), "arrives_at": dispatch.clock(dispatch.at(s.arrive_h)),
-                "runs_dry_at": dispatch.clock(dispatch.at(s.runs_dry_h)),
-                "slack_hours": round(s.slack_h, 1), "km": round(s.km_from_previous, 1),
-                "note": "",
-            })
+    for r, order, s in numbered(dispatch.plan):
+        out.append({
+            "truck": r.truck.truck_id, "depot": depot_names[r.truck.depot_id],
+            "stop": order, "point_id": s.point_id, "name": names[s.point_id],
+            "litres": round(s.litres), "arrives_at": dispatch.clock(dispatch.at(s.arrive_h)),
+            "runs_dry_at": dispatch.clock(dispatch.at(s.runs_dry_h)),
+            "slack_hours": round(s.slack_h, 1), "km": round(s.km_from_previous, 1),
+            "note": "",
+        })
     return out
 
 
 def geojson(dispatch: DispatchPlan) -> dict[str, Any]:
     """A FeatureCollection: each truck's run as a line (depot, stops, depot), each stop and
     each unreached point as a point."""
-    places = {n.point_id: n.place for n in dispatch.instance.needs}
+    places: dict[str, Place | None] = {**committed_places(dispatch.committed),
+                                       **{n.point_id: n.place for n in dispatch.instance.needs}}
     features: list[dict[str, Any]] = []
     for r in dispatch.plan.routes:
         depot = dispatch.instance.depot(r.truck.depot_id).place
@@ -292,6 +378,8 @@ def render(dispatch: DispatchPlan, fmt: str, out: IO[str]) -> None:
     if fmt == "json":
         out.write(orjson.dumps({"oblast": dispatch.oblast,
                                 "computed_at": dispatch.clock(dispatch.computed_at),
+                                "call_in": None if dispatch.call_in is None
+                                else dispatch.call_in.say(),
                                 "lines": rows}, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif fmt == "geojson":
         out.write(orjson.dumps(geojson(dispatch)).decode() + "\n")
@@ -319,7 +407,10 @@ def _table(dispatch: DispatchPlan, rows: Sequence[dict[str, Any]], out: IO[str])
                       _short(r["runs_dry_at"], dispatch.zone),
                       "" if r["slack_hours"] is None else str(r["slack_hours"]),
                       "" if r["km"] is None else str(r["km"]), r["note"])
-    Console(file=out, width=160).print(table)
+    console = Console(file=out, width=160)
+    console.print(table)
+    if dispatch.call_in is not None:
+        console.print(f"On call: {dispatch.call_in.say()}.")
 
 
 def _short(at: datetime | str | None, zone: ZoneInfo) -> str:
@@ -339,14 +430,27 @@ def _short(at: datetime | str | None, zone: ZoneInfo) -> str:
               help="Also append the plan to the database (the Grafana fuel dashboard shows it).")
 @click.option("--every", "every_minutes", type=float, default=None,
               help="Recompute (and write) every this many minutes until stopped.")
+@click.option("--call-in", "driver", default=None, metavar="DRIVER",
+              help="Record that this on-call driver (depots file) was called in, and exit: "
+                   "the next plans use the driver.")
 def dispatch_plan(oblasts: tuple[str, ...], fmt: str, write_db: bool,
-                  every_minutes: float | None) -> None:
+                  every_minutes: float | None, driver: str | None) -> None:
     """Truck runs per oblast: who gets fuel, from which depot, in which order."""
     settings = get_settings()
     depots = load_depots(settings.depots_file)
+    if driver is not None:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            click.echo(call_in(conn, depots, driver))
+        return
     names = [depots.oblast(o)[0] for o in oblasts] or list(depots.oblasts)
     while True:
         with psycopg.connect(settings.database_url) as conn:
+            if write_db or every_minutes is not None:
+                # Stops a refuel has closed since the last plan are delivered, not re-planned.
+                for d in record_deliveries(conn):
+                    seen = "" if d.litres_seen is None else f", {d.litres_seen:.0f} l seen"
+                    click.echo(f"delivered: {d.point_id} by {d.truck_id} ({d.depot}) at "
+                               f"{d.delivered_at.isoformat(timespec='minutes')}{seen}", err=True)
             for name in names:
                 dispatch = compute(conn, name, settings, depots)
                 if write_db or every_minutes is not None:
@@ -355,9 +459,10 @@ def dispatch_plan(oblasts: tuple[str, ...], fmt: str, write_db: bool,
                     render(dispatch, fmt, sys.stdout)
                 else:
                     plan = dispatch.plan
+                    advice = "" if dispatch.call_in is None else f"; {dispatch.call_in.say()}"
                     click.echo(f"{dispatch.clock(dispatch.computed_at)} {name}: {plan.reached} "
                                f"reached, {len(plan.unreached)} not "
-                               f"({plan.solve_seconds:.1f} s)", err=True)
+                               f"({plan.solve_seconds:.1f} s){advice}", err=True)
         if every_minutes is None:
             return
         time.sleep(every_minutes * 60)

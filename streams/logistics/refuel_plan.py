@@ -131,8 +131,24 @@ def write_json(rows: Iterable[RefuelRow], out: IO[str]) -> None:
     out.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def render_table(rows: Sequence[RefuelRow], console: Console, *, zone: str, now: float) -> None:
-    """A table for a dispatcher's terminal; times are local times of ``zone``."""
+def fetch_trucks(conn: psycopg.Connection[Any]) -> dict[str, tuple[str | None, datetime | None]]:
+    """point_id -> (truck, arrival) in its oblast's newest dispatch plan, or (None, None) for a
+    point that plan cannot reach in time."""
+    found: dict[str, tuple[str | None, datetime | None]] = {
+        point: (None, None) for (point,) in
+        conn.execute("SELECT point_id FROM dispatch_unreached_latest").fetchall()}
+    found.update({point: (truck, at) for point, truck, at in conn.execute(
+        "SELECT point_id, truck_id, arrives_at FROM dispatch_stops_latest").fetchall()})
+    return found
+
+
+def render_table(
+    rows: Sequence[RefuelRow], console: Console, *, zone: str, now: float,
+    trucks: dict[str, tuple[str | None, datetime | None]] | None = None,
+) -> None:
+    """A table for a dispatcher's terminal; times are local times of ``zone``; ``trucks``: the
+    newest dispatch plans' truck and arrival per point (:func:`fetch_trucks`)."""
+    trucks = trucks or {}
     table = Table(
         title=f"Refuel plan: {len(rows)} points, most urgent first",
         title_justify="left",
@@ -141,7 +157,7 @@ def render_table(rows: Sequence[RefuelRow], console: Console, *, zone: str, now:
     )
     # The point column wraps; the figures never do, so a narrow terminal still shows them all.
     table.add_column("point", min_width=20, ratio=1)
-    for header in ("due in", "left", "dry at", "fill l", "fuel/tank", "l/h", "report"):
+    for header in ("due in", "left", "dry at", "fill l", "fuel/tank", "l/h", "report", "truck"):
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("lat, lon", no_wrap=True)
     for row in rows:
@@ -155,6 +171,7 @@ def render_table(rows: Sequence[RefuelRow], console: Console, *, zone: str, now:
             f"{_number(row.fuel_level_l)}/{_number(row.fuel_tank_l)}",
             _number(row.burn_rate_lph, "{:.1f}"),
             _time(row.last_reading_at, zone, now),
+            _truck(trucks.get(row.point_id), zone, now),
             f"{row.lat:.4f},{row.lon:.4f}",
         )
     console.print(table)
@@ -198,6 +215,7 @@ def refuel_plan(
     try:
         with psycopg.connect(dsn or get_settings().database_url, connect_timeout=10) as conn:
             rows = fetch_plan(conn, oblast=oblast, due_within_hours=due_within, limit=limit)
+            trucks = fetch_trucks(conn)
             now = conn.execute("SELECT extract(epoch FROM now())::float8").fetchone()
     except psycopg.Error as exc:
         raise click.ClickException(f"cannot read the refuel plan: {exc}") from exc
@@ -206,7 +224,19 @@ def refuel_plan(
     elif output_format == "json":
         write_json(rows, sys.stdout)
     else:
-        render_table(rows, Console(), zone=zone, now=float(now[0]) if now else 0.0)
+        render_table(rows, Console(), zone=zone, now=float(now[0]) if now else 0.0,
+                     trucks=trucks)
+
+
+def _truck(planned: tuple[str | None, datetime | None] | None, zone: str, now: float) -> str:
+    """"VN-1c 21:52" (the truck and its arrival), "[red]none[/]" (the plan cannot reach it),
+    "—" (not in a current plan)."""
+    if planned is None:
+        return "—"
+    truck, at = planned
+    if truck is None or at is None:
+        return "[bold red]none[/]"
+    return f"{truck} {_time(at, zone, now)}"
 
 
 def _plain(value: object) -> object:

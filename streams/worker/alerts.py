@@ -9,12 +9,13 @@ delivery to Alertmanager follows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from streams.domain.alert_lifecycle import end_episode, evaluate_alerts, past_episode
 from streams.domain.alert_model import PointInputs, Report
 from streams.domain.alert_rules import ACTIVATION_OVERDUE, AlertRules
+from streams.domain.dispatch_alerts import PlanBook
 from streams.domain.fuel_forecast import Forecast
 from streams.domain.occupancy import OccupancySnapshot
 from streams.domain.report_timeline import ReportStep, advance, judged_steps
@@ -28,9 +29,13 @@ from streams.worker.point_states import PointStates
 class AlertProcessor:
     """Evaluates the alert rules per point and emits their events."""
 
-    def __init__(self, directory: PointDirectory, rules: AlertRules) -> None:
+    def __init__(
+        self, directory: PointDirectory, rules: AlertRules,
+        plans: Callable[[], PlanBook] = PlanBook,
+    ) -> None:
         self._directory = directory
         self._rules = rules
+        self._plans = plans  # the current dispatch plans (streams.worker.dispatch_plans)
 
     def on_reports(
         self,
@@ -44,7 +49,9 @@ class AlertProcessor:
     ) -> None:
         """Advance each point's alerts by every report of a telemetry batch, in the order given
         (event time per point), with the deadlines passed between reports; ``forecasts``,
-        ``occupancy`` and ``liveness`` are aligned with ``messages``."""
+        ``occupancy`` and ``liveness`` are aligned with ``messages``. Each report is judged
+        with its point's place in the current dispatch plan."""
+        plans = self._plans()
         for msg, forecast, seen, (before, after) in zip(
             messages, forecasts, occupancy, liveness, strict=True
         ):
@@ -53,7 +60,8 @@ class AlertProcessor:
             if info is None:
                 continue
             record = states.of(point_id)
-            step = ReportStep(Report.from_telemetry(msg), before, after, forecast, seen)
+            step = ReportStep(Report.from_telemetry(msg), before, after, forecast, seen,
+                              plans.lookup(point_id, info.oblast))
             record.alerts, events = advance(record.alerts, info, step, config, self._rules)
             states.changed(point_id)
             for event in events:

@@ -31,6 +31,7 @@ from streams.sinks.kafka_outputs import BatchProducer
 from streams.worker.alerts import AlertProcessor
 from streams.worker.checkpoint import Destinations
 from streams.worker.computations import Pipeline
+from streams.worker.dispatch_plans import PlanFollower
 from streams.worker.fuel import FuelProcessor
 from streams.worker.ingest import Ingestor
 from streams.worker.liveness import LivenessProcessor
@@ -58,8 +59,10 @@ def build_pipeline(
     destinations: Destinations,
     table: MutableMapping[Any, Any],
     scope: PartitionScope,
+    plans: PlanFollower | None = None,
 ) -> Pipeline:
-    """The computations, configured from ``settings``, over the points of ``directory``."""
+    """The computations, configured from ``settings``, over the points of ``directory``;
+    ``plans``: the current dispatch plans the fuel alerts name trucks from (none: no trucks)."""
     metrics = destinations.metrics
     return Pipeline(
         fuel=FuelProcessor(directory),
@@ -74,7 +77,7 @@ def build_pipeline(
             StalenessConfig(silence_after_seconds=settings.silence_after_seconds,
                             activation_deadline_seconds=settings.activation_deadline_seconds),
         ),
-        alerts=AlertProcessor(directory, rules),
+        alerts=AlertProcessor(directory, rules, *([plans.current] if plans else [])),
         destinations=destinations,
         lag_guard=LagGuardConfig(settings.lag_guard_max_backlog_messages,
                                  settings.lag_guard_max_watermark_delay_seconds),
@@ -97,6 +100,7 @@ class WorkerParts:
     kafka_outage: OutageLog
     ingestor: Ingestor
     pipeline: Pipeline
+    plans: PlanFollower
 
     @classmethod
     def build(
@@ -141,10 +145,12 @@ class WorkerParts:
             metrics=metrics,
             deadletter_topic=settings.deadletter_topic,
         )
-        pipeline = build_pipeline(settings, rules, follower.directory, destinations, table, scope)
+        plans = PlanFollower(settings.database_url, settings.dispatch_plan_max_age_seconds)
+        pipeline = build_pipeline(settings, rules, follower.directory, destinations, table, scope,
+                                  plans)
         ingestor = Ingestor(contract, sink, follower, metrics, pipeline)
         return cls(settings, registry, metrics, follower, notifier, output_producer, kafka_outage,
-                   ingestor, pipeline)
+                   ingestor, pipeline, plans)
 
     async def follow_registry(self) -> None:
         """Follow the registry for good: the directory is vital, a failure restarts it."""

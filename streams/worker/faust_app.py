@@ -142,6 +142,9 @@ def create_app(
     app.timer(settings.liveness_interval_seconds)(judge_points)
     app.timer(settings.stall_reseek_seconds / 3)(reseek_stalled_partitions)
     app.timer(1.0)(take_over_firing_alerts)
+    # The dispatch plans the fuel alerts name trucks from (streams.worker.dispatch_plans).
+    app.timer(settings.dispatch_plan_refresh_seconds)(parts.plans.refresh)
+    app.task(parts.plans.refresh)  # and once at the start, not one interval later
     for task in (parts.output_producer.run, restore_log_level, parts.quiet_kafka_outages,
                  parts.follow_registry, parts.deliver_alerts):
         app.task(task)

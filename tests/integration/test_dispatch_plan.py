@@ -14,7 +14,7 @@ from psycopg.conninfo import make_conninfo
 
 from streams.config import Settings
 from streams.db.migrate import apply_migrations
-from streams.logistics.dispatch_plan import compute, dispatch_plan, write
+from streams.logistics.dispatch_plan import call_in, compute, dispatch_plan, load_depots, write
 from tests.integration.scratch_db import scratch_postgres
 
 pytestmark = pytest.mark.integration
@@ -99,3 +99,35 @@ def test_the_command_prints_the_plan_as_geojson(writer_dsn: str,
     assert len(lines) >= 1
     assert points["dp-late"]["note"].startswith("NOT REACHED")
     assert points["dp-near"]["truck"] is not None
+
+
+def test_a_driver_called_in_drives_in_the_next_plans(writer_dsn: str, settings: Settings) -> None:
+    config = settings.model_copy(update={"dispatch_time_limit_seconds": 1.0})
+    depots = load_depots(config.depots_file)
+    with psycopg.connect(writer_dsn, autocommit=True) as conn:
+        assert "VN-1n" not in {t.truck_id for t in compute(conn, "Вінницька", config,
+                                                            depots).instance.trucks}
+        said = call_in(conn, depots, "VN-1n")
+        trucks = {t.truck_id: t for t in compute(conn, "Вінницька", config,
+                                                  depots).instance.trucks}
+    assert said.startswith("night driver VN-1n at Вінницька обласна нафтобаза called in")
+    assert trucks["VN-1n"].shift_start_h == pytest.approx(1.0, abs=0.05)  # 60 min to leave
+
+
+def test_a_truck_that_has_left_keeps_its_run_when_the_plan_is_made_again(
+    writer_dsn: str, settings: Settings
+) -> None:
+    config = settings.model_copy(update={"dispatch_time_limit_seconds": 1.0})
+    with psycopg.connect(writer_dsn, autocommit=True) as conn:
+        first = compute(conn, "Вінницька", config)
+        write(conn, first)
+        second = compute(conn, "Вінницька", config)
+    # A truck on shift leaves at once: by the second plan it is on the road.
+    left = {r.truck.truck_id: [s.point_id for s in r.stops]
+            for r in first.plan.routes if r.leaves_h <= 0}
+    assert {t: [s.point_id for s in c.stops] for t, c in second.committed.items()} == left
+    runs = {r.truck.truck_id: [s.point_id for s in r.stops] for r in second.plan.routes}
+    for truck_id, stops in left.items():
+        assert runs[truck_id][:len(stops)] == stops  # the same stops, in the same order
+    served = [p for stops in runs.values() for p in stops]
+    assert len(served) == len(set(served))  # nobody planned twice
