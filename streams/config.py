@@ -218,8 +218,8 @@ class Settings(TopicNamespace):
     event_lateness_seconds: float = Field(
         600.0,
         ge=0,
-        description="How much older than a point's newest event a visit or headcount may be; "
-        "older ones are refused as too late.",
+        description="Allowed lateness: a message older than its task's stream time by more "
+        "than this is stored as a row and counted, but changes no state and no alert.",
     )
     silence_after_seconds: dict[str, float] = Field(
         {"permanent": 300.0, "mobile": 600.0, "standby": 900.0},
@@ -235,24 +235,24 @@ class Settings(TopicNamespace):
         description="A partition whose commit stays behind what was processed, with no progress, "
         "for this long is read again from its committed offset (a lost delivery, not lost data).",
     )
-    lag_guard_max_backlog_messages: int = Field(
-        5000, ge=0, description="Consumer lag above which the pipeline counts as behind."
-    )
-    lag_guard_max_watermark_delay_seconds: float = Field(
-        60.0,
+    max_task_idle_seconds: float = Field(
+        2.0,
         ge=0,
-        description="While backlog remains, event time this far behind the clock counts as behind.",
+        description="How long a stream task waits for an input partition with nothing buffered "
+        "that is not caught up before its stream time moves on without it (Kafka Streams' "
+        "max.task.idle.ms).",
     )
 
     clock: Literal["wall", "event"] = Field(
         "wall",
         description=(
-            "What silence is judged against: wall (the clock; production) or event (the newest "
-            "message ts seen; simulations at --speed > 1 and tests)."
+            "What moves a task's time when every input is caught up: wall (the clock; production) "
+            "or event (nothing: only messages do; simulations at --speed > 1 and tests)."
         ),
     )
     liveness_interval_seconds: float = Field(
-        5.0, gt=0, description="How often each worker judges its points for silence."
+        1.0, gt=0, description="How often each worker runs its tasks without new messages: "
+        "the idle waits, the wall clock and the gauges."
     )
 
     # --- Alerting (docs/oncall.md) --------------------------------------------------------------

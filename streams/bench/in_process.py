@@ -6,8 +6,8 @@ JSON as the state table stores them, output rows and messages) costs per 1,000 e
 framework, broker or database is involved. It is the floor of the worker's cost on top of
 Faust's, so it shows which targets a Python worker on Faust can reach.
 
-The backlog is the simulator's (same seed and start as the benchmark's), in batches per topic
-of ``NEZLAM_SINK_BATCH_SIZE`` as the worker reads them.
+The backlog is the simulator's (same seed and start as the benchmark's), in batches of
+``NEZLAM_SINK_BATCH_SIZE`` in the order it was sent, through the stream tasks.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from streams.sinks.kafka_outputs import OutputMessage
 from streams.worker.checkpoint import Destinations
 from streams.worker.components import build_contract, build_pipeline
 from streams.worker.metrics import PipelineMetrics
+from streams.worker.partition_scope import OneProcessScope
 from streams.worker.point_directory import PointDirectory
-from streams.worker.point_states import OneProcessScope
 from streams.worker.startup import tune_garbage_collection
 
 Raw = tuple[str, bytes, bytes]  # topic, key, value
@@ -105,28 +105,35 @@ async def measure(settings: Settings, minutes: float, seed: int, start: float) -
     now = time.time()
 
     began = time.process_time()
-    accepted: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    accepted: list[tuple[str, int, dict[str, Any]]] = []  # in the order they were sent
     for topic, key, value in raw:
         message = contract.accept(topic, key, value, now=now)
         if not isinstance(message, Rejection):
-            accepted.setdefault(topic, []).append((partition_for(key, partitions), message))
+            accepted.append((topic, partition_for(key, partitions), message))
     validation = time.process_time() - began
 
     directory = PointDirectory({m["point_id"]: PointInfo.from_registry(m)
-                                for _, m in accepted.pop(REGISTRY, [])})
+                                for topic, _, m in accepted if topic == REGISTRY})
+    inputs = [entry for entry in accepted if entry[0] != REGISTRY]
     destinations = Destinations(sink=_NoRows(), publish=_no_send, offer_alert=lambda e: None,
                                 metrics=PipelineMetrics(CollectorRegistry()),
                                 deadletter_topic=settings.deadletter_topic)
-    pipeline = build_pipeline(settings, load_alert_rules(settings.alert_rules_file), directory,
+    # A backlog is judged on event time whatever the clock: its inputs are never caught up.
+    pipeline = build_pipeline(settings.model_copy(update={"clock": "event"}),
+                              load_alert_rules(settings.alert_rules_file), directory,
                               destinations, _JsonTable(), OneProcessScope())
+
+    def failed(ack: Any, topic: str, exc: Exception) -> None:
+        raise exc
+
     began = time.process_time()
-    for topic, messages in accepted.items():
-        size = settings.sink_batch_size
-        for first in range(0, len(messages), size):
-            batch = messages[first:first + size]
-            checkpoint = pipeline.checkpoint()
-            pipeline.process(topic, [m for _, m in batch], [p for p, _ in batch], checkpoint)
-            await checkpoint.flush()
+    size = settings.sink_batch_size
+    for first in range(0, len(inputs), size):
+        checkpoint = pipeline.checkpoint()
+        for topic, partition, message in inputs[first:first + size]:
+            pipeline.offer(topic, message, partition, None)
+        pipeline.run(checkpoint, lambda topic, partition: True, time.monotonic(), now, failed)
+        await checkpoint.flush()
     computations = time.process_time() - began
     events = len(raw)
     return InProcessCost(events, 1e6 * validation / events, 1e6 * computations / events)

@@ -30,6 +30,11 @@ class PointState:
     occupancy: OccupancyState | None = None
     liveness: LivenessState | None = None
     alerts: AlertState | None = None
+    # The stream time the point was last stepped or advanced to: its deadlines up to there
+    # have been judged.
+    judged_at: float | None = None
+    # The (category, activation overdue) last published on ``points.state``.
+    published: tuple[str, bool] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible copy; absent parts are left out."""
@@ -42,6 +47,10 @@ class PointState:
             data["liveness"] = self.liveness.to_dict()
         if self.alerts is not None:
             data["alerts"] = self.alerts.to_dict()
+        if self.judged_at is not None:
+            data["judged_at"] = self.judged_at
+        if self.published is not None:
+            data["published"] = list(self.published)
         return data
 
     @classmethod
@@ -57,4 +66,7 @@ class PointState:
             occupancy=None if occupancy is None else OccupancyState.from_dict(occupancy),
             liveness=None if liveness is None else LivenessState.from_dict(liveness),
             alerts=None if alerts is None else AlertState.from_dict(alerts),
+            judged_at=data.get("judged_at"),
+            published=None if (shown := data.get("published")) is None
+            else (str(shown[0]), bool(shown[1])),
         )

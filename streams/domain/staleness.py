@@ -5,10 +5,9 @@ activate (``points.activations``) that has not reported ``open`` within the dead
 activation-overdue; a stand-down or an ``open`` report ends the wait.
 
 Every update merges by event time (the newest report wins, the last-seen time only moves
-forward), so the result does not depend on arrival order and there is no lateness cut-off:
-a late report is still proof of life. Judging happens in :func:`evaluate` against a reference
-time chosen by the lag guard (``clock.reference_time``), so a lagging pipeline does not
-report points whose reports are still queued as silent.
+forward), so the result does not depend on arrival order. :func:`liveness_at` judges a point at
+its stream task's stream time (:mod:`streams.worker.task`), never at the wall clock directly:
+a worker working through a backlog raises no silence its backlog disproves.
 
 The state is a small frozen dataclass; the ``on_*`` functions return a new one.
 """
@@ -190,43 +189,44 @@ def on_activation(
     return _activate(tracked, ts)
 
 
-def judge_liveness(
-    state: LivenessState, now_wall: float, reference: float | None, config: StalenessConfig
-) -> PointLiveness:
-    """Judge one point.
-
-    ``reference`` comes from ``clock.reference_time``: the clock, or the watermark while the
-    pipeline is behind; None suspends judgement. A point is silent when it has been quiet for
-    longer than its threshold on the reference time *and* the pipeline has not handled a
-    report from it for that long on ``now_wall``, so a point whose clock runs slow is not
-    reported silent while its reports keep arriving.
-    """
-    threshold = config.silence_threshold(state.kind)
+def silence_deadline(state: LivenessState, config: StalenessConfig) -> float | None:
+    """The stream time at which the point becomes silent if nothing more is heard: its kind's
+    threshold after its newest report, or after the stream time it was last heard at if that
+    is later (reports read behind newer data are still proof of life)."""
     since = state.last_seen_ts if state.last_seen_ts is not None else state.tracked_since
-    age = None if reference is None or since is None else max(0.0, reference - since)
-    heard_at = (
-        state.last_processed_at if state.last_processed_at is not None else state.tracked_since
-    )
-    silent = (
-        age is not None
-        and age > threshold
-        and (heard_at is None or now_wall - heard_at > threshold)
-    )
-    liveness: Liveness = "silent" if silent else _not_silent(state, reference)
+    heard = state.last_processed_at if state.last_processed_at is not None else since
+    if since is None or heard is None:
+        return None
+    return max(since, heard) + config.silence_threshold(state.kind)
+
+
+def activation_due(state: LivenessState, config: StalenessConfig) -> float | None:
+    """When the pending activation order becomes overdue (None: no order pending)."""
     requested = state.activation_requested_at
-    deadline = None if requested is None else requested + config.activation_deadline_seconds
+    return None if requested is None else requested + config.activation_deadline_seconds
+
+
+def liveness_at(state: LivenessState, at: float, config: StalenessConfig) -> PointLiveness:
+    """The verdict on a point at stream time ``at``: silent from its silence deadline on,
+    overdue from its activation deadline on (both included: the episode starts there)."""
+    since = state.last_seen_ts if state.last_seen_ts is not None else state.tracked_since
+    silent_at = silence_deadline(state, config)
+    due = activation_due(state, config)
+    silent = silent_at is not None and at >= silent_at
+    liveness: Liveness = "silent" if silent else "ok" if state.last_seen_ts is not None \
+        else "unknown"
     return PointLiveness(
         liveness=liveness,
         category=_category(liveness, state.last_status),
         kind=state.kind,
         last_status=state.last_status,
         since=since,
-        age_seconds=age,
-        silence_threshold_seconds=threshold,
-        activation_requested_at=requested,
-        activation_deadline_ts=deadline,
-        activation_overdue=deadline is not None and reference is not None and reference > deadline,
-        reference_ts=reference,
+        age_seconds=None if since is None else max(0.0, at - since),
+        silence_threshold_seconds=config.silence_threshold(state.kind),
+        activation_requested_at=state.activation_requested_at,
+        activation_deadline_ts=due,
+        activation_overdue=due is not None and at >= due,
+        reference_ts=at,
     )
 
 
@@ -311,10 +311,6 @@ def _open_since(state: LivenessState, ts: float, status: str) -> float | None:
     if state.last_status == "open" and state.open_since is not None:
         return state.open_since
     return ts
-
-
-def _not_silent(state: LivenessState, reference: float | None) -> Liveness:
-    return "ok" if reference is not None and state.last_seen_ts is not None else "unknown"
 
 
 def _category(liveness: Liveness, last_status: str | None) -> Category:

@@ -28,7 +28,6 @@ from streams.sinks.database import TABLES
 from streams.sinks.kafka_outputs import OutputMessage
 from streams.worker.metrics import PipelineMetrics
 from streams.worker.outputs import Outputs
-from streams.worker.point_states import PointStates
 
 Publish = Callable[[list[OutputMessage]], Awaitable[None]]  # returns once all are acknowledged
 
@@ -54,9 +53,9 @@ class Destinations:
 class Checkpoint:
     """One batch's outputs, dead letters, changed records and alert offers."""
 
-    def __init__(self, destinations: Destinations, states: PointStates) -> None:
+    def __init__(self, destinations: Destinations, write_records: Callable[[], None]) -> None:
         self._to = destinations
-        self.states = states
+        self._write_records = write_records
         self.out = Outputs()
         self._dead_letters: list[OutputMessage] = []
 
@@ -64,15 +63,10 @@ class Checkpoint:
         """Queue a dead-letter record (see :func:`streams.contract.dead_letter`)."""
         self._dead_letters.append((self._to.deadletter_topic, key, record))
 
-    def drop_computations(self, states: PointStates) -> None:
-        """Forget what the computations produced (they failed half-way): keep the dead letters,
-        start over from ``states``, a fresh copy of the records."""
-        self.out = Outputs()
-        self.states = states
-
     async def flush(self) -> None:
         """Flush everything, in the order the module describes."""
         metrics = self._to.metrics
+        self.out.settle()
         # The tables are written at once, each on a connection of the pool, not one after
         # another: a batch waits for the slowest write, not for their sum.
         batches = list(self.out.rows.items())
@@ -88,7 +82,7 @@ class Checkpoint:
             await self._to.publish([*messages, *self._dead_letters])
         for topic, n in Counter(topic for topic, _, _ in self.out.messages).items():
             metrics.messages_out.labels(topic).inc(n)
-        self.states.flush()
+        self._write_records()
         for event in self.out.alerts:
             self._to.offer_alert(event)
         self.out = Outputs()

@@ -20,7 +20,6 @@ from streams.alerting.alertmanager import AlertmanagerNotifier
 from streams.config import Settings
 from streams.contract import Contract
 from streams.domain.alert_rules import AlertRules
-from streams.domain.lag_guard import LagGuardConfig
 from streams.domain.occupancy import OccupancyConfig
 from streams.domain.staleness import StalenessConfig
 from streams.kafka import outage
@@ -28,17 +27,13 @@ from streams.kafka.client import client_kwargs
 from streams.kafka.outage import OutageLog
 from streams.sinks.database import DatabaseSink
 from streams.sinks.kafka_outputs import BatchProducer
-from streams.worker.alerts import AlertProcessor
 from streams.worker.checkpoint import Destinations
 from streams.worker.computations import Pipeline
 from streams.worker.dispatch_plans import PlanFollower
-from streams.worker.fuel import FuelProcessor
 from streams.worker.ingest import Ingestor
-from streams.worker.liveness import LivenessProcessor
 from streams.worker.metrics import PipelineMetrics
-from streams.worker.occupancy import OccupancyProcessor
+from streams.worker.partition_scope import PartitionScope
 from streams.worker.point_directory import PointDirectory, RegistryFollower
-from streams.worker.point_states import PartitionScope
 
 log = logging.getLogger(__name__)
 
@@ -61,29 +56,22 @@ def build_pipeline(
     scope: PartitionScope,
     plans: PlanFollower | None = None,
 ) -> Pipeline:
-    """The computations, configured from ``settings``, over the points of ``directory``;
+    """The stream tasks, configured from ``settings``, over the points of ``directory``;
     ``plans``: the current dispatch plans the fuel alerts name trucks from (none: no trucks)."""
-    metrics = destinations.metrics
     return Pipeline(
-        fuel=FuelProcessor(directory),
-        occupancy=OccupancyProcessor(
-            directory,
-            OccupancyConfig(max_dwell_seconds=settings.occupancy_max_dwell_seconds,
-                            allowed_lateness_seconds=settings.event_lateness_seconds),
-            lambda topic, n: metrics.late_events.labels(topic).inc(n),
-        ),
-        liveness=LivenessProcessor(
-            directory,
-            StalenessConfig(silence_after_seconds=settings.silence_after_seconds,
-                            activation_deadline_seconds=settings.activation_deadline_seconds),
-        ),
-        alerts=AlertProcessor(directory, rules, *([plans.current] if plans else [])),
+        directory=directory,
+        rules=rules,
+        staleness=StalenessConfig(silence_after_seconds=settings.silence_after_seconds,
+                                  activation_deadline_seconds=settings.activation_deadline_seconds),
+        occupancy=OccupancyConfig(max_dwell_seconds=settings.occupancy_max_dwell_seconds,
+                                  allowed_lateness_seconds=settings.event_lateness_seconds),
         destinations=destinations,
-        lag_guard=LagGuardConfig(settings.lag_guard_max_backlog_messages,
-                                 settings.lag_guard_max_watermark_delay_seconds),
         event_clock=settings.clock == "event",
+        lateness_seconds=settings.event_lateness_seconds,
+        max_idle_seconds=settings.max_task_idle_seconds,
         table=table,
         scope=scope,
+        **({"plans": plans.current} if plans else {}),
     )
 
 
@@ -148,7 +136,8 @@ class WorkerParts:
         plans = PlanFollower(settings.database_url, settings.dispatch_plan_max_age_seconds)
         pipeline = build_pipeline(settings, rules, follower.directory, destinations, table, scope,
                                   plans)
-        ingestor = Ingestor(contract, sink, follower, metrics, pipeline)
+        ingestor = Ingestor(contract, sink, follower, metrics, pipeline,
+                            batch_size=settings.sink_batch_size)
         return cls(settings, registry, metrics, follower, notifier, output_producer, kafka_outage,
                    ingestor, pipeline, plans)
 

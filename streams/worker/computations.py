@@ -1,201 +1,221 @@
-"""The computations behind ingest: what each accepted batch feeds, and the periodic judgement.
+"""The computations behind ingest: one stream task per partition number, and its lifecycle.
 
-The ingest agent hands every accepted batch here in-process (no second consumer, no
-re-serialisation). Each point's state is one record in the worker's state table keyed by
-point_id (:mod:`streams.domain.point_state`), filed in the changelog partition of the same number
-as its input partition, so it moves with it on a rebalance; a batch reads each record once and
-writes each changed one once (:class:`~streams.worker.point_states.PointStates`). What a batch
-produces goes to its :class:`~streams.worker.checkpoint.Checkpoint`, flushed when it ends.
+The ingestor offers every accepted message of telemetry, visits and activations to the task of
+its partition number (:mod:`streams.worker.task`), which applies them to its points in
+event-time order. Each point's state is one record in the worker's state table keyed by
+point_id (:mod:`streams.domain.point_state`), filed in the changelog partition of the same
+number, so it moves with its task on a rebalance.
+
+This class is the one owner of the tasks' lifecycle: a task is built, with its points'
+records read from the table and their deadlines in its timer queue, the first time this worker
+processes its partition after a start or a rebalance, and every task is dropped at the next
+rebalance (what it buffered is not acknowledged: the next owner reads it again). What the
+tasks produce goes to a :class:`~streams.worker.checkpoint.Checkpoint`; the changed records are
+written to the table when it is flushed, before any offset is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Iterator, MutableMapping
 from typing import Any
 
+from streams.domain.alert_lifecycle import AlertState
 from streams.domain.alert_model import AlertEvent
-from streams.domain.lag_guard import (
-    LagGuardConfig,
-    PartitionProgress,
-    pipeline_health,
-    reference_time,
-)
-from streams.domain.staleness import StateCounts, sum_counts
+from streams.domain.alert_rules import AlertRules
+from streams.domain.dispatch_alerts import PlanBook
+from streams.domain.occupancy import OccupancyConfig
+from streams.domain.point import InputKind, PointOutputs, PointSetup
+from streams.domain.point_state import PointState
+from streams.domain.staleness import StalenessConfig, count_states
 from streams.kafka import topics
-from streams.worker.alerts import AlertProcessor
 from streams.worker.checkpoint import Checkpoint, Destinations
-from streams.worker.fuel import FuelProcessor
-from streams.worker.liveness import LivenessProcessor
-from streams.worker.liveness_index import LivenessIndex
-from streams.worker.occupancy import OccupancyProcessor
-from streams.worker.point_states import DecodedRecords, PartitionScope, PointStates
+from streams.worker.outputs import Outputs
+from streams.worker.partition_scope import PartitionScope
+from streams.worker.point_directory import PointDirectory
+from streams.worker.task import StreamTask
 
-Input = tuple[str, int]  # (input topic, partition)
+#: The inputs a task merges, in the order that breaks ties of equal timestamps: an order or a
+#: visit at the same second as a report is applied before it.
+TASK_INPUTS: dict[str, InputKind] = {
+    topics.ACTIVATIONS: "activation",
+    topics.VISITS: "visit",
+    topics.TELEMETRY: "telemetry",
+}
 
-_EVENT_TIME_GUARD = LagGuardConfig(max_backlog_messages=0, max_watermark_delay_seconds=0.0)
+CaughtUp = Callable[[str, int], bool]  # (input topic, partition): everything Kafka has is read
+OnError = Callable[[Any, str, Exception], None]  # (the message's ack, topic, error)
 
 
 class Pipeline:
-    """Routes accepted messages to the processors; judges silence and deadlines on a timer."""
+    """The stream tasks of the partitions this worker owns."""
 
     def __init__(
         self,
         *,
-        fuel: FuelProcessor,
-        occupancy: OccupancyProcessor,
-        liveness: LivenessProcessor,
-        alerts: AlertProcessor,
+        directory: PointDirectory,
+        rules: AlertRules,
+        staleness: StalenessConfig,
+        occupancy: OccupancyConfig,
         destinations: Destinations,
-        lag_guard: LagGuardConfig,
         event_clock: bool,
+        lateness_seconds: float,
+        max_idle_seconds: float,
         table: MutableMapping[Any, Any],
         scope: PartitionScope,
+        plans: Callable[[], PlanBook] = PlanBook,
     ) -> None:
-        self._fuel = fuel
+        self._directory = directory
+        self._rules = rules
+        self._staleness = staleness
         self._occupancy = occupancy
-        self._liveness = liveness
-        self._alerts = alerts
         self._to = destinations
         self._metrics = destinations.metrics
-        self._lag_guard = lag_guard
         self._event_clock = event_clock
+        self._lateness = lateness_seconds
+        self._max_idle = max_idle_seconds
         self._table = table
         self._scope = scope
-        # The agents of the input topics and the timer each work on their own copy of the
-        # records they touch, and write them back when their checkpoint is flushed, after
-        # awaiting the database and Kafka: one at a time, or one would overwrite the other's
-        # changes to a point (an activation order and a report of the same point, say).
+        self._plans = plans
+        self._plan_book = plans()
+        # Tasks run one cycle at a time: a cycle changes records and its checkpoint writes them
+        # after awaiting the database and Kafka.
         self.exclusive = asyncio.Lock()
-        self._liveness_index = LivenessIndex()
-        self._decoded = DecodedRecords()
-        self._watermark = 0.0  # newest event ts seen: the clock when event_clock is on
-        # (input topic, partition) -> newest event ts processed there
-        self.progress: dict[tuple[str, int], float] = {}
+        self._tasks: dict[int, StreamTask] = {}
+        self._generation = scope.generation()
 
-    def now(self) -> float:
-        """Wall clock, or in event-clock mode the newest event ts this worker has seen."""
-        return self._watermark if self._event_clock else time.time()
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def _task(self, partition: int) -> StreamTask:
+        self._follow_rebalances()
+        task = self._tasks.get(partition)
+        if task is None:
+            wanted = ({partition} | set(self._scope.assigned())) - set(self._tasks)
+            records = self._read_records(wanted)
+            for number in wanted:
+                self._tasks[number] = StreamTask(
+                    number, list(TASK_INPUTS), records.get(number, {}), self._setup, self._load,
+                    lateness_seconds=self._lateness, max_idle_seconds=self._max_idle)
+            task = self._tasks[partition]
+        return task
+
+    def _follow_rebalances(self) -> None:
+        generation = self._scope.generation()
+        if generation != self._generation:
+            # The table may hold other versions of the records now, and Kafka delivers again
+            # from the committed offsets whatever the tasks had buffered.
+            for task in self._tasks.values():
+                task.drop()
+            self._tasks.clear()
+            self._generation = generation
+
+    def _read_records(self, partitions: Collection[int]) -> dict[int, dict[str, PointState]]:
+        found: dict[int, dict[str, PointState]] = {}
+        for key, stored in list(self._table.items()):
+            if stored.get("partition") in partitions:
+                point_id = key.decode() if isinstance(key, bytes) else key  # raw table keys
+                found.setdefault(stored["partition"], {})[point_id] = PointState.from_dict(stored)
+        return found
+
+    def _load(self, point_id: str) -> PointState | None:
+        stored = self._table.get(point_id)
+        return None if stored is None else PointState.from_dict(stored)
+
+    def _setup(self, point_id: str) -> PointSetup | None:
+        info = self._directory.get(point_id)
+        if info is None:
+            return None
+        return PointSetup(info, self._rules, self._staleness, self._occupancy,
+                          self._plan_book.lookup(point_id, info.oblast))
+
+    # --- processing --------------------------------------------------------------------------
 
     def checkpoint(self) -> Checkpoint:
-        """A checkpoint for one batch, over a fresh working copy of the records."""
-        return Checkpoint(self._to, self.states())
+        """A checkpoint for one cycle; it writes the changed records when flushed."""
+        return Checkpoint(self._to, self._write_records)
 
-    def states(self) -> PointStates:
-        """A fresh working copy of the per-point records."""
-        return PointStates(self._table, self._scope, on_write=self._liveness_index.written,
-                           decoded=self._decoded)
+    def offer(self, topic: str, message: dict[str, Any], partition: int, ack: Any) -> None:
+        """Hand an accepted message of a task input to its task (``ack``: what :meth:`run`
+        returns once it is processed)."""
+        self._task(partition).offer(topic, TASK_INPUTS[topic], message, ack)
 
-    def process(
-        self,
-        topic: str,
-        accepted: Sequence[dict[str, Any]],
-        partitions: Sequence[int],
-        checkpoint: Checkpoint,
-    ) -> None:
-        """Feed one accepted batch (``partitions[i]`` is where ``accepted[i]`` came from); what
-        it produces goes to ``checkpoint``."""
-        if topic == topics.REGISTRY:
-            return  # no event time, no computation: the point directory follows the registry
-        states = checkpoint.states
-        # A report counts as heard at the time the worker reached when it processed it: the
-        # wall clock, or in event time the newest ts processed so far (this one included).
-        heard_from = self._watermark
-        # Orders and visits carry event time too: the event clock must not stand at 0 when an
-        # order is read before any report (its point would be "seen" at 0).
-        self._track(topic, accepted, partitions)
-        for msg, partition in zip(accepted, partitions, strict=True):
-            states.of(msg["point_id"], partition)
-        # Per point, reports count in event-time order, whatever order they arrived in (a
-        # stable sort keeps the arrival order of equal times).
-        self._feed(topic, sorted(accepted, key=_event_time), checkpoint, heard_from)
+    def run(
+        self, checkpoint: Checkpoint, caught_up: CaughtUp, now: float, wall: float,
+        on_error: OnError,
+    ) -> list[Any]:
+        """Process what every task can process now (``now``: monotonic, for the idle waits;
+        ``wall``: the wall clock); returns the acks of the messages processed."""
+        self._follow_rebalances()
+        self._plan_book = self._plans()
+        out = checkpoint.out
+        acks: list[Any] = []
 
-    def _feed(
-        self, topic: str, messages: list[dict[str, Any]], checkpoint: Checkpoint,
-        heard_from: float,
-    ) -> None:
-        states, out = checkpoint.states, checkpoint.out
-        if topic == topics.TELEMETRY:
-            forecasts = self._fuel.on_telemetry(messages, states, out)
-            self._metrics.forecasts.inc(sum(f is not None for f in forecasts))
-            occupancy = self._occupancy.on_headcounts(messages, states, out)
-            now = self.now()
-            handled_at: Callable[[float], float] = (
-                (lambda ts: max(heard_from, ts)) if self._event_clock else (lambda ts: now))
-            liveness = self._liveness.on_telemetry(messages, states, handled_at)
-            self._alerts.on_reports(
-                messages, forecasts, occupancy, liveness, self._liveness.config, states, out
-            )
-        elif topic == topics.VISITS:
-            self._occupancy.on_visits(messages, states, out)
-        elif topic == topics.ACTIVATIONS:
-            ended = self._liveness.on_activations(messages, states)
-            self._alerts.on_ended_orders(ended, states, out)
+        def emit(point_id: str, produced: PointOutputs) -> None:
+            _to_outputs(point_id, produced, out)
+            self._metrics.forecasts.inc(len(produced.forecasts))
 
-    async def judge(self, highwaters: Mapping[Input, int], positions: Mapping[Input, int]) -> None:
-        """Judge silence and deadlines for this worker's points (called by a timer);
-        ``highwaters`` has an entry per (input topic, partition) this worker owns, ``positions``
-        the next offset to process there."""
-        async with self.exclusive:
-            await self._judge(highwaters, positions)
+        def late(topic: str) -> None:
+            self._metrics.late_events.labels(topic).inc()
 
-    async def _judge(self, highwaters: Mapping[Input, int], positions: Mapping[Input, int]) -> None:
-        now = self.now()
-        # Each partition number is a task: its points are judged no later than the event time
-        # every one of its inputs has reached while that input still has messages to read (a
-        # report, or the order that ends a deadline, may be queued there). Caught-up inputs do
-        # not hold it back, so a network that truly goes quiet is still judged; another task's
-        # backlog never holds it back.
-        guard = _EVENT_TIME_GUARD if self._event_clock else self._lag_guard
-        tasks = sorted({partition for _, partition in highwaters})
-        checkpoint = self.checkpoint()
-        self._liveness_index.cover(frozenset(tasks), self._scope.generation(), checkpoint.states)
-        points = self._liveness_index.by_partition()
-        counts: list[StateCounts] = []
-        backlog = 0
-        for task in tasks:
-            health = pipeline_health(self._task_progress(task, highwaters, positions))
-            backlog += health.backlog_messages
-            reference = reference_time(now, health, guard)
-            task_counts, verdicts = self._liveness.judge(
-                now, reference, points.get(task, ()), checkpoint.out,
-                event_time=self._event_clock,
-            )
-            counts.append(task_counts)
-            if reference is not None:
-                self._alerts.on_judgement(verdicts, reference, checkpoint.states, checkpoint.out)
-        total = sum_counts(counts)
+        for partition, task in self._tasks.items():
+            ready = {topic for topic in TASK_INPUTS if caught_up(topic, partition)}
+            acks.extend(task.run(ready, now, emit, late,
+                                 lambda name, inbound, exc: on_error(inbound.ack, name, exc)))
+            if not self._event_clock:
+                task.move_to(wall, ready, emit)
+        return acks
+
+    def observe(self) -> None:
+        """Set the gauges of points by state and of the tasks."""
+        counts = count_states(v for task in self._tasks.values() for v in task.verdicts())
         for state in ("open", "standby", "closed", "silent", "unknown"):
-            self._metrics.points_by_state.labels(state).set(getattr(total, state))
-        self._metrics.activation_overdue.set(total.activation_overdue)
-        self._metrics.consumer_lag.labels(topics.TELEMETRY).set(sum(
-            max(high - positions.get((topic, partition), 0), 0)
-            for (topic, partition), high in highwaters.items() if topic == topics.TELEMETRY))
-        await checkpoint.flush()
+            self._metrics.points_by_state.labels(state).set(getattr(counts, state))
+        self._metrics.activation_overdue.set(counts.activation_overdue)
+        for partition, task in self._tasks.items():
+            if task.time is not None:
+                self._metrics.stream_time.labels(str(partition)).set(task.time)
+            self._metrics.task_buffered.labels(str(partition)).set(task.buffered)
+
+    @property
+    def buffered(self) -> int:
+        """Messages the tasks hold back for the merge."""
+        return sum(task.buffered for task in self._tasks.values())
 
     def firing(self) -> list[AlertEvent]:
         """Every alert firing on this worker's points."""
-        return [event for state in self.states().alerts()
-                for event in state.firing()]
+        return [event for _, stored in list(self._table.items())
+                if (alerts := stored.get("alerts")) is not None
+                for event in AlertState.from_dict(alerts).firing()]
 
-    def _track(self, topic: str, accepted: Sequence[dict[str, Any]],
-               partitions: Sequence[int]) -> None:
-        for msg, partition in zip(accepted, partitions, strict=True):
-            ts = _event_time(msg)
-            if ts > self.progress.get((topic, partition), 0.0):
-                self.progress[(topic, partition)] = ts
-            if ts > self._watermark:
-                self._watermark = ts
+    def _write_records(self) -> None:
+        """Write every changed record once, in its partition's scope. A task whose partition
+        this worker no longer owns writes nothing: the new owner restored them already."""
+        for partition, task in self._tasks.items():
+            if not task.changed:
+                continue
+            if self._scope.covers(partition):
+                with self._scope(partition):
+                    for point_id in task.changed:
+                        self._table[point_id] = task.records[point_id].to_dict()
+            task.changed.clear()
 
-    def _task_progress(
-        self, task: int, highwaters: Mapping[Input, int], positions: Mapping[Input, int]
-    ) -> Iterable[PartitionProgress]:
-        for (topic, partition), high in highwaters.items():
-            if partition == task:
-                yield PartitionProgress(partition, self.progress.get((topic, partition)),
-                                        max(high - positions.get((topic, partition), 0), 0))
+    def records(self) -> Iterator[tuple[str, PointState]]:
+        """The records the tasks hold (for tests and the benchmark)."""
+        for task in self._tasks.values():
+            yield from task.records.items()
 
 
-def _event_time(message: dict[str, Any]) -> float:
-    return float(message["_ts"])
+def _to_outputs(point_id: str, produced: PointOutputs, out: Outputs) -> None:
+    # Every forecast is a row; the topic gets each point's newest of the cycle (the same
+    # thing at the live rate, where a cycle holds one report per point at most), as does the
+    # occupancy, topic and table.
+    for message in produced.forecasts:
+        out.store(topics.FUEL_FORECAST, message)
+    if produced.forecasts:
+        out.latest(topics.FUEL_FORECAST, point_id, produced.forecasts[-1])
+    if produced.occupancy is not None:
+        out.latest(topics.OCCUPANCY, point_id, produced.occupancy, store=True)
+    for change in produced.state_changes:
+        out.emit(topics.POINT_STATE, point_id, change)
+    for event in produced.alerts:
+        out.alert(event)

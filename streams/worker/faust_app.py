@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 from faust.streams import _current_event  # see FaustPartitionScope
 from faust.types import TP
 from faust.types.auth import CredentialsT
+from mode.types.signals import BaseSignalT
 
 from streams.alerting.rules_file import AlertConfigError
 from streams.config import Settings, get_settings
@@ -72,39 +73,59 @@ def create_app(
         topics.STATE_TABLE, partitions=settings.topic_partitions, key_type=bytes,
         options=ROCKSDB_OPTIONS,
     ))
+    inputs = {spec.name for spec in topics.INPUT_TOPICS}
     scope = FaustPartitionScope(
-        lambda partition: TP(topics.TELEMETRY, partition) in app.consumer.assignment(),
+        lambda: {tp.partition for tp in app.consumer.assignment() if tp.topic == topics.TELEMETRY},
         lambda: app.rebalancing_count,
     )
     parts = WorkerParts.build(settings, rules, table, scope)
-    for spec in topics.INPUT_TOPICS:
-        _ingest_agent(app, parts.ingestor, scope, spec.name, settings)
+    ingestor = parts.ingestor
+    committed_at_start: dict[tuple[str, int], int] = {}
 
-    async def judge_points() -> None:
+    def caught_up(topic: str, partition: int) -> bool:
+        # Everything Kafka held of the partition at its last fetch has reached the worker.
+        tp = TP(topic, partition)
+        high = app.consumer.highwater(tp)
+        if high is None:
+            return False  # not fetched yet: unknown
+        received = ingestor.positions.get((topic, partition))
+        if received is None:
+            received = committed_at_start.setdefault(
+                (topic, partition), _committed_offsets(app).get(tp) or 0)
+        return received >= high
+
+    ingestor.caught_up = caught_up
+
+    @app.on_partitions_revoked.connect
+    async def forget_positions(sender: Any, /, *args: Any, signal: BaseSignalT[Any],
+                               **_: Any) -> None:
+        revoked: set[TP] = args[0]
+        # What a new owner will deliver again starts from the committed offsets.
+        for tp in revoked:
+            ingestor.positions.pop((tp.topic, tp.partition), None)
+            committed_at_start.pop((tp.topic, tp.partition), None)
+
+    for spec in topics.INPUT_TOPICS:
+        _ingest_agent(app, ingestor, scope, spec.name)
+
+    async def run_tasks() -> None:
         if app.rebalancing or app.in_recovery:
-            return  # the table is being restored: its points are judged once it is whole
-        inputs = {spec.name for spec in topics.INPUT_TOPICS} - {topics.REGISTRY}
-        owned = [tp for tp in app.consumer.assignment() if tp.topic in inputs]
-        highwaters = await app.consumer.highwaters(*owned) if owned else {}
-        positions: dict[tuple[str, int], int] = {}
-        committed = _committed_offsets(app)
-        for tp in owned:
-            # Where this worker has processed nothing yet, it resumes at the committed offset:
-            # what it has fetched since may still wait, unprocessed, in the stream's buffer.
-            processed = parts.ingestor.positions.get((tp.topic, tp.partition))
-            positions[(tp.topic, tp.partition)] = processed if processed is not None else (
-                committed.get(tp) or 0)
-        await parts.pipeline.judge(
-            {(tp.topic, tp.partition): high for tp, high in highwaters.items()}, positions)
+            return  # the table is being restored: the tasks run once it is whole
+        await ingestor.drain()
+        parts.pipeline.observe()
+        owned = [tp for tp in app.consumer.assignment() if tp.topic == topics.TELEMETRY]
+        parts.metrics.consumer_lag.labels(topics.TELEMETRY).set(sum(
+            max((app.consumer.highwater(tp) or 0)
+                - ingestor.positions.get((tp.topic, tp.partition), 0), 0) for tp in owned))
 
     stall_watch: StallWatch[TP] = StallWatch(settings.stall_reseek_seconds)
 
     async def reseek_stalled_partitions() -> None:
         if app.rebalancing or app.in_recovery or parts.kafka_outage.down:
             return  # a commit Kafka cannot take now is no stall
-        inputs = {spec.name for spec in topics.INPUT_TOPICS}
         assigned = [tp for tp in app.consumer.assignment() if tp.topic in inputs]
-        idle = parts.ingestor.idle
+        # Messages a task holds back for the merge are not stalled: they wait for their inputs.
+        idle = parts.ingestor.idle and parts.pipeline.buffered == 0
         highwaters = await app.consumer.highwaters(*assigned) if assigned else {}
         processed = {tp: position
                      for (topic, partition), position in parts.ingestor.positions.items()
@@ -139,7 +160,8 @@ def create_app(
         if handlers and handlers[0].level > logging.root.level:
             logging.root.setLevel(handlers[0].level)
 
-    app.timer(settings.liveness_interval_seconds)(judge_points)
+    app.timer(settings.liveness_interval_seconds)(run_tasks)
+    app.timer(settings.sink_batch_seconds)(ingestor.drain)
     app.timer(settings.stall_reseek_seconds / 3)(reseek_stalled_partitions)
     app.timer(1.0)(take_over_firing_alerts)
     # The dispatch plans the fuel alerts name trucks from (streams.worker.dispatch_plans).
@@ -171,9 +193,9 @@ class FaustPartitionScope:
     run inside ``scope(P)``, which makes P's latest event current.
     """
 
-    def __init__(self, owned: Callable[[int], bool], rebalances: Callable[[], int]) -> None:
+    def __init__(self, owned: Callable[[], set[int]], rebalances: Callable[[], int]) -> None:
         self._events: dict[int, faust.EventT[bytes]] = {}
-        self._owned = owned  # whether this worker owns the partition now
+        self._owned = owned  # the input partition numbers this worker owns now
         self._rebalances = rebalances  # how many rebalances have begun
 
     def record(self, event: faust.EventT[bytes]) -> None:
@@ -185,7 +207,11 @@ class FaustPartitionScope:
         can be written). A batch still running when a rebalance took its partition away must
         not write that partition's records: the new owner restored them already, and reads
         the batch's messages again (their offsets were not committed)."""
-        return partition in self._events and self._owned(partition)
+        return partition in self._events and partition in self._owned()
+
+    def assigned(self) -> set[int]:
+        """The input partition numbers this worker owns now."""
+        return self._owned()
 
     def generation(self) -> int:
         """The number of rebalances begun: each one may restore the table from its changelog."""
@@ -202,33 +228,20 @@ class FaustPartitionScope:
 
 
 def _ingest_agent(
-    app: faust.App,
-    ingestor: Ingestor,
-    scope: FaustPartitionScope,
-    topic_name: str,
-    settings: Settings,
+    app: faust.App, ingestor: Ingestor, scope: FaustPartitionScope, topic_name: str
 ) -> None:
-    """One agent for ``topic_name``: batches of raw records to :meth:`Ingestor.handle`. Offsets
-    are acknowledged by ``take_events`` only after the handler returns."""
+    """One agent for ``topic_name``: each raw record to :meth:`Ingestor.receive`, not
+    acknowledged (``noack``): the ingestor acknowledges it once its task processed it."""
     channel = app.topic(topic_name, key_type=bytes, value_type=bytes)
 
     async def ingest(stream: faust.StreamT[bytes]) -> None:
-        assert isinstance(stream, faust.Stream)  # take_events is not on the StreamT protocol
-        async for events in stream.take_events(settings.sink_batch_size,
-                                               within=settings.sink_batch_seconds):
-            for event in events:
-                scope.record(event)
-            batch = [
-                InboundMessage(
-                    topic_name,
-                    event.message.partition,
-                    event.message.offset,
-                    event.message.key,
-                    event.message.value,
-                )
-                for event in events
-            ]
-            await ingestor.handle(topic_name, batch)
+        assert isinstance(stream, faust.Stream)  # events() is not on the StreamT protocol
+        async for event in stream.noack().events():
+            scope.record(event)
+            message = event.message
+            await ingestor.receive(InboundMessage(
+                topic_name, message.partition, message.offset, message.key, message.value,
+                event.ack))
 
     app.agent(channel, name=f"ingest.{topic_name}")(ingest)
 
@@ -286,6 +299,9 @@ def _throughput_kwargs(settings: Settings) -> dict[str, Any]:
         "table_standby_replicas": 0,
         # One fetch returns at most one batch's worth of records: bounded memory per fetch.
         "broker_max_poll_records": settings.sink_batch_size,
+        # A rebalance must not wait for the messages a task holds back for its merge: they
+        # are not acknowledged, and the partition's next owner reads them again.
+        "stream_wait_empty": False,
     }
 # --- end throughput and memory --------------------------------------------------------------
 

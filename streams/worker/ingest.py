@@ -1,10 +1,11 @@
 """Ingest: validate each input message, dead-letter what is refused, write the rest in batches.
 
 :class:`Ingestor` holds the per-batch logic and knows nothing of Faust;
-:mod:`streams.worker.faust_app` runs one agent per input topic over it. Offsets are acknowledged
-by ``take_events`` only after the batch handler returns, and every dead letter is acknowledged
-by Kafka before that, so every message is written or dead-lettered before its offset is
-committed (at-least-once; replays are idempotent).
+:mod:`streams.worker.faust_app` runs one agent per input topic that hands it every message
+without acknowledging it. A message is acknowledged only once it is written or dead-lettered
+(the dead letter acknowledged by Kafka) and its stream task has processed it in a flushed
+checkpoint, so its offset is committed only after all that (at-least-once; replays are
+idempotent).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,9 +21,13 @@ from streams.contract import Contract, Rejection, dead_letter, internal_error, u
 from streams.kafka import topics
 from streams.sinks.database import TABLES
 from streams.worker.checkpoint import Checkpoint
+from streams.worker.computations import CaughtUp, OnError
 from streams.worker.metrics import PipelineMetrics
 from streams.worker.point_directory import PointDirectory
-from streams.worker.point_states import PointStates
+
+
+def _nothing() -> None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,7 @@ class InboundMessage:
     offset: int
     key: bytes | None
     value: bytes | None  # None: a tombstone
+    ack: Callable[[], object] = _nothing  # lets the consumer commit past it
 
 
 class InputSink(Protocol):
@@ -61,17 +67,24 @@ class Registry(Protocol):
 class Computations(Protocol):
     """What accepted messages feed (:class:`~streams.worker.computations.Pipeline`)."""
 
-    exclusive: asyncio.Lock  # held from computing a batch until its checkpoint is flushed
+    exclusive: asyncio.Lock  # held from a cycle's first step until its checkpoint is flushed
+
+    @property
+    def buffered(self) -> int:
+        """Messages offered and not processed yet."""
 
     def checkpoint(self) -> Checkpoint:
-        """A checkpoint for one batch."""
+        """A checkpoint for one cycle."""
 
-    def states(self) -> PointStates:
-        """A fresh working copy of the per-point records."""
+    def offer(self, topic: str, message: dict[str, Any], partition: int, ack: Any) -> None:
+        """Hand over an accepted message of a task input."""
 
-    def process(self, topic: str, accepted: Sequence[dict[str, Any]],
-                partitions: Sequence[int], checkpoint: Checkpoint) -> None:
-        """Feed an accepted batch; outputs go to ``checkpoint``."""
+    def run(self, checkpoint: Checkpoint, caught_up: CaughtUp, now: float, wall: float,
+            on_error: OnError) -> list[Any]:
+        """Process what can be processed now; the acks of the messages processed."""
+
+    def observe(self) -> None:
+        """Set the gauges."""
 
 
 log = logging.getLogger(__name__)
@@ -80,7 +93,14 @@ Pair = tuple[InboundMessage, dict[str, Any]]  # a consumed record and its valida
 
 
 class Ingestor:
-    """Validates, dead-letters and writes batches of the input topics, then feeds them on."""
+    """Validates, dead-letters and writes the input messages, then feeds them to the tasks.
+
+    Messages arrive one by one (:meth:`receive`) and are handled in batches (:meth:`drain`,
+    when ``batch_size`` have arrived or on the worker's timer). A message is acknowledged
+    once it is written, retired or dead-lettered *and* its task has processed it and the
+    checkpoint of that cycle is flushed: a message a task holds back for the event-time merge
+    stays unacknowledged, so its offset is not committed.
+    """
 
     def __init__(
         self,
@@ -89,74 +109,118 @@ class Ingestor:
         registry: Registry,
         metrics: PipelineMetrics,
         computations: Computations,
+        *,
+        batch_size: int = 1000,
+        caught_up: CaughtUp = lambda topic, partition: True,
     ) -> None:
         self._contract = contract
         self._sink = sink
         self._registry = registry
         self._metrics = metrics
         self._computations = computations
+        self._batch_size = batch_size
+        self.caught_up = caught_up  # set by the Faust shell, which knows the consumer
         self.positions: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset
-        self._batches_in_flight = 0
+        self._inbox: list[InboundMessage] = []
+        self._cycles_in_flight = 0
+        self._cycle_done = asyncio.Condition()
 
     @property
     def idle(self) -> bool:
-        """Whether no batch is being handled now."""
-        return self._batches_in_flight == 0
+        """Whether no cycle is running and nothing waits to be handled."""
+        return self._cycles_in_flight == 0 and not self._inbox
 
-    async def handle(self, topic: str, batch: Sequence[InboundMessage]) -> None:
-        """Process one batch of ``topic`` and feed what it accepts to the computations.
+    async def receive(self, message: InboundMessage) -> None:
+        """Take one consumed message; handles a batch once ``batch_size`` have arrived, and
+        waits while the tasks hold more than a few batches back (bounded memory)."""
+        self.positions[(message.topic, message.partition)] = message.offset + 1
+        self._inbox.append(message)
+        if len(self._inbox) >= self._batch_size:
+            await self.drain()
+        while self._computations.buffered >= 4 * self._batch_size:
+            async with self._cycle_done:
+                await self._cycle_done.wait()
+
+    async def drain(self) -> None:
+        """Handle what has arrived, and let every task process what it can."""
+        batch, self._inbox = self._inbox, []
+        await self.handle(batch)
+
+    async def handle(self, batch: Sequence[InboundMessage]) -> None:
+        """Handle one batch of any input topics, then run the tasks.
 
         Every message is written, retired (a registry tombstone) or dead-lettered, and the
-        batch's checkpoint is flushed (dead letters acknowledged by Kafka), before this returns
-        and the offsets can be committed.
+        cycle's checkpoint is flushed (dead letters acknowledged by Kafka), before the messages
+        it settled are acknowledged.
         """
-        self._batches_in_flight += 1
+        self._cycles_in_flight += 1
         try:
-            await self._handle(topic, batch)
+            async with self._computations.exclusive:
+                await self._cycle(batch)
         finally:
-            self._batches_in_flight -= 1
+            self._cycles_in_flight -= 1
+            async with self._cycle_done:
+                self._cycle_done.notify_all()
 
-    async def _handle(self, topic: str, batch: Sequence[InboundMessage]) -> None:
+    async def _cycle(self, batch: Sequence[InboundMessage]) -> None:
         now = time.time()
         checkpoint = self._computations.checkpoint()
+        settled: list[InboundMessage] = []
+        by_topic: dict[str, list[InboundMessage]] = {}
+        for message in batch:
+            by_topic.setdefault(message.topic, []).append(message)
+        for topic, messages in by_topic.items():
+            for message, msg in await self._accept(checkpoint, topic, messages, settled, now):
+                self._computations.offer(topic, msg, message.partition, message)
+
+        def failed(message: InboundMessage, topic: str, exc: Exception) -> None:
+            # A bug in a computation must not lose the message: its row is stored, and it is
+            # dead-lettered with the error so it can be replayed once fixed.
+            log.error("computations failed on a %s message; dead-lettering it", topic,
+                      exc_info=exc)
+            self._reject(checkpoint, message, internal_error(topic, exc), now)
+
+        processed = self._computations.run(checkpoint, self.caught_up, time.monotonic(), now,
+                                           failed)
+        await checkpoint.flush()
+        for message in [*settled, *processed]:
+            message.ack()
+
+    async def _accept(
+        self, checkpoint: Checkpoint, topic: str, batch: Sequence[InboundMessage],
+        settled: list[InboundMessage], now: float,
+    ) -> list[Pair]:
+        """Validate and write one topic's messages; returns those its task must process (the
+        others are settled: refused, retired or registry records)."""
         self._metrics.messages_in.labels(topic).inc(len(batch))
         valid: list[Pair] = []
         for message in batch:
             if message.value is None and topic == topics.REGISTRY:
                 self._metrics.retirements.inc()  # the follower takes the point out of use
+                settled.append(message)
                 continue
             result = self._contract.accept(topic, message.key, message.value or b"", now=now)
             if isinstance(result, Rejection):
                 self._reject(checkpoint, message, result, now)
+                settled.append(message)
             else:
                 valid.append((message, result))
         if topic != topics.REGISTRY:
             valid, unknown = await self._split_unknown(valid)
             for message, msg in unknown:
                 self._reject(checkpoint, message, unknown_point(topic, msg["point_id"]), now)
-        valid = await self._write(checkpoint, topic, valid, now)
-        accepted = [msg for _, msg in valid]
-        async with self._computations.exclusive:
-            try:
-                if accepted:
-                    self._computations.process(
-                        topic, accepted, [message.partition for message, _ in valid], checkpoint
-                    )
-                await checkpoint.flush()
-            except Exception as exc:
-                # A bug in a computation must not lose the batch: its rows are stored, and the
-                # messages are dead-lettered with the error so they can be replayed once fixed.
-                log.exception("computations failed on a %s batch; dead-lettering it", topic)
-                checkpoint.drop_computations(self._computations.states())
-                for message, _ in valid:
-                    self._reject(checkpoint, message, internal_error(topic, exc), now)
-                await checkpoint.flush()
-        for message in batch:
-            self.positions[(topic, message.partition)] = message.offset + 1
+                settled.append(message)
+        written = await self._write(checkpoint, topic, valid, now)
         delay = self._metrics.event_delay.labels(topic)
-        for msg in accepted:
+        for _, msg in written:
             if "_ts" in msg:
                 delay.observe(max(now - msg["_ts"], 0.0))
+        kept = {id(message) for message, _ in written}
+        settled.extend(message for message, _ in valid if id(message) not in kept)
+        if topic == topics.REGISTRY:
+            settled.extend(message for message, _ in written)
+            return []
+        return written
 
     async def _split_unknown(self, valid: list[Pair]) -> tuple[list[Pair], list[Pair]]:
         directory = self._registry.directory
@@ -211,3 +275,4 @@ def _database_refused(topic: str, error: str) -> Rejection:
         rule=None,
         message=f"{topic}: the database refused this message: {error}",
     )
+

@@ -106,6 +106,16 @@ class PipelineMetrics:
             "lag_messages", "Messages behind the end of each input topic, on this worker.",
             ["topic"], namespace=NAMESPACE, subsystem="consumer", registry=registry,
         )
+        self.stream_time = Gauge(
+            "stream_time_seconds", "Each task's stream time: the newest event time it has "
+            "processed, or the wall clock's once every input is caught up (epoch seconds).",
+            ["partition"], namespace=NAMESPACE, subsystem="task", registry=registry,
+        )
+        self.task_buffered = Gauge(
+            "buffered_messages", "Messages a task has received and holds back for the event-time "
+            "merge of its inputs.", ["partition"], namespace=NAMESPACE, subsystem="task",
+            registry=registry,
+        )
         self.points_known = Gauge(
             "points_known", "Points in the registry this worker knows.",
             namespace=NAMESPACE, subsystem="registry", registry=registry,

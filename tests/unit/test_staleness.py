@@ -1,4 +1,4 @@
-"""Stale status: silence per kind, activation deadlines, the lag guard, network counts."""
+"""Stale status: silence per kind on stream time, activation deadlines, network counts."""
 
 from __future__ import annotations
 
@@ -9,14 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.domain.lag_guard import (
-    LagGuardConfig,
-    PartitionProgress,
-    PipelineHealth,
-    is_behind,
-    pipeline_health,
-    reference_time,
-)
 from streams.domain.staleness import (
     MAX_OPEN_RUNS,
     ActivationAction,
@@ -26,17 +18,15 @@ from streams.domain.staleness import (
     ReportStatus,
     StalenessConfig,
     count_states,
-    judge_liveness,
+    liveness_at,
     on_activation,
     on_registry,
     on_report,
 )
 
 CFG = StalenessConfig()
-GUARD = LagGuardConfig()
 T0 = 1_736_900_000.0
 H = 3600.0
-CAUGHT_UP = PipelineHealth(backlog_messages=0, watermark=None)
 
 
 def reported(kind: str, *reports: tuple[float, ReportStatus]) -> LivenessState:
@@ -47,8 +37,8 @@ def reported(kind: str, *reports: tuple[float, ReportStatus]) -> LivenessState:
     return state
 
 
-def judge(state: LivenessState, now: float, health: PipelineHealth = CAUGHT_UP) -> PointLiveness:
-    return judge_liveness(state, now, reference_time(now, health, GUARD), CFG)
+def judge(state: LivenessState, now: float) -> PointLiveness:
+    return liveness_at(state, now, CFG)
 
 
 # --- silence ----------------------------------------------------------------------------
@@ -60,21 +50,22 @@ def judge(state: LivenessState, now: float, health: PipelineHealth = CAUGHT_UP) 
 )
 def test_silence_threshold_depends_on_kind(kind: str, threshold: float) -> None:
     state = reported(kind, (T0, "open"))
-    at_threshold = judge(state, T0 + threshold)
-    assert at_threshold.liveness == "ok"
-    assert at_threshold.silence_threshold_seconds == threshold
-    past = judge(state, T0 + threshold + 0.5)
-    assert (past.liveness, past.category, past.since) == ("silent", "silent", T0)
-    assert past.age_seconds == threshold + 0.5
+    before = judge(state, T0 + threshold - 0.5)
+    assert before.liveness == "ok"
+    assert before.silence_threshold_seconds == threshold
+    at_threshold = judge(state, T0 + threshold)  # the episode starts at the threshold itself
+    assert (at_threshold.liveness, at_threshold.category, at_threshold.since) == (
+        "silent", "silent", T0)
+    assert at_threshold.age_seconds == threshold
 
 
 def test_thresholds_are_configurable_and_an_unregistered_point_gets_the_default() -> None:
     config = StalenessConfig(silence_after_seconds={"permanent": 60.0}, default_silence_seconds=120)
     state, _ = on_report(LivenessState(), T0, "open", T0)
-    assert judge_liveness(state, T0 + 100, T0 + 100, config).liveness == "ok"
-    assert judge_liveness(state, T0 + 121, T0 + 121, config).liveness == "silent"
+    assert liveness_at(state, T0 + 100, config).liveness == "ok"
+    assert liveness_at(state, T0 + 121, config).liveness == "silent"
     registered = on_registry(state, "permanent", T0)
-    assert judge_liveness(registered, T0 + 61, T0 + 61, config).liveness == "silent"
+    assert liveness_at(registered, T0 + 61, config).liveness == "silent"
 
 
 def test_a_point_that_never_reported_is_unknown_then_silent() -> None:
@@ -107,109 +98,10 @@ def test_a_point_with_a_slow_clock_is_not_silent_while_its_reports_keep_arriving
     assert judge(state, T0 + 270 + 301).liveness == "silent"  # once they stop, it is
 
 
-# --- the lag guard ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("backlog", "watermark", "expected"),
-    [
-        (0, None, T0),  # caught up: the wall clock
-        (0, T0 - 5000, T0),  # a stale watermark without backlog means nothing
-        (10, T0 - 30, T0),  # small, fresh backlog: normal batching
-        (10, T0 - 60, T0),  # exactly at the delay limit
-        (10, T0 - 61, T0 - 61),  # backlog and the watermark trails: behind
-        (5001, T0 - 1, T0 - 1),  # a large backlog is behind even if fresh
-        (5000, T0 - 1, T0),  # exactly at the backlog limit
-        (10, None, None),  # behind with no progress yet: do not judge
-        (10, T0 + 100, T0),  # a watermark ahead of the clock (fast point clocks) is capped
-        (6000, T0 + 100, T0),
-    ],
-)
-def test_reference_time_table(
-    backlog: int, watermark: float | None, expected: float | None
-) -> None:
-    assert reference_time(T0, PipelineHealth(backlog, watermark), GUARD) == expected
-
-
-def test_pipeline_health_ignores_caught_up_partitions() -> None:
-    health = pipeline_health(
-        [
-            PartitionProgress(0, T0 - 10, 0),  # idle and caught up: must not hold things back
-            PartitionProgress(1, T0 - 600, 40),
-            PartitionProgress(2, T0 - 900, 2),
-            PartitionProgress(3, None, 0),
-        ]
-    )
-    assert health == PipelineHealth(backlog_messages=42, watermark=T0 - 900)
-    assert pipeline_health([PartitionProgress(0, T0 - 10, 0)]) == CAUGHT_UP
-    assert pipeline_health([]) == CAUGHT_UP
-    unknown = pipeline_health([PartitionProgress(0, None, 7), PartitionProgress(1, T0, 3)])
-    assert unknown == PipelineHealth(backlog_messages=10, watermark=None)
-
-
-def test_a_lagging_pipeline_does_not_report_false_silences() -> None:
-    # 100 points reported until T0; the pipeline then stalled for 40 minutes and has
-    # worked through the backlog up to T0 - 120.
-    points = [reported("permanent", (T0 - 120, "open")) for _ in range(100)]
-    now = T0 + 40 * 60
-    behind = PipelineHealth(backlog_messages=2_000_000, watermark=T0 - 120)
-    assert is_behind(now, behind, GUARD)
-    counts = count_states(judge(p, now, behind) for p in points)
-    assert (counts.silent, counts.open) == (0, 100)
-
-
 def test_a_network_that_truly_goes_quiet_is_reported() -> None:
     points = [reported("permanent", (T0, "open")) for _ in range(100)]
-    counts = count_states(judge(p, T0 + 301, CAUGHT_UP) for p in points)
+    counts = count_states(judge(p, T0 + 300) for p in points)
     assert (counts.silent, counts.total) == (100, 100)
-
-
-def test_only_points_quiet_on_the_watermark_are_silent_while_behind() -> None:
-    quiet = reported("permanent", (T0 - 1000, "open"))
-    busy = reported("permanent", (T0 - 10, "open"))
-    behind = PipelineHealth(backlog_messages=10_000, watermark=T0)
-    assert judge(quiet, T0 + 3600, behind).liveness == "silent"
-    assert judge(busy, T0 + 3600, behind).liveness == "ok"
-
-
-def test_judgement_is_suspended_without_a_reference() -> None:
-    state, _ = on_activation(reported("standby", (T0, "standby")), "activate", T0)
-    verdict = judge_liveness(state, T0 + 10 * H, None, CFG)
-    assert (verdict.liveness, verdict.category) == ("unknown", "standby")
-    assert not verdict.activation_overdue
-    assert verdict.age_seconds is None
-
-
-healths = st.builds(
-    PipelineHealth,
-    backlog_messages=st.integers(0, 10_000_000),
-    watermark=st.none() | st.floats(T0 - 10 * H, T0 + 600),
-)
-
-
-@given(healths, st.floats(T0 - H, T0 + H))
-def test_the_guard_only_holds_the_clock_back_while_backlog_remains(
-    health: PipelineHealth, now: float
-) -> None:
-    reference = reference_time(now, health, GUARD)
-    if health.backlog_messages == 0:
-        assert reference == now
-    if reference is None or reference < now:
-        assert health.backlog_messages > 0
-    assert reference is None or reference <= now
-    if reference is not None and reference != now:
-        assert reference == health.watermark
-
-
-@given(st.integers(1, 10_000_000), st.floats(T0 - 10 * H, T0), st.floats(0, H))
-def test_reference_time_never_decreases_as_the_watermark_advances(
-    backlog: int, watermark: float, step: float
-) -> None:
-    now = T0
-    before = reference_time(now, PipelineHealth(backlog, watermark), GUARD)
-    after = reference_time(now, PipelineHealth(backlog, min(now, watermark + step)), GUARD)
-    assert before is not None and after is not None
-    assert after >= before
 
 
 # --- activation ------------------------------------------------------------------------------
@@ -221,10 +113,10 @@ def test_an_activation_not_opened_within_two_hours_is_overdue() -> None:
     assert resolved is None
     for ts in range(60, int(2 * H) + 1, 60):  # keeps reporting standby
         state, _ = on_report(state, T0 + ts, "standby", T0 + ts)
-    in_time = judge(state, T0 + 2 * H)
+    in_time = judge(state, T0 + 2 * H - 1)
     assert not in_time.activation_overdue
     assert in_time.activation_deadline_ts == T0 + 2 * H
-    late = judge(state, T0 + 2 * H + 1)
+    late = judge(state, T0 + 2 * H)  # overdue from the deadline itself
     assert late.activation_overdue
     assert late.liveness == "ok"  # reporting, just not open
 
@@ -291,14 +183,6 @@ def test_an_order_handled_after_the_point_already_opened_is_settled_at_once() ->
     assert resolved == ActivationResolved(T0 + 300, "opened", T0 + 300, 0.0)
 
 
-def test_the_activation_deadline_is_judged_on_the_guarded_reference() -> None:
-    state, _ = on_activation(reported("standby", (T0, "standby")), "activate", T0)
-    now = T0 + 3 * H
-    behind = PipelineHealth(backlog_messages=100_000, watermark=T0 + H)
-    assert not judge(state, now, behind).activation_overdue
-    assert judge(state, now).activation_overdue
-
-
 # --- properties ------------------------------------------------------------------------------
 
 
@@ -338,14 +222,13 @@ def replay_events(history: list[Report | Order]) -> LivenessState:
 
 
 @settings(max_examples=300)
-@given(events, times, st.floats(0, 10 * H), st.floats(0, 10 * H), st.floats(0, 10 * H))
+@given(events, times, st.floats(0, 10 * H))
 def test_verdicts_only_worsen_as_time_passes_without_news(
-    history: list[Report | Order], start: float, wall_step: float, ref_step: float, lag: float
+    history: list[Report | Order], start: float, ref_step: float
 ) -> None:
     state = replay_events(history)
-    now = start + lag
-    first = judge_liveness(state, now, start, CFG)
-    later = judge_liveness(state, now + wall_step, start + ref_step, CFG)
+    first = liveness_at(state, start, CFG)
+    later = liveness_at(state, start + ref_step, CFG)
     if first.liveness == "silent":
         assert later.liveness == "silent"
     if first.activation_overdue:
@@ -370,7 +253,7 @@ def test_overdue_needs_a_pending_order_past_its_deadline(
     history: list[Report | Order],
 ) -> None:
     state = replay_events(history)
-    verdict = judge_liveness(state, T0 + 10 * H, T0 + 10 * H, CFG)
+    verdict = liveness_at(state, T0 + 10 * H, CFG)
     assert verdict.activation_overdue == (state.activation_requested_at is not None)
     assert verdict.activation_requested_at is None or verdict.activation_requested_at <= T0 + 2 * H
 

@@ -21,12 +21,13 @@ from streams.domain.point_state import PointState
 from streams.domain.points import PointInfo
 from streams.kafka import topics
 from streams.sinks.kafka_outputs import OutputMessage
+from streams.worker import task
 from streams.worker.checkpoint import Destinations
 from streams.worker.components import build_pipeline
 from streams.worker.ingest import InboundMessage, Ingestor
 from streams.worker.metrics import PipelineMetrics
+from streams.worker.partition_scope import OneProcessScope
 from streams.worker.point_directory import PointDirectory
-from streams.worker.point_states import OneProcessScope
 
 DEADLETTERS = "points.deadletter"
 POINTS = ("kyiv-001", "kyiv-002")
@@ -129,21 +130,25 @@ class Worker:
             Destinations(self.database, self.kafka.send_all, offer, self.metrics, DEADLETTERS),
             self.table, OneProcessScope(),
         )
+        self.behind: set[str] = set()  # input topics Kafka holds more of than was consumed
         self.ingestor = Ingestor(
             Contract(max_future_skew_seconds=300), self.database, registry, self.metrics,
-            self.pipeline,
+            self.pipeline, caught_up=lambda topic, partition: topic not in self.behind,
         )
         self.offset = 0
+        self.acked: list[int] = []
 
     def consume(self, topic: str, messages: Sequence[dict[str, Any]], partition: int = 0) -> None:
-        asyncio.run(self.ingestor.handle(topic, self.batch(topic, messages, partition)))
+        asyncio.run(self.ingestor.handle(self.batch(topic, messages, partition)))
 
     def batch(self, topic: str, messages: Sequence[dict[str, Any]], partition: int = 0
               ) -> list[InboundMessage]:
         batch = []
         for message in messages:
-            batch.append(InboundMessage(topic, partition, self.offset,
-                                        message["point_id"].encode(), orjson.dumps(message)))
+            offset = self.offset
+            batch.append(InboundMessage(topic, partition, offset, message["point_id"].encode(),
+                                        orjson.dumps(message),
+                                        lambda at=offset: self.acked.append(at)))
             self.offset += 1
         return batch
 
@@ -152,11 +157,6 @@ class Worker:
 
 
 T0 = time.time() - 6 * 3600  # six hours ago: inside the contract's accepted window
-
-
-def telemetry_partitions(offsets: dict[int, int]) -> dict[tuple[str, int], int]:
-    """Offsets of telemetry partitions, keyed as the timer's judgement takes them."""
-    return {(topics.TELEMETRY, partition): offset for partition, offset in offsets.items()}
 
 
 def iso(ts: float) -> str:
@@ -188,17 +188,16 @@ def test_a_batch_flushes_rows_then_kafka_then_state_then_alert_offers() -> None:
     assert ("kyiv-001", "no_power", "firing") in worker.alert_history()
 
 
-def test_reports_out_of_order_within_a_batch_count_in_event_time_order() -> None:
-    in_order, shuffled = Worker(), Worker()
-    reports = [report("kyiv-001", T0 + 60 * i, fuel_level_l=150.0 - i) for i in range(10)]
-    in_order.consume(topics.TELEMETRY, reports)
-    shuffled.consume(topics.TELEMETRY, reports[5:] + reports[:5])
-
-    def stored(worker: Worker) -> PointState:
-        return PointState.from_dict(worker.table["kyiv-001"])
-
-    assert stored(shuffled).fuel == stored(in_order).fuel
-    assert stored(shuffled).liveness == stored(in_order).liveness
+def test_a_message_is_acknowledged_once_processed_and_not_while_held_for_the_merge() -> None:
+    worker = Worker()
+    worker.behind.add(topics.ACTIVATIONS)  # an order may still come: reports wait for it
+    worker.consume(topics.TELEMETRY, [report("kyiv-001", T0), report("kyiv-002", T0 + 60)])
+    assert worker.acked == [] and worker.pipeline.buffered == 2
+    assert "kyiv-001" not in worker.table
+    worker.behind.clear()  # the order's partition is read to its end
+    asyncio.run(worker.ingestor.drain())
+    assert worker.acked == [0, 1]
+    assert "state kyiv-001" in worker.journal.steps  # written before the acknowledgement
 
 
 def test_a_row_the_database_refuses_is_dead_lettered_and_feeds_no_computation() -> None:
@@ -213,51 +212,38 @@ def test_a_row_the_database_refuses_is_dead_lettered_and_feeds_no_computation() 
     assert "kyiv-002" in worker.table
 
 
-def test_a_failing_computation_dead_letters_its_batch_and_keeps_its_rows(
+def test_a_failing_computation_dead_letters_its_message_and_keeps_its_row(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     worker = Worker()
+    real_step = task.step
 
-    def broken(*args: Any) -> None:
-        raise RuntimeError("a bug")
+    def broken(record: PointState, kind: str, message: dict[str, Any], *args: Any) -> Any:
+        if message["point_id"] == "kyiv-001":
+            raise RuntimeError("a bug")
+        return real_step(record, kind, message, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(worker.pipeline, "process", broken)
+    monkeypatch.setattr(task, "step", broken)
     worker.consume(topics.TELEMETRY, [report("kyiv-001", T0), report("kyiv-002", T0)])
 
-    assert [letter["reason"] for letter in worker.kafka.on(DEADLETTERS)] == [
-        "internal_error", "internal_error"]
+    assert [letter["reason"] for letter in worker.kafka.on(DEADLETTERS)] == ["internal_error"]
     assert len(worker.database.rows[topics.TELEMETRY]) == 2
-    assert worker.ingestor.positions[(topics.TELEMETRY, 0)] == 2  # the batch is done with
+    assert "kyiv-002" in worker.table and "kyiv-001" not in worker.table
+    assert worker.acked == [0, 1]  # both are done with
 
 
-def test_the_timer_finds_a_silence_writes_the_record_and_offers_the_alert() -> None:
+def test_stream_time_finds_a_silence_writes_the_record_and_offers_the_alert() -> None:
     worker = Worker()
     worker.consume(topics.TELEMETRY, [report("kyiv-001", T0), report("kyiv-002", T0)])
-    worker.consume(topics.TELEMETRY, [report("kyiv-002", T0 + SILENCE + 400)])
     worker.journal.steps.clear()
-
-    # Caught up (positions at the high watermark): judged on event time.
-    asyncio.run(worker.pipeline.judge(
-        telemetry_partitions({0: worker.offset}),
-        telemetry_partitions({0: worker.offset})))
+    # Another point of the same task carries stream time past kyiv-001's threshold.
+    worker.consume(topics.TELEMETRY, [report("kyiv-002", T0 + SILENCE + 400)])
 
     assert ("kyiv-001", "point_silent", "firing") in worker.alert_history()
     silent = next(a for a in worker.offered if a.alertname == "point_silent")
     assert silent.starts_at == pytest.approx(T0 + SILENCE, abs=0.001)
     assert "state kyiv-001" in worker.journal.steps
     assert worker.journal.steps[-1] == "offer"
-
-
-def test_the_timer_judges_nothing_while_a_partition_is_behind() -> None:
-    worker = Worker()
-    worker.consume(topics.TELEMETRY, [report("kyiv-001", T0)], partition=1)
-    worker.consume(topics.TELEMETRY, [report("kyiv-002", T0 + SILENCE + 400)], partition=0)
-
-    # Partition 1 has 5,000 messages still unread: kyiv-001's reports may be among them.
-    asyncio.run(worker.pipeline.judge(telemetry_partitions({0: worker.offset, 1: 5000}),
-                                      telemetry_partitions({0: worker.offset, 1: worker.offset})))
-
-    assert not any(alertname == "point_silent" for _, alertname, _ in worker.alert_history())
 
 
 def test_batches_of_two_topics_at_once_lose_neither_one_s_changes_to_a_point() -> None:
@@ -269,9 +255,9 @@ def test_batches_of_two_topics_at_once_lose_neither_one_s_changes_to_a_point() -
         # The report's batch computes first, then awaits its writes while the order's batch
         # computes from the record as it was.
         await asyncio.gather(
-            worker.ingestor.handle(topics.TELEMETRY, worker.batch(
+            worker.ingestor.handle(worker.batch(
                 topics.TELEMETRY, [report("kyiv-001", T0 + 60, status="standby")])),
-            worker.ingestor.handle(topics.ACTIVATIONS, worker.batch(topics.ACTIVATIONS, [order])),
+            worker.ingestor.handle(worker.batch(topics.ACTIVATIONS, [order])),
         )
 
     asyncio.run(both_agents())

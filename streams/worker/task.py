@@ -1,0 +1,240 @@
+"""The stream task: one partition number of every input, merged in event-time order.
+
+After Kafka Streams' ``StreamTask`` and ``PartitionGroup``. Producers key every input topic by
+point_id, so partition N of telemetry, visits and activations holds every message of the same
+points: one task owns them, with those points' records, a timer queue of their deadlines and
+its own stream time.
+
+- :class:`PartitionGroup` buffers each input partition and always hands out the buffered
+  message with the smallest timestamp. An input with nothing buffered holds the others back
+  until it is known caught up (everything Kafka holds of it was received), or for at most
+  ``max_idle_seconds`` (``NEZLAM_MAX_TASK_IDLE_SECONDS``), after which stream time moves on
+  without it.
+- :class:`TimerQueue`: each point's next deadline (:func:`streams.domain.point.next_deadline`),
+  fired in time order as stream time passes it.
+- :class:`StreamTask`: stream time is the largest timestamp processed. A message older than
+  stream time by more than the allowed lateness is late: it was written as a row, it is counted,
+  and it changes no record and no alert. In wall-clock mode, the wall clock moves a task's time
+  only while every one of its inputs is caught up and nothing is buffered.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from streams.domain.point import (
+    InputKind,
+    PointOutputs,
+    PointSetup,
+    advance,
+    next_deadline,
+    step,
+)
+from streams.domain.point_state import PointState
+from streams.domain.staleness import PointLiveness, liveness_at
+
+T = TypeVar("T")
+
+
+class PartitionGroup(Generic[T]):
+    """The buffered messages of one task's input partitions, handed out in timestamp order."""
+
+    def __init__(self, inputs: Sequence[str], max_idle_seconds: float) -> None:
+        self._queues: dict[str, deque[tuple[float, T]]] = {name: deque() for name in inputs}
+        self._rank = {name: i for i, name in enumerate(inputs)}  # ties: the inputs' order
+        self._max_idle = max_idle_seconds
+        self._waiting_since: dict[str, float] = {}  # empty inputs holding the others back
+
+    def add(self, name: str, ts: float, item: T) -> None:
+        """Buffer ``item`` (event time ``ts``) after the earlier ones of input ``name``."""
+        self._queues[name].append((ts, item))
+        self._waiting_since.pop(name, None)
+
+    def __len__(self) -> int:
+        return sum(len(queue) for queue in self._queues.values())
+
+    def pop(self, caught_up: Collection[str], now: float) -> tuple[str, float, T] | None:
+        """The buffered message with the smallest timestamp, or None when there is none or an
+        empty input not caught up is still within its idle wait (``now``: monotonic seconds)."""
+        heads = [(queue[0][0], self._rank[name], name)
+                 for name, queue in self._queues.items() if queue]
+        if not heads:
+            return None
+        for name, queue in self._queues.items():
+            if queue or name in caught_up:
+                self._waiting_since.pop(name, None)
+                continue
+            since = self._waiting_since.setdefault(name, now)
+            if now - since < self._max_idle:
+                return None
+        _, _, name = min(heads)
+        ts, item = self._queues[name].popleft()
+        return name, ts, item
+
+    def drain(self) -> list[T]:
+        """Every buffered item, emptied out (the task is dropped)."""
+        items = [item for queue in self._queues.values() for _, item in queue]
+        for queue in self._queues.values():
+            queue.clear()
+        return items
+
+
+class TimerQueue:
+    """Each key's next deadline; :meth:`pop_due` hands them out in time order."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, str]] = []
+        self._due: dict[str, float] = {}
+        self._order = itertools.count()  # equal deadlines fire in the order they were set
+
+    def schedule(self, key: str, due: float | None) -> None:
+        """Set ``key``'s deadline (None: none), replacing the one it had."""
+        if due is None:
+            self._due.pop(key, None)
+        elif self._due.get(key) != due:
+            self._due[key] = due
+            heapq.heappush(self._heap, (due, next(self._order), key))
+
+    def pop_due(self, until: float, *, inclusive: bool = True) -> tuple[float, str] | None:
+        """The earliest deadline at or before ``until`` (before it: ``inclusive`` False),
+        taken out; None if there is none."""
+        while self._heap and (self._heap[0][0] <= until if inclusive
+                              else self._heap[0][0] < until):
+            due, _, key = heapq.heappop(self._heap)
+            if self._due.get(key) == due:  # else replaced since: a stale entry
+                del self._due[key]
+                return due, key
+        return None
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A validated input message waiting in a task, with what acknowledges it."""
+
+    kind: InputKind
+    message: dict[str, Any]
+    ack: object  # handed back once the message is processed (see StreamTask.run)
+
+
+Emit = Callable[[str, PointOutputs], None]  # a point's outputs, to the checkpoint
+
+
+class StreamTask:
+    """One partition number's merge, stream time, timers and point records."""
+
+    def __init__(
+        self,
+        partition: int,
+        inputs: Sequence[str],
+        records: Mapping[str, PointState],
+        setup: Callable[[str], PointSetup | None],
+        load: Callable[[str], PointState | None],
+        *,
+        lateness_seconds: float,
+        max_idle_seconds: float,
+    ) -> None:
+        self.partition = partition
+        self._inputs = tuple(inputs)
+        self._group: PartitionGroup[Inbound] = PartitionGroup(inputs, max_idle_seconds)
+        self._timers = TimerQueue()
+        self._setup = setup
+        self._load = load  # a record not in memory, from the state table
+        self._lateness = lateness_seconds
+        self.records: dict[str, PointState] = dict(records)
+        self.changed: set[str] = set()
+        self.stream_time: float | None = None  # the largest timestamp processed
+        self.time: float | None = None  # stream time, or the wall clock's when it moved it
+        for point_id, record in self.records.items():
+            if (found := setup(point_id)) is not None:
+                self._timers.schedule(point_id, next_deadline(record, found))
+
+    @property
+    def buffered(self) -> int:
+        """Messages received and not processed yet."""
+        return len(self._group)
+
+    def offer(self, name: str, kind: InputKind, message: dict[str, Any], ack: object) -> None:
+        """Buffer a validated message of input ``name`` (``_ts`` set)."""
+        self._group.add(name, float(message["_ts"]), Inbound(kind, message, ack))
+
+    def run(
+        self, caught_up: Collection[str], now: float, emit: Emit, on_late: Callable[[str], None],
+        on_error: Callable[[str, Inbound, Exception], None],
+    ) -> list[object]:
+        """Process every message the partition group hands out now; returns their acks.
+        ``on_late(input)`` counts a late message; ``on_error`` takes a message whose step
+        failed (a bug): its point's record is read again from the table."""
+        done: list[object] = []
+        while (popped := self._group.pop(caught_up, now)) is not None:
+            name, ts, inbound = popped
+            done.append(inbound.ack)
+            if self.stream_time is not None and ts < self.stream_time - self._lateness:
+                on_late(name)
+                continue
+            # Deadlines strictly before the message: one that arrives at its deadline is in time.
+            self._fire_timers(ts, emit, inclusive=False)
+            self.stream_time = ts if self.stream_time is None else max(self.stream_time, ts)
+            self.time = max(self.time or ts, self.stream_time)
+            point_id = inbound.message["point_id"]
+            setup = self._setup(point_id)
+            if setup is None:
+                continue  # not in the registry: the ingestor dead-letters these before
+            record = self.records.get(point_id) or self._load(point_id) or PointState()
+            record.partition = self.partition
+            try:
+                record, out = step(record, inbound.kind, inbound.message, self.time, setup)
+            except Exception as exc:
+                self.records.pop(point_id, None)
+                self.changed.discard(point_id)
+                on_error(name, inbound, exc)
+                continue
+            self._keep(point_id, record, setup)
+            emit(point_id, out)
+        return done
+
+    def move_to(self, wall: float, caught_up: Collection[str], emit: Emit) -> None:
+        """Wall-clock mode: with every input caught up and nothing buffered, the task's time
+        follows the wall clock (a network that goes quiet is still judged)."""
+        if self.buffered or not set(self._inputs) <= set(caught_up):
+            return
+        if self.time is None or wall > self.time:
+            self._fire_timers(wall, emit)
+            self.time = wall
+
+    def _fire_timers(self, until: float, emit: Emit, *, inclusive: bool = True) -> None:
+        while (due := self._timers.pop_due(until, inclusive=inclusive)) is not None:
+            at, point_id = due
+            record = self.records.get(point_id) or self._load(point_id)
+            setup = self._setup(point_id)
+            if record is None or setup is None:
+                continue
+            record, out = advance(record, at, setup)
+            self._keep(point_id, record, setup)
+            emit(point_id, out)
+
+    def _keep(self, point_id: str, record: PointState, setup: PointSetup) -> None:
+        self.records[point_id] = record
+        self.changed.add(point_id)
+        self._timers.schedule(point_id, next_deadline(record, setup))
+
+    def verdicts(self) -> Iterable[PointLiveness]:
+        """Every point's verdict at the task's time (for the counts by state)."""
+        if self.time is None:
+            return
+        for point_id, record in self.records.items():
+            setup = self._setup(point_id)
+            if record.liveness is not None and setup is not None:
+                yield liveness_at(record.liveness, self.time, setup.staleness)
+
+    def drop(self) -> list[object]:
+        """The task is revoked: what it buffered is left unacknowledged (the next owner reads
+        it again from the committed offsets)."""
+        return [inbound.ack for inbound in self._group.drain()]
