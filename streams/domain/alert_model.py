@@ -159,7 +159,7 @@ class PointInputs:
     point: PointInfo
     report: Report | None = None
     forecast: Forecast | None = None  # the latest fuel forecast of the point's generator
-    liveness: PointLiveness | None = None  # staleness.judge_liveness at the same reference time
+    liveness: PointLiveness | None = None  # staleness.liveness_at the same time
     occupancy: OccupancySnapshot | None = None
     plan: PlannedRefuel | None = None  # the point in the current dispatch plan
 

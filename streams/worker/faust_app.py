@@ -85,7 +85,10 @@ def create_app(
     def caught_up(topic: str, partition: int) -> bool:
         # Everything Kafka held of the partition at its last fetch has reached the worker.
         tp = TP(topic, partition)
-        high = app.consumer.highwater(tp)
+        try:
+            high = app.consumer.highwater(tp)
+        except Exception:  # not assigned here (any more): nothing to wait for from it
+            return False
         if high is None:
             return False  # not fetched yet: unknown
         received = ingestor.positions.get((topic, partition))
@@ -96,17 +99,27 @@ def create_app(
 
     ingestor.caught_up = caught_up
 
+    def highwater(tp: TP) -> int:
+        try:
+            return app.consumer.highwater(tp) or 0
+        except Exception:  # not assigned here (any more)
+            return 0
+
     @app.on_partitions_revoked.connect
     async def forget_positions(sender: Any, /, *args: Any, signal: BaseSignalT[Any],
                                **_: Any) -> None:
         revoked: set[TP] = args[0]
         # What a new owner will deliver again starts from the committed offsets.
+        ingestor.forget({(tp.topic, tp.partition) for tp in revoked})
         for tp in revoked:
-            ingestor.positions.pop((tp.topic, tp.partition), None)
             committed_at_start.pop((tp.topic, tp.partition), None)
 
     for spec in topics.INPUT_TOPICS:
         _ingest_agent(app, ingestor, scope, spec.name)
+
+    async def handle_arrived() -> None:
+        if not (app.rebalancing or app.in_recovery):  # else the table is being restored
+            await ingestor.drain()
 
     async def run_tasks() -> None:
         if app.rebalancing or app.in_recovery:
@@ -115,8 +128,8 @@ def create_app(
         parts.pipeline.observe()
         owned = [tp for tp in app.consumer.assignment() if tp.topic == topics.TELEMETRY]
         parts.metrics.consumer_lag.labels(topics.TELEMETRY).set(sum(
-            max((app.consumer.highwater(tp) or 0)
-                - ingestor.positions.get((tp.topic, tp.partition), 0), 0) for tp in owned))
+            max(highwater(tp) - ingestor.positions.get((tp.topic, tp.partition), 0), 0)
+            for tp in owned))
 
     stall_watch: StallWatch[TP] = StallWatch(settings.stall_reseek_seconds)
 
@@ -131,8 +144,7 @@ def create_app(
                      for (topic, partition), position in parts.ingestor.positions.items()
                      if (tp := TP(topic, partition)) in assigned}
         committed = _committed_offsets(app)
-        targets = positions_to_reach(processed, highwaters, committed,
-                                     idle=idle and parts.ingestor.idle)
+        targets = positions_to_reach(processed, highwaters, committed, idle=idle)
         stalled = stall_watch.stalled(time.monotonic(), targets, committed)
         if stalled:
             for tp in stalled:
@@ -140,6 +152,8 @@ def create_app(
             names = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in stalled)
             log.warning("commit stalled behind processed or waiting messages on %s; reading "
                         "them again from the committed offsets", names)
+            # Nothing is known received any more: no task may take these inputs as caught up.
+            ingestor.forget({(tp.topic, tp.partition) for tp in stalled})
             await app.consumer.perform_seek()
 
     taken_over = -1  # the rebalance generation whose firing alerts were taken over
@@ -161,7 +175,7 @@ def create_app(
             logging.root.setLevel(handlers[0].level)
 
     app.timer(settings.liveness_interval_seconds)(run_tasks)
-    app.timer(settings.sink_batch_seconds)(ingestor.drain)
+    app.timer(settings.sink_batch_seconds)(handle_arrived)
     app.timer(settings.stall_reseek_seconds / 3)(reseek_stalled_partitions)
     app.timer(1.0)(take_over_firing_alerts)
     # The dispatch plans the fuel alerts name trucks from (streams.worker.dispatch_plans).

@@ -141,6 +141,13 @@ class Ingestor:
             async with self._cycle_done:
                 await self._cycle_done.wait()
 
+    def forget(self, partitions: set[tuple[str, int]]) -> None:
+        """Partitions taken away by a rebalance: what arrived of them and was not handled yet is
+        dropped (their next owner reads it again from the committed offsets)."""
+        self._inbox = [m for m in self._inbox if (m.topic, m.partition) not in partitions]
+        for key in partitions:
+            self.positions.pop(key, None)
+
     async def drain(self) -> None:
         """Handle what has arrived, and let every task process what it can."""
         batch, self._inbox = self._inbox, []

@@ -107,7 +107,7 @@ def fuel(hours: float, ts: float, *, refuel: bool = False) -> Forecast:
 def liveness(last_report: float, now: float) -> staleness.PointLiveness:
     state = staleness.on_registry(staleness.LivenessState(), "permanent", last_report)
     state, _ = staleness.on_report(state, last_report, "open", processed_at=last_report)
-    return staleness.judge_liveness(state, now, now, staleness.StalenessConfig())
+    return staleness.liveness_at(state, now, staleness.StalenessConfig())
 
 
 def report(ts: float, **overrides: Any) -> Report:
