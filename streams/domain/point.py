@@ -80,16 +80,9 @@ class PointOutputs:
     """What one step or advance produced, as messages shaped like their topics' (and rows)."""
 
     forecasts: list[dict[str, Any]] = field(default_factory=list)  # points.fuel_forecast
-    occupancy: dict[str, Any] | None = None  # points.occupancy, as of the newest event
+    occupancy: list[dict[str, Any]] = field(default_factory=list)  # points.occupancy
     state_changes: list[dict[str, Any]] = field(default_factory=list)  # points.state
     alerts: list[AlertEvent] = field(default_factory=list)
-
-    def extend(self, other: PointOutputs) -> None:
-        """Add ``other``'s outputs after these."""
-        self.forecasts.extend(other.forecasts)
-        self.occupancy = other.occupancy or self.occupancy
-        self.state_changes.extend(other.state_changes)
-        self.alerts.extend(other.alerts)
 
 
 # --- step -----------------------------------------------------------------------------------
@@ -176,7 +169,7 @@ def _headcount(
         if record.occupancy is None:
             record.occupancy = OccupancyState()
         apply_headcount(record.occupancy, int(message["headcount"]), ts, setup.occupancy)
-        out.occupancy = _occupancy_message(record.occupancy, setup)
+        _occupancy_message(record.occupancy, setup, out)
     state = record.occupancy
     if state is None:
         return None
@@ -190,15 +183,16 @@ def _visit(record: PointState, message: dict[str, Any], setup: PointSetup,
         record.occupancy = OccupancyState()
     visit = Visit(message["event_id"], message["_ts"], message["kind"], int(message["people"]))
     apply_visit(record.occupancy, visit, setup.occupancy)
-    out.occupancy = _occupancy_message(record.occupancy, setup)
+    _occupancy_message(record.occupancy, setup, out)
 
 
-def _occupancy_message(state: OccupancyState, setup: PointSetup) -> dict[str, Any] | None:
+def _occupancy_message(state: OccupancyState, setup: PointSetup, out: PointOutputs) -> None:
+    """The point's occupancy as of its newest event, after a visit or a headcount."""
     if state.high_ts is None:
-        return None
+        return
     info = setup.info
     snap = snapshot(state, state.high_ts, info.capacity_people, setup.occupancy)
-    return {
+    out.occupancy.append({
         "point_id": info.point_id,
         "ts": iso(snap.at_ts),
         "oblast": info.oblast,
@@ -208,7 +202,7 @@ def _occupancy_message(state: OccupancyState, setup: PointSetup) -> dict[str, An
         "visits_24h": snap.visits_24h,
         "capacity_people": info.capacity_people,
         "utilisation": snap.utilisation if snap.utilisation is not None else 0.0,
-    }
+    })
 
 
 def _order(

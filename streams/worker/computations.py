@@ -206,15 +206,15 @@ class Pipeline:
 
 
 def _to_outputs(point_id: str, produced: PointOutputs, out: Outputs) -> None:
-    # Every forecast is a row; the topic gets each point's newest of the cycle (the same
-    # thing at the live rate, where a cycle holds one report per point at most), as does the
-    # occupancy, topic and table.
-    for message in produced.forecasts:
-        out.store(topics.FUEL_FORECAST, message)
-    if produced.forecasts:
-        out.latest(topics.FUEL_FORECAST, point_id, produced.forecasts[-1])
-    if produced.occupancy is not None:
-        out.latest(topics.OCCUPANCY, point_id, produced.occupancy, store=True)
+    # Every forecast and occupancy figure is a row (the history, whatever the batching); each
+    # topic gets each point's newest of the cycle (the same thing at the live rate, where a
+    # cycle holds one report per point at most).
+    for topic, produced_messages in ((topics.FUEL_FORECAST, produced.forecasts),
+                                     (topics.OCCUPANCY, produced.occupancy)):
+        for message in produced_messages:
+            out.store(topic, message)
+        if produced_messages:
+            out.latest(topic, point_id, produced_messages[-1])
     for change in produced.state_changes:
         out.emit(topics.POINT_STATE, point_id, change)
     for event in produced.alerts:

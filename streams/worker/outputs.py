@@ -17,8 +17,8 @@ class Outputs:
     messages: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     alerts: list[AlertEvent] = field(default_factory=list)
-    # (topic, key) -> (message, store): only the newest of a batch is sent
-    newest: dict[tuple[str, str], tuple[dict[str, Any], bool]] = field(default_factory=dict)
+    # (topic, key) -> message: only the newest of a batch is sent
+    newest: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def emit(self, topic: str, key: str, message: dict[str, Any], *, store: bool = False) -> None:
         """Queue ``message`` for ``topic``; ``store`` also queues it as a database row."""
@@ -26,15 +26,14 @@ class Outputs:
         if store:
             self.rows[topic].append(message)
 
-    def latest(self, topic: str, key: str, message: dict[str, Any], *, store: bool = False
-               ) -> None:
+    def latest(self, topic: str, key: str, message: dict[str, Any]) -> None:
         """Queue ``message`` for ``topic`` in place of any queued before under ``key``."""
-        self.newest[(topic, key)] = (message, store)
+        self.newest[(topic, key)] = message
 
     def settle(self) -> None:
         """Move the newest messages among the others (before sending)."""
-        for (topic, key), (message, store) in self.newest.items():
-            self.emit(topic, key, message, store=store)
+        for (topic, key), message in self.newest.items():
+            self.emit(topic, key, message)
         self.newest.clear()
 
     def alert(self, event: AlertEvent) -> None:

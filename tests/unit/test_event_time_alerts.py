@@ -55,16 +55,15 @@ def point_messages(draw: st.DrawFn, point_id: str) -> dict[str, list[dict[str, A
 
 
 def _outputs(worker: Worker) -> dict[str, Any]:
-    """What must not depend on arrival or batching: alert events, forecast rows, each point's
-    last occupancy and state."""
-    last_occupancy = {row["point_id"]: row for row in worker.rows(topics.OCCUPANCY)}
+    """What must not depend on arrival or batching: alert events, forecast and occupancy rows,
+    ``points.state`` messages."""
     states = [(key, value) for topic, key, value in worker.published
               if topic == topics.POINT_STATE]
     return {
         "alerts": sorted(worker.history()),
         "forecasts": sorted(repr(sorted(row.items())) for row in
                              worker.rows(topics.FUEL_FORECAST)),
-        "occupancy": last_occupancy,
+        "occupancy": sorted(repr(sorted(row.items())) for row in worker.rows(topics.OCCUPANCY)),
         "states": sorted(states),
     }
 
