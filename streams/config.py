@@ -236,11 +236,12 @@ class Settings(TopicNamespace):
         "for this long is read again from its committed offset (a lost delivery, not lost data).",
     )
     max_task_idle_seconds: float = Field(
-        2.0,
+        1.0,
         ge=0,
-        description="How long a stream task waits for an input partition with nothing buffered "
-        "that is not caught up before its stream time moves on without it (Kafka Streams' "
-        "max.task.idle.ms).",
+        description="How long a message waits in its stream task for another input partition "
+        "that is read to its end, in case a message with an earlier ts is being produced to it "
+        "(Kafka Streams' max.task.idle.ms); an input Kafka holds more of is always waited for. "
+        "Delays computations and alerts, not the input rows.",
     )
 
     clock: Literal["wall", "event"] = Field(

@@ -131,7 +131,7 @@ async def measure(settings: Settings, minutes: float, seed: int, start: float) -
     for first in range(0, len(inputs), size):
         checkpoint = pipeline.checkpoint()
         for topic, partition, message in inputs[first:first + size]:
-            pipeline.offer(topic, message, partition, None)
+            pipeline.offer(topic, message, partition, None, 0.0)
         pipeline.run(checkpoint, lambda topic, partition: True, time.monotonic(), now, failed)
         await checkpoint.flush()
     computations = time.process_time() - began

@@ -134,10 +134,11 @@ class Pipeline:
         """A checkpoint for one cycle; it writes the changed records when flushed."""
         return Checkpoint(self._to, self._write_records)
 
-    def offer(self, topic: str, message: dict[str, Any], partition: int, ack: Any) -> None:
+    def offer(self, topic: str, message: dict[str, Any], partition: int, ack: Any,
+              now: float) -> None:
         """Hand an accepted message of a task input to its task (``ack``: what :meth:`run`
-        returns once it is processed)."""
-        self._task(partition).offer(topic, TASK_INPUTS[topic], message, ack)
+        returns once it is processed; ``now``: monotonic seconds)."""
+        self._task(partition).offer(topic, TASK_INPUTS[topic], message, ack, now)
 
     def run(
         self, checkpoint: Checkpoint, caught_up: CaughtUp, now: float, wall: float,
@@ -157,12 +158,16 @@ class Pipeline:
         def late(topic: str) -> None:
             self._metrics.late_events.labels(topic).inc()
 
+        ready = {partition: {topic for topic in TASK_INPUTS if caught_up(topic, partition)}
+                 for partition in self._tasks}
         for partition, task in self._tasks.items():
-            ready = {topic for topic in TASK_INPUTS if caught_up(topic, partition)}
-            acks.extend(task.run(ready, now, emit, late,
+            acks.extend(task.run(ready[partition], now, emit, late,
                                  lambda name, inbound, exc: on_error(inbound.ack, name, exc)))
-            if not self._event_clock:
-                task.move_to(wall, ready, emit)
+        if not self._event_clock:
+            # A task read to its end follows the wall clock. In event-clock mode only its own
+            # messages move it: another partition's time is never this one's.
+            for partition, task in self._tasks.items():
+                task.move_to(wall, ready[partition], emit)
         return acks
 
     def observe(self) -> None:
@@ -180,6 +185,11 @@ class Pipeline:
     def buffered(self) -> int:
         """Messages the tasks hold back for the merge."""
         return sum(task.buffered for task in self._tasks.values())
+
+    def buffered_by_input(self) -> dict[tuple[str, int], int]:
+        """Messages held back per (input topic, partition)."""
+        return {(topic, partition): n for partition, task in self._tasks.items()
+                for topic, n in task.buffered_by_input().items()}
 
     def firing(self) -> list[AlertEvent]:
         """Every alert firing on this worker's points."""

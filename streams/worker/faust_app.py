@@ -81,6 +81,7 @@ def create_app(
     parts = WorkerParts.build(settings, rules, table, scope)
     ingestor = parts.ingestor
     committed_at_start: dict[tuple[str, int], int] = {}
+    paused: set[TP] = set()  # input partitions not fetched while their tasks hold many back
 
     def caught_up(topic: str, partition: int) -> bool:
         # Everything Kafka held of the partition at its last fetch has reached the worker.
@@ -111,20 +112,36 @@ def create_app(
         revoked: set[TP] = args[0]
         # What a new owner will deliver again starts from the committed offsets.
         ingestor.forget({(tp.topic, tp.partition) for tp in revoked})
+        paused.difference_update(revoked)  # Faust forgets its pauses of them too
         for tp in revoked:
             committed_at_start.pop((tp.topic, tp.partition), None)
 
     for spec in topics.INPUT_TOPICS:
         _ingest_agent(app, ingestor, scope, spec.name)
 
+    def hold_back_inputs_ahead() -> None:
+        # As Kafka Streams pauses a partition whose buffer is full: an input partition a task
+        # holds many messages of (waiting for its other inputs) is not fetched meanwhile, so
+        # memory stays bounded and the other inputs keep coming.
+        held = {TP(topic, partition)
+                for topic, partition in ingestor.held_back(2 * settings.sink_batch_size)}
+        if held - paused:
+            app.consumer.pause_partitions(held - paused)
+        if paused - held:
+            app.consumer.resume_partitions(paused - held)
+        paused.clear()
+        paused.update(held)
+
     async def handle_arrived() -> None:
         if not (app.rebalancing or app.in_recovery):  # else the table is being restored
             await ingestor.drain()
+            hold_back_inputs_ahead()
 
     async def run_tasks() -> None:
         if app.rebalancing or app.in_recovery:
             return  # the table is being restored: the tasks run once it is whole
         await ingestor.drain()
+        hold_back_inputs_ahead()
         parts.pipeline.observe()
         owned = [tp for tp in app.consumer.assignment() if tp.topic == topics.TELEMETRY]
         parts.metrics.consumer_lag.labels(topics.TELEMETRY).set(sum(

@@ -73,11 +73,15 @@ class Computations(Protocol):
     def buffered(self) -> int:
         """Messages offered and not processed yet."""
 
+    def buffered_by_input(self) -> dict[tuple[str, int], int]:
+        """Messages offered and not processed yet, per (input topic, partition)."""
+
     def checkpoint(self) -> Checkpoint:
         """A checkpoint for one cycle."""
 
-    def offer(self, topic: str, message: dict[str, Any], partition: int, ack: Any) -> None:
-        """Hand over an accepted message of a task input."""
+    def offer(self, topic: str, message: dict[str, Any], partition: int, ack: Any,
+              now: float) -> None:
+        """Hand over an accepted message of a task input (``now``: monotonic seconds)."""
 
     def run(self, checkpoint: Checkpoint, caught_up: CaughtUp, now: float, wall: float,
             on_error: OnError) -> list[Any]:
@@ -120,10 +124,11 @@ class Ingestor:
         self._computations = computations
         self._batch_size = batch_size
         self.caught_up = caught_up  # set by the Faust shell, which knows the consumer
-        self.positions: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset
+        # (topic, partition) -> the next offset to hand to the tasks: everything before it has
+        # been written, dead-lettered or offered to its task.
+        self.positions: dict[tuple[str, int], int] = {}
         self._inbox: list[InboundMessage] = []
         self._cycles_in_flight = 0
-        self._cycle_done = asyncio.Condition()
 
     @property
     def idle(self) -> bool:
@@ -131,15 +136,15 @@ class Ingestor:
         return self._cycles_in_flight == 0 and not self._inbox
 
     async def receive(self, message: InboundMessage) -> None:
-        """Take one consumed message; handles a batch once ``batch_size`` have arrived, and
-        waits while the tasks hold more than a few batches back (bounded memory)."""
-        self.positions[(message.topic, message.partition)] = message.offset + 1
+        """Take one consumed message; handles a batch once ``batch_size`` have arrived."""
         self._inbox.append(message)
         if len(self._inbox) >= self._batch_size:
             await self.drain()
-        while self._computations.buffered >= 4 * self._batch_size:
-            async with self._cycle_done:
-                await self._cycle_done.wait()
+
+    def held_back(self, limit: int) -> set[tuple[str, int]]:
+        """The input partitions of which the tasks hold more than ``limit`` messages back for
+        the merge: their fetching should pause until the other inputs catch up."""
+        return {key for key, n in self._computations.buffered_by_input().items() if n > limit}
 
     def forget(self, partitions: set[tuple[str, int]]) -> None:
         """Partitions taken away by a rebalance: what arrived of them and was not handled yet is
@@ -166,8 +171,6 @@ class Ingestor:
                 await self._cycle(batch)
         finally:
             self._cycles_in_flight -= 1
-            async with self._cycle_done:
-                self._cycle_done.notify_all()
 
     async def _cycle(self, batch: Sequence[InboundMessage]) -> None:
         now = time.time()
@@ -178,7 +181,10 @@ class Ingestor:
             by_topic.setdefault(message.topic, []).append(message)
         for topic, messages in by_topic.items():
             for message, msg in await self._accept(checkpoint, topic, messages, settled, now):
-                self._computations.offer(topic, msg, message.partition, message)
+                self._computations.offer(topic, msg, message.partition, message,
+                                         time.monotonic())
+            for message in messages:
+                self.positions[(topic, message.partition)] = message.offset + 1
 
         def failed(message: InboundMessage, topic: str, exc: Exception) -> None:
             # A bug in a computation must not lose the message: its row is stored, and it is

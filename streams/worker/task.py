@@ -7,9 +7,9 @@ its own stream time.
 
 - :class:`PartitionGroup` buffers each input partition and always hands out the buffered
   message with the smallest timestamp. An input with nothing buffered holds the others back
-  until it is known caught up (everything Kafka holds of it was received), or for at most
-  ``max_idle_seconds`` (``NEZLAM_MAX_TASK_IDLE_SECONDS``), after which stream time moves on
-  without it.
+  while Kafka holds more of it (it is on its way); once it is read to its end, a message
+  waits at most ``max_idle_seconds`` (``NEZLAM_MAX_TASK_IDLE_SECONDS``) for it, after which
+  stream time moves on without it.
 - :class:`TimerQueue`: each point's next deadline (:func:`streams.domain.point.next_deadline`),
   fired in time order as stream time passes it.
 - :class:`StreamTask`: stream time is the largest timestamp processed. A message older than
@@ -45,40 +45,51 @@ class PartitionGroup(Generic[T]):
     """The buffered messages of one task's input partitions, handed out in timestamp order."""
 
     def __init__(self, inputs: Sequence[str], max_idle_seconds: float) -> None:
-        self._queues: dict[str, deque[tuple[float, T]]] = {name: deque() for name in inputs}
+        # per input: (ts, when it arrived (monotonic), item), in arrival order
+        self._queues: dict[str, deque[tuple[float, float, T]]] = {
+            name: deque() for name in inputs}
         self._rank = {name: i for i, name in enumerate(inputs)}  # ties: the inputs' order
         self._max_idle = max_idle_seconds
-        self._waiting_since: dict[str, float] = {}  # empty inputs holding the others back
 
-    def add(self, name: str, ts: float, item: T) -> None:
-        """Buffer ``item`` (event time ``ts``) after the earlier ones of input ``name``."""
-        self._queues[name].append((ts, item))
-        self._waiting_since.pop(name, None)
+    def add(self, name: str, ts: float, item: T, now: float) -> None:
+        """Buffer ``item`` (event time ``ts``, arrived at monotonic ``now``) after the earlier
+        ones of input ``name``."""
+        self._queues[name].append((ts, now, item))
 
     def __len__(self) -> int:
         return sum(len(queue) for queue in self._queues.values())
 
     def pop(self, caught_up: Collection[str], now: float) -> tuple[str, float, T] | None:
         """The buffered message with the smallest timestamp, or None when there is none or an
-        empty input not caught up is still within its idle wait (``now``: monotonic seconds)."""
+        empty input holds it back (``now``: monotonic seconds).
+
+        An empty input that Kafka holds more of (or whose end is not known yet) is always
+        waited for: its messages are on their way. While an input is empty but read to its
+        end, a message waits until it has been here ``max_idle_seconds``: a message produced
+        at the same moment to that input (another producer, another partition leader) still
+        comes before it if its timestamp is earlier.
+        """
         heads = [(queue[0][0], self._rank[name], name)
                  for name, queue in self._queues.items() if queue]
         if not heads:
             return None
-        for name, queue in self._queues.items():
-            if queue or name in caught_up:
-                self._waiting_since.pop(name, None)
-                continue
-            since = self._waiting_since.setdefault(name, now)
-            if now - since < self._max_idle:
-                return None
+        empty = [name for name, queue in self._queues.items() if not queue]
+        if any(name not in caught_up for name in empty):
+            return None
         _, _, name = min(heads)
-        ts, item = self._queues[name].popleft()
+        ts, arrived, item = self._queues[name][0]
+        if empty and now - arrived < self._max_idle:
+            return None
+        self._queues[name].popleft()
         return name, ts, item
+
+    def sizes(self) -> dict[str, int]:
+        """Messages buffered per input."""
+        return {name: len(queue) for name, queue in self._queues.items()}
 
     def drain(self) -> list[T]:
         """Every buffered item, emptied out (the task is dropped)."""
-        items = [item for queue in self._queues.values() for _, item in queue]
+        items = [item for queue in self._queues.values() for _, _, item in queue]
         for queue in self._queues.values():
             queue.clear()
         return items
@@ -161,9 +172,11 @@ class StreamTask:
         """Messages received and not processed yet."""
         return len(self._group)
 
-    def offer(self, name: str, kind: InputKind, message: dict[str, Any], ack: object) -> None:
-        """Buffer a validated message of input ``name`` (``_ts`` set)."""
-        self._group.add(name, float(message["_ts"]), Inbound(kind, message, ack))
+    def offer(self, name: str, kind: InputKind, message: dict[str, Any], ack: object,
+              now: float) -> None:
+        """Buffer a validated message of input ``name`` (``_ts`` set), arrived at monotonic
+        ``now``."""
+        self._group.add(name, float(message["_ts"]), Inbound(kind, message, ack), now)
 
     def run(
         self, caught_up: Collection[str], now: float, emit: Emit, on_late: Callable[[str], None],
@@ -200,14 +213,18 @@ class StreamTask:
             emit(point_id, out)
         return done
 
-    def move_to(self, wall: float, caught_up: Collection[str], emit: Emit) -> None:
-        """Wall-clock mode: with every input caught up and nothing buffered, the task's time
-        follows the wall clock (a network that goes quiet is still judged)."""
+    def move_to(self, clock: float, caught_up: Collection[str], emit: Emit) -> None:
+        """With every input read to its end and nothing buffered, the task's time follows the
+        clock (a partition whose points all go quiet is still judged)."""
         if self.buffered or not set(self._inputs) <= set(caught_up):
             return
-        if self.time is None or wall > self.time:
-            self._fire_timers(wall, emit)
-            self.time = wall
+        if self.time is None or clock > self.time:
+            self._fire_timers(clock, emit)
+            self.time = clock
+
+    def buffered_by_input(self) -> dict[str, int]:
+        """Messages held back per input partition."""
+        return self._group.sizes()
 
     def _fire_timers(self, until: float, emit: Emit, *, inclusive: bool = True) -> None:
         while (due := self._timers.pop_due(until, inclusive=inclusive)) is not None:

@@ -25,6 +25,7 @@ scenario's start):
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from aiokafka import TopicPartition
 
 from streams.config import Settings
 from streams.kafka.topics import ACTIVATIONS, REGISTRY, TELEMETRY, VISITS
+from streams.simulate.producer import partition_for
 from tests.integration.conftest import registry_record, telemetry_record
 from tests.integration.worker_process import query, read_from
 
@@ -64,8 +66,16 @@ class Scenario:
     ORDERED = ("on-time", "late", "stood-down", "stood-down-late", "opens-and-closes",
                "no-reports")
 
-    def __init__(self, run: str, t0: float) -> None:
-        self.prefix = f"IT-{run}-"
+    def __init__(self, run: str, t0: float, partitions: int = 12) -> None:
+        # In event time only a partition's own messages move its time: "no-reports" (which
+        # sends one order) shares its partition with "steady" (which reports to the end), so
+        # its silence and deadline are judged in both clock modes.
+        numbers = list(range(partitions))
+        for attempt in itertools.count():
+            self.prefix = f"IT-{run}-{attempt}-"
+            if (partition_for(self.point("no-reports").encode(), numbers)
+                    == partition_for(self.point("steady").encode(), numbers)):
+                break
         self.t0 = t0
 
     def point(self, name: str) -> str:

@@ -73,7 +73,8 @@ class Worker:
             self.published.extend(messages)
 
         self.pipeline = build_pipeline(
-            Settings(**{"clock": "event", **settings}), AlertRules(), directory,
+            Settings(**{"clock": "event", "max_task_idle_seconds": 0.0, **settings}),
+            AlertRules(), directory,
             Destinations(sink=self.sink, publish=publish, offer_alert=self.events.append,
                          metrics=self.metrics, deadletter_topic="points.deadletter"),
             self.table, OneProcessScope(),
@@ -92,7 +93,8 @@ class Worker:
         end = len(self.log.get(key, [])) if n is None else min(start + n,
                                                                  len(self.log.get(key, [])))
         for offset in range(start, end):
-            self.pipeline.offer(topic, self.log[key][offset], partition, (key, offset))
+            self.pipeline.offer(topic, self.log[key][offset], partition, (key, offset),
+                                self.clock)
         self.delivered[key] = end
         self.run()
 

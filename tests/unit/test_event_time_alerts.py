@@ -118,16 +118,15 @@ def test_a_deadline_waits_for_the_orders_still_queued_on_its_partition() -> None
     assert worker.pipeline.buffered == 0 and _overdue(worker) == []
 
 
-def test_an_input_not_caught_up_holds_the_task_back_only_for_the_idle_wait() -> None:
+def test_an_input_read_to_its_end_holds_the_task_back_only_for_the_idle_wait() -> None:
     worker = Worker(max_task_idle_seconds=2.0)
-    worker.produce(topics.ACTIVATIONS, [order("kyiv-001", T0)])
     worker.produce(topics.TELEMETRY, [report("kyiv-001", T0 + t) for t in (60, 120)])
     worker.deliver(topics.TELEMETRY)
-    assert worker.pipeline.buffered == 2  # waiting for the order, which Kafka holds
+    assert worker.pipeline.buffered == 2  # an order may be being produced right now
     worker.clock += 1.9
     worker.run()
     assert worker.pipeline.buffered == 2
-    worker.clock += 0.2  # the idle wait is over: stream time moves on without the order
+    worker.clock += 0.2  # the idle wait is over: stream time moves on without the orders
     worker.run()
     assert worker.pipeline.buffered == 0
 
@@ -215,8 +214,20 @@ def test_stream_time_finds_an_ongoing_silence_at_its_event_time() -> None:
 
 def test_another_partition_running_ahead_makes_no_point_silent() -> None:
     worker = Worker()
-    worker.feed([[report("kyiv-001", T0 + t) for t in (0, 30, 60)]], partition=1)
+    worker.produce(topics.TELEMETRY, [report("kyiv-001", T0 + t) for t in range(0, 3 * 3600, 30)],
+                   partition=1)
+    worker.deliver(topics.TELEMETRY, 3, partition=1)  # the rest of partition 1 is still in Kafka
     worker.feed([[report("kyiv-002", T0 + t) for t in range(0, 3 * 3600, 30)]], partition=0)
+    assert [a for a in worker.alerts if a["alertname"] == "point_silent"] == []
+    worker.deliver_all()
+    assert [a for a in worker.alerts if a["alertname"] == "point_silent"] == []
+
+
+def test_in_event_time_a_partition_with_nothing_more_to_read_stands_still() -> None:
+    worker = Worker()
+    worker.feed([[report("kyiv-001", T0 + t) for t in (0, 30, 60)]], partition=1)
+    worker.feed([[report("kyiv-002", T0 + t) for t in range(0, 3600, 30)]], partition=0)
+    # Only its own messages move a task in event time (the wall clock would, in production).
     assert [a for a in worker.alerts if a["alertname"] == "point_silent"] == []
 
 

@@ -12,45 +12,45 @@ INPUTS = ("orders", "reports")
 
 
 def test_the_group_hands_out_the_smallest_timestamp_first() -> None:
-    group: PartitionGroup[str] = PartitionGroup(INPUTS, max_idle_seconds=5.0)
-    group.add("reports", 10.0, "r10")
-    group.add("reports", 30.0, "r30")
-    group.add("orders", 20.0, "o20")
+    group: PartitionGroup[str] = PartitionGroup(INPUTS, max_idle_seconds=0.0)
+    group.add("reports", 10.0, "r10", 0.0)
+    group.add("reports", 30.0, "r30", 0.0)
+    group.add("orders", 20.0, "o20", 0.0)
     popped = [group.pop(set(INPUTS), 0.0) for _ in range(3)]
     assert [p[2] for p in popped if p] == ["r10", "o20", "r30"]
     assert group.pop(set(INPUTS), 0.0) is None
 
 
 def test_equal_timestamps_go_in_the_inputs_order() -> None:
-    group: PartitionGroup[str] = PartitionGroup(INPUTS, max_idle_seconds=5.0)
-    group.add("reports", 10.0, "r")
-    group.add("orders", 10.0, "o")
+    group: PartitionGroup[str] = PartitionGroup(INPUTS, max_idle_seconds=0.0)
+    group.add("reports", 10.0, "r", 0.0)
+    group.add("orders", 10.0, "o", 0.0)
     assert [group.pop(set(INPUTS), 0.0), group.pop(set(INPUTS), 0.0)] == [
         ("orders", 10.0, "o"), ("reports", 10.0, "r")]
 
 
-def test_an_empty_input_not_caught_up_holds_the_others_for_the_idle_wait_only() -> None:
+def test_an_empty_input_kafka_holds_more_of_is_always_waited_for() -> None:
     group: PartitionGroup[str] = PartitionGroup(INPUTS, max_idle_seconds=5.0)
-    group.add("reports", 10.0, "r")
-    assert group.pop({"reports"}, now=100.0) is None  # orders may still come
-    assert group.pop({"reports"}, now=104.9) is None
-    assert group.pop({"reports"}, now=105.0) == ("reports", 10.0, "r")
+    group.add("reports", 10.0, "r", 100.0)
+    assert group.pop({"reports"}, now=100.0) is None  # orders are on their way
+    assert group.pop({"reports"}, now=10_000.0) is None
+    assert group.pop(set(INPUTS), now=10_000.0) == ("reports", 10.0, "r")
 
 
-def test_an_empty_input_caught_up_holds_nothing_back() -> None:
+def test_a_message_waits_the_idle_time_for_an_input_read_to_its_end() -> None:
     group: PartitionGroup[str] = PartitionGroup(INPUTS, max_idle_seconds=5.0)
-    group.add("reports", 10.0, "r")
+    group.add("reports", 10.0, "r", 100.0)
+    assert group.pop(set(INPUTS), now=104.9) is None  # an order may be being produced
+    group.add("orders", 5.0, "o", 104.9)  # ... and here it is: it goes first
+    assert group.pop(set(INPUTS), now=104.9) == ("orders", 5.0, "o")
+    assert group.pop(set(INPUTS), now=104.9) is None
+    assert group.pop(set(INPUTS), now=105.0) == ("reports", 10.0, "r")
+
+
+def test_an_empty_input_read_to_its_end_holds_nothing_back_without_an_idle_wait() -> None:
+    group: PartitionGroup[str] = PartitionGroup(INPUTS, max_idle_seconds=0.0)
+    group.add("reports", 10.0, "r", 0.0)
     assert group.pop(set(INPUTS), now=0.0) == ("reports", 10.0, "r")
-
-
-def test_the_idle_wait_starts_again_once_the_input_had_data() -> None:
-    group: PartitionGroup[str] = PartitionGroup(INPUTS, max_idle_seconds=5.0)
-    group.add("reports", 10.0, "r1")
-    assert group.pop({"reports"}, now=0.0) is None
-    group.add("orders", 5.0, "o")
-    assert group.pop({"reports"}, now=1.0) == ("orders", 5.0, "o")
-    assert group.pop({"reports"}, now=1.0) is None  # waiting afresh from 1.0
-    assert group.pop({"reports"}, now=6.0) == ("reports", 10.0, "r1")
 
 
 streams_of = st.lists(st.floats(0, 1000), max_size=20)
@@ -60,11 +60,11 @@ streams_of = st.lists(st.floats(0, 1000), max_size=20)
 def test_with_every_input_present_the_merge_keeps_each_input_s_order(
     orders: list[float], reports: list[float]
 ) -> None:
-    group: PartitionGroup[tuple[str, int]] = PartitionGroup(INPUTS, max_idle_seconds=1e9)
+    group: PartitionGroup[tuple[str, int]] = PartitionGroup(INPUTS, max_idle_seconds=0.0)
     for i, ts in enumerate(orders):
-        group.add("orders", ts, ("orders", i))
+        group.add("orders", ts, ("orders", i), 0.0)
     for i, ts in enumerate(reports):
-        group.add("reports", ts, ("reports", i))
+        group.add("reports", ts, ("reports", i), 0.0)
     merged = []
     while (popped := group.pop(set(INPUTS), 0.0)) is not None:
         merged.append(popped[2])

@@ -126,7 +126,7 @@ class Worker:
 
         # Wired by the code the worker runs (build_pipeline), in event-clock mode.
         self.pipeline = build_pipeline(
-            Settings(clock="event"), AlertRules(), directory,
+            Settings(clock="event", max_task_idle_seconds=0.0), AlertRules(), directory,
             Destinations(self.database, self.kafka.send_all, offer, self.metrics, DEADLETTERS),
             self.table, OneProcessScope(),
         )
