@@ -1,8 +1,9 @@
-"""What one batch produces, held until the batch ends and then flushed in a fixed order.
+"""What one cycle produces, held until the cycle ends and then flushed in a fixed order.
 
-A batch (or a timer's judgement) collects output messages, output rows, dead letters, changed
-per-point records and alerts to offer in one :class:`Checkpoint`. :meth:`Checkpoint.flush` sends
-them in this order, and only then may the batch's offsets be committed:
+A cycle (a batch handed to the stream tasks, or the tasks run on the timer) collects output
+messages, output rows, dead letters, changed per-point records and alerts to offer in one
+:class:`Checkpoint`. :meth:`Checkpoint.flush` sends them in this order, and only then are the
+messages the cycle processed acknowledged, so their offsets can be committed:
 
 1. the output rows to the database, every table at once;
 2. the output messages and the dead letters to Kafka, in one send, acknowledged by the brokers;

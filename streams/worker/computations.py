@@ -17,7 +17,7 @@ written to the table when it is flushed, before any offset is committed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Iterator, MutableMapping
+from collections.abc import Callable, Collection, MutableMapping
 from typing import Any
 
 from streams.domain.alert_lifecycle import AlertState
@@ -208,11 +208,6 @@ class Pipeline:
                     for point_id in task.changed:
                         self._table[point_id] = task.records[point_id].to_dict()
             task.changed.clear()
-
-    def records(self) -> Iterator[tuple[str, PointState]]:
-        """The records the tasks hold (for tests and the benchmark)."""
-        for task in self._tasks.values():
-            yield from task.records.items()
 
 
 def _to_outputs(point_id: str, produced: PointOutputs, out: Outputs) -> None:
