@@ -236,7 +236,7 @@ class Settings(TopicNamespace):
         "for this long is read again from its committed offset (a lost delivery, not lost data).",
     )
     max_task_idle_seconds: float = Field(
-        1.0,
+        0.2,
         ge=0,
         description="How long a message waits in its stream task for another input partition "
         "that is read to its end, in case a message with an earlier ts is being produced to it "
@@ -252,8 +252,8 @@ class Settings(TopicNamespace):
         ),
     )
     liveness_interval_seconds: float = Field(
-        1.0, gt=0, description="How often each worker runs its tasks without new messages: "
-        "the idle waits, the wall clock and the gauges."
+        5.0, gt=0, description="How often each worker sets its gauges of points by state and "
+        "of its stream tasks (the tasks themselves run every NEZLAM_SINK_BATCH_SECONDS)."
     )
 
     # --- Alerting (docs/oncall.md) --------------------------------------------------------------

@@ -34,7 +34,7 @@ from streams.domain.alert_lifecycle import (
     past_episode,
 )
 from streams.domain.alert_model import AlertEvent, PlannedRefuel, PointInputs, Report
-from streams.domain.alert_rules import ACTIVATION_OVERDUE, RULES, AlertRules
+from streams.domain.alert_rules import ACTIVATION_OVERDUE, RULE_BY_NAME, AlertRules
 from streams.domain.fuel_forecast import Forecast, FuelReading, update
 from streams.domain.occupancy import (
     OccupancyConfig,
@@ -236,34 +236,32 @@ def _order(
 # --- advance --------------------------------------------------------------------------------
 
 
-def deadlines(record: PointState, setup: PointSetup) -> list[float]:
-    """Every time at which the point's timer rules must be judged, after ``judged_at``."""
+def next_deadline(record: PointState, setup: PointSetup) -> float | None:
+    """When the point next needs :func:`advance`: its earliest deadline after ``judged_at``
+    (silence, activation due, a timer rule's pending or clearing wait); None: none pending."""
     liveness = record.liveness
     if liveness is None:
-        return []
+        return None
     config = setup.staleness
-    found = [silence_deadline(liveness, config), activation_due(liveness, config)]
-    found.extend(_rule_waits(record.alerts, setup.rules))
     after = record.judged_at
-    return sorted({t for t in found if t is not None and (after is None or t > after)})
-
-
-def next_deadline(record: PointState, setup: PointSetup) -> float | None:
-    """When the point next needs :func:`advance` (None: nothing pending)."""
-    found = deadlines(record, setup)
-    return found[0] if found else None
+    earliest = None
+    # Runs after every message: a loop over the few candidates, no list sorted.
+    for t in (silence_deadline(liveness, config), activation_due(liveness, config),
+              *_rule_waits(record.alerts, setup.rules)):
+        if t is not None and (after is None or t > after) and (earliest is None or t < earliest):
+            earliest = t
+    return earliest
 
 
 def _rule_waits(state: AlertState | None, rules: AlertRules) -> list[float]:
     """The ends of timer rules' pending and clearing waits."""
-    if state is None:
+    if state is None or not state.alerts:
         return []
     waits = []
-    for rule in RULES:
-        current = state.alerts.get(rule.name)
-        if not rule.on_timer or current is None:
+    for name, current in state.alerts.items():
+        if not RULE_BY_NAME[name].on_timer:
             continue
-        spec = rules.rules[rule.name]
+        spec = rules.rules[name]
         if current.phase == "pending":
             waits.append(current.since + spec.pending_seconds)
         elif current.clear_since is not None:
@@ -275,11 +273,8 @@ def advance(record: PointState, until: float, setup: PointSetup
             ) -> tuple[PointState, PointOutputs]:
     """Judge the point's timer rules at every deadline up to ``until`` (stream time)."""
     out = PointOutputs()
-    while True:
-        due = [t for t in deadlines(record, setup) if t <= until]
-        if not due or record.liveness is None:
-            break
-        at = due[0]
+    while (at := next_deadline(record, setup)) is not None and at <= until:
+        assert record.liveness is not None  # a deadline needs a liveness
         verdict = liveness_at(record.liveness, at, setup.staleness)
         record.alerts, events = evaluate_alerts(
             record.alerts, PointInputs(setup.info, liveness=verdict, plan=setup.plan), at,
@@ -290,15 +285,32 @@ def advance(record: PointState, until: float, setup: PointSetup
     return record, out
 
 
+def shown_state(liveness: LivenessState, at: float, config: StalenessConfig
+                ) -> tuple[str, bool]:
+    """What a network count shows of a point at ``at``: its category and whether its
+    activation is overdue (what :func:`liveness_at` says, without building the verdict: this
+    runs after every message)."""
+    silent_at, due = silence_deadline(liveness, config), activation_due(liveness, config)
+    if silent_at is not None and at >= silent_at:
+        category = "silent"
+    elif liveness.last_status in ("open", "standby", "closed"):
+        category = liveness.last_status
+    else:
+        category = "unknown"
+    return category, due is not None and at >= due
+
+
 def _publish_state(record: PointState, at: float, setup: PointSetup, out: PointOutputs) -> None:
     """A ``points.state`` message when the point's category or overdue flag changed."""
-    if record.liveness is None:
+    liveness = record.liveness
+    if liveness is None:
         return
-    verdict = liveness_at(record.liveness, at, setup.staleness)
-    current = (verdict.category, verdict.activation_overdue)
+    config = setup.staleness
+    current = shown_state(liveness, at, config)
     previous = record.published
     if previous == current:
         return
+    verdict = liveness_at(liveness, at, config)
     info = setup.info
     silent = verdict.category == "silent"
     out.state_changes.append({

@@ -17,6 +17,7 @@ written to the table when it is flushed, before any offset is committed.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Collection, MutableMapping
 from typing import Any
 
@@ -27,7 +28,7 @@ from streams.domain.dispatch_alerts import PlanBook
 from streams.domain.occupancy import OccupancyConfig
 from streams.domain.point import InputKind, PointOutputs, PointSetup
 from streams.domain.point_state import PointState
-from streams.domain.staleness import StalenessConfig, count_states
+from streams.domain.staleness import StalenessConfig
 from streams.kafka import topics
 from streams.worker.checkpoint import Checkpoint, Destinations
 from streams.worker.outputs import Outputs
@@ -172,10 +173,15 @@ class Pipeline:
 
     def observe(self) -> None:
         """Set the gauges of points by state and of the tasks."""
-        counts = count_states(v for task in self._tasks.values() for v in task.verdicts())
+        categories: Counter[str] = Counter()
+        overdue = 0
+        for task in self._tasks.values():
+            for category, late in task.shown(self._staleness):
+                categories[category] += 1
+                overdue += late
         for state in ("open", "standby", "closed", "silent", "unknown"):
-            self._metrics.points_by_state.labels(state).set(getattr(counts, state))
-        self._metrics.activation_overdue.set(counts.activation_overdue)
+            self._metrics.points_by_state.labels(state).set(categories[state])
+        self._metrics.activation_overdue.set(overdue)
         for partition, task in self._tasks.items():
             if task.time is not None:
                 self._metrics.stream_time.labels(str(partition)).set(task.time)

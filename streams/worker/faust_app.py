@@ -123,8 +123,8 @@ def create_app(
         # As Kafka Streams pauses a partition whose buffer is full: an input partition a task
         # holds many messages of (waiting for its other inputs) is not fetched meanwhile, so
         # memory stays bounded and the other inputs keep coming.
-        held = {TP(topic, partition)
-                for topic, partition in ingestor.held_back(2 * settings.sink_batch_size)}
+        held = {TP(topic, partition) for topic, partition in
+                ingestor.held_back(max(1000, settings.sink_batch_size // 2))}
         if held - paused:
             app.consumer.pause_partitions(held - paused)
         if paused - held:
@@ -137,11 +137,9 @@ def create_app(
             await ingestor.drain()
             hold_back_inputs_ahead()
 
-    async def run_tasks() -> None:
+    async def observe() -> None:
         if app.rebalancing or app.in_recovery:
-            return  # the table is being restored: the tasks run once it is whole
-        await ingestor.drain()
-        hold_back_inputs_ahead()
+            return
         parts.pipeline.observe()
         owned = [tp for tp in app.consumer.assignment() if tp.topic == topics.TELEMETRY]
         parts.metrics.consumer_lag.labels(topics.TELEMETRY).set(sum(
@@ -191,7 +189,7 @@ def create_app(
         if handlers and handlers[0].level > logging.root.level:
             logging.root.setLevel(handlers[0].level)
 
-    app.timer(settings.liveness_interval_seconds)(run_tasks)
+    app.timer(settings.liveness_interval_seconds)(observe)
     app.timer(settings.sink_batch_seconds)(handle_arrived)
     app.timer(settings.stall_reseek_seconds / 3)(reseek_stalled_partitions)
     app.timer(1.0)(take_over_firing_alerts)

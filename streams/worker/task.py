@@ -33,10 +33,11 @@ from streams.domain.point import (
     PointSetup,
     advance,
     next_deadline,
+    shown_state,
     step,
 )
 from streams.domain.point_state import PointState
-from streams.domain.staleness import PointLiveness, liveness_at
+from streams.domain.staleness import StalenessConfig
 
 T = TypeVar("T")
 
@@ -104,10 +105,16 @@ class TimerQueue:
         self._order = itertools.count()  # equal deadlines fire in the order they were set
 
     def schedule(self, key: str, due: float | None) -> None:
-        """Set ``key``'s deadline (None: none), replacing the one it had."""
+        """Make sure ``key`` fires no later than ``due`` (None: nothing to fire for it).
+
+        A deadline that moves later keeps the earlier entry (most messages move a point's
+        silence deadline on): the owner finds nothing due when it fires and schedules the new
+        one then, which costs one heap entry per deadline instead of one per message."""
         if due is None:
             self._due.pop(key, None)
-        elif self._due.get(key) != due:
+            return
+        current = self._due.get(key)
+        if current is None or due < current:
             self._due[key] = due
             heapq.heappush(self._heap, (due, next(self._order), key))
 
@@ -233,6 +240,10 @@ class StreamTask:
             setup = self._setup(point_id)
             if record is None or setup is None:
                 continue
+            deadline = next_deadline(record, setup)
+            if deadline is None or deadline > at:  # it moved on since this entry was set
+                self._timers.schedule(point_id, deadline)
+                continue
             record, out = advance(record, at, setup)
             self._keep(point_id, record, setup)
             emit(point_id, out)
@@ -242,14 +253,13 @@ class StreamTask:
         self.changed.add(point_id)
         self._timers.schedule(point_id, next_deadline(record, setup))
 
-    def verdicts(self) -> Iterable[PointLiveness]:
-        """Every point's verdict at the task's time (for the counts by state)."""
+    def shown(self, config: StalenessConfig) -> Iterable[tuple[str, bool]]:
+        """Every point's category and overdue flag at the task's time (the counts by state)."""
         if self.time is None:
             return
-        for point_id, record in self.records.items():
-            setup = self._setup(point_id)
-            if record.liveness is not None and setup is not None:
-                yield liveness_at(record.liveness, self.time, setup.staleness)
+        for record in self.records.values():
+            if record.liveness is not None:
+                yield shown_state(record.liveness, self.time, config)
 
     def drop(self) -> list[object]:
         """The task is revoked: what it buffered is left unacknowledged (the next owner reads

@@ -74,17 +74,27 @@ def test_with_every_input_present_the_merge_keeps_each_input_s_order(
         assert indices == sorted(indices)
 
 
-def test_timers_fire_in_time_order_and_a_rescheduled_one_only_at_its_new_time() -> None:
+def test_timers_fire_in_time_order_and_an_earlier_deadline_replaces_a_later_one() -> None:
     timers = TimerQueue()
     timers.schedule("a", 30.0)
     timers.schedule("b", 10.0)
-    timers.schedule("a", 20.0)  # replaces 30
+    timers.schedule("a", 20.0)  # earlier: replaces 30
     timers.schedule("c", 15.0)
     timers.schedule("c", None)  # cancelled
     assert timers.pop_due(25.0) == (10.0, "b")
     assert timers.pop_due(25.0) == (20.0, "a")
     assert timers.pop_due(100.0) is None
     assert len(timers) == 0
+
+
+def test_a_deadline_moved_later_keeps_the_earlier_entry_for_its_owner_to_renew() -> None:
+    timers = TimerQueue()
+    timers.schedule("a", 10.0)
+    timers.schedule("a", 40.0)  # a report moved the silence on: no new heap entry
+    assert timers.pop_due(15.0) == (10.0, "a")  # the owner finds nothing due and renews it
+    timers.schedule("a", 40.0)
+    assert timers.pop_due(39.0) is None
+    assert timers.pop_due(40.0) == (40.0, "a")
 
 
 def test_a_deadline_at_the_bound_fires_only_when_inclusive() -> None:
