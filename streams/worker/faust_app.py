@@ -124,7 +124,7 @@ def create_app(
         # holds many messages of (waiting for its other inputs) is not fetched meanwhile, so
         # memory stays bounded and the other inputs keep coming.
         held = {TP(topic, partition) for topic, partition in
-                ingestor.held_back(max(1000, settings.sink_batch_size // 2))}
+                ingestor.held_back(max(1000, settings.sink_batch_size // 4))}
         if held - paused:
             app.consumer.pause_partitions(held - paused)
         if paused - held:
