@@ -36,7 +36,14 @@ Conn = psycopg.Connection[tuple[object, ...]]
 DATABASE = "nezlam_bench_history"
 TABLES = ("telemetry", "fuel_forecast", "occupancy", "visits", "activations", "alert_events",
           "points", "telemetry_hourly_stored", "occupancy_point_hourly_stored",
-          "telemetry_hourly", "occupancy_point_hourly")
+          "occupancy_oblast_hourly_stored", "telemetry_oblast_daily_stored",
+          "telemetry_hourly", "occupancy_point_hourly", "occupancy_oblast_hourly",
+          "telemetry_oblast_daily")
+# The stored rollups and gaps and their watermarks, emptied when --extend loads days before
+# the stored ones (the periodic refresh only recomputes its lookback).
+STORED = ("telemetry_hourly_stored", "occupancy_point_hourly_stored",
+          "occupancy_oblast_hourly_stored", "telemetry_oblast_daily_stored", "rollup_watermarks",
+          "report_gaps_stored", "report_gaps_frontier", "report_gaps_watermark")
 # A query slower than this is timed once: the figure is what matters, not its spread.
 SLOW_S = 10.0
 TIMEOUT_S = 180
@@ -77,6 +84,9 @@ class TableSize:
 @click.option("--keep", is_flag=True, help="Keep the database afterwards (default: drop it).")
 @click.option("--reuse", is_flag=True,
               help="Time the database a --keep run left behind instead of loading again.")
+@click.option("--extend", type=float, default=0.0, show_default=True,
+              help="With --reuse: first load this many more days before the loaded history "
+              "(the stored rollups are then rebuilt from scratch).")
 @click.option("--dsn", help="Load into this server's database instead of the local cluster "
               "(an admin DSN, e.g. the TimescaleDB-in-WASM server); nothing is dropped.")
 @click.option("--points", type=click.IntRange(1, FULL_NETWORK), default=FULL_NETWORK,
@@ -84,10 +94,12 @@ class TableSize:
               "for the TimescaleDB-in-WASM server).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
 def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: bool,
-            dsn: str | None, points: int, seed: int) -> None:
+            extend: float, dsn: str | None, points: int, seed: int) -> None:
     """Load D days of national history and time every panel and analyst query."""
-    if days <= 0 or runs < 1:
-        raise click.BadParameter("--days and --runs must be positive")
+    if days <= 0 or runs < 1 or extend < 0:
+        raise click.BadParameter("--days and --runs must be positive, --extend not negative")
+    if extend and not reuse:
+        raise click.BadParameter("--extend adds days to a kept database: give --reuse too")
     own_database = dsn is None
     target = dsn or make_conninfo(Settings().admin_database_url, dbname=DATABASE)
     try:
@@ -103,6 +115,10 @@ def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: b
                 _load(conn, end - timedelta(days=days), end, seed, points)
             else:
                 click.echo(f"reusing the history loaded up to {end:%Y-%m-%d %H:%M} UTC")
+                if extend:
+                    first = _loaded_from(conn)
+                    _load(conn, first - timedelta(days=extend), first, seed, points)
+                    _forget_stored(conn)
             loaded_days = _loaded_days(conn, end)
             loaded_points = _rows(conn, "SELECT count(*) FROM points")[0][0]
             click.echo("refreshing rollups and statistics ...")
@@ -173,6 +189,22 @@ def _loaded_until(conn: Conn) -> datetime | None:
     return row[0].replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
 
+def _loaded_from(conn: Conn) -> datetime:
+    """The first hour of the loaded history."""
+    row = conn.execute("SELECT min(ts) FROM telemetry").fetchone()
+    if row is None or not isinstance(row[0], datetime):
+        raise click.ClickException("nothing loaded to extend")
+    return row[0].replace(minute=0, second=0, microsecond=0)
+
+
+def _forget_stored(conn: Conn) -> None:
+    """Empty the stored rollups and gaps, so the refresh after an --extend rebuilds them over
+    the whole history."""
+    for table in STORED:
+        if conn.execute("SELECT to_regclass(%s)", [table]).fetchone() != (None,):
+            conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
+
+
 def _loaded_days(conn: Conn, end: datetime) -> float:
     row = conn.execute("SELECT min(ts) FROM telemetry").fetchone()
     if row is None or not isinstance(row[0], datetime):
@@ -218,8 +250,10 @@ def _refresh(conn: Conn, timescaledb: bool) -> float:
     refresh would; ANALYZE."""
     started = time.monotonic()
     if timescaledb:
+        # The hierarchical aggregates (over a materialization) after the ones they read.
         views = conn.execute(
-            "SELECT view_name FROM timescaledb_information.continuous_aggregates ORDER BY 1"
+            "SELECT view_name FROM timescaledb_information.continuous_aggregates"
+            " ORDER BY hypertable_name LIKE '\\_materialized%', view_name"
         ).fetchall()
         for (view,) in views:
             conn.execute(sql.SQL("CALL refresh_continuous_aggregate({}, NULL, NULL)").format(
