@@ -244,3 +244,17 @@ WHERE fuel_points > 0;
 COMMENT ON VIEW fuel_use_daily IS
     'Approximate litres burned per UTC day and oblast (see docs/database.md, "Fuel burned").';
 COMMENT ON COLUMN fuel_use_daily.points IS 'Points whose generator ran and reported a fuel level that day.';
+
+-- Grafana's and the analysts' queries are short; their plans over the views above carry the
+-- cost of a raw branch the planner cannot bound (the watermark is known only at run time), so
+-- PostgreSQL's JIT compiles them: about 0.3 s of compiling for a 60-100 ms query (measured,
+-- docs/database.md). Off for those two roles. Setting a role's defaults needs CREATEROLE, as
+-- in migration 001; without it the DBA sets them (docs/operations.md).
+DO $$
+BEGIN
+    IF (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) THEN
+        ALTER ROLE nezlam_reader SET jit = off;
+        ALTER ROLE nezlam_analyst SET jit = off;
+    END IF;
+END
+$$;

@@ -44,6 +44,11 @@ TABLES = ("telemetry", "fuel_forecast", "occupancy", "visits", "activations", "a
 STORED = ("telemetry_hourly_stored", "occupancy_point_hourly_stored",
           "occupancy_oblast_hourly_stored", "telemetry_oblast_daily_stored", "rollup_watermarks",
           "report_gaps_stored", "report_gaps_frontier", "report_gaps_watermark")
+READER = "nezlam_reader"
+ANALYST = "nezlam_analyst"
+# The roles' own settings (ALTER ROLE ... SET) that change how a query is planned and run;
+# the bench runs as the owner, so it applies them per query.
+PLANNER_SETTINGS = ("jit", "work_mem")
 # A query slower than this is timed once: the figure is what matters, not its spread.
 SLOW_S = 10.0
 TIMEOUT_S = 180
@@ -128,7 +133,15 @@ def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: b
             queries = panel_queries(lambda text: _rows(conn, text), now,
                                     timedelta(days=loaded_days))
             queries += analyst_queries()
-            timings = [_time(conn, query, runs, now) for query in _progress(queries)]
+            planner = {role: _planner_settings(conn, role) for role in (READER, ANALYST)}
+            timings = []
+            for query in _progress(queries):
+                # As the role that sends it would: Grafana logs in as the reader.
+                role = ANALYST if query.group == "analysts" else READER
+                for name, value in planner[role].items():
+                    conn.execute(sql.SQL("SELECT set_config({}, {}, false)").format(
+                        sql.Literal(name), sql.Literal(value)))
+                timings.append(_time(conn, query, runs, now))
             if timescaledb:
                 timings = _name_chunks(conn, timings)
             sizes = _sizes(conn, timescaledb)
@@ -287,6 +300,22 @@ def _progress(queries: list[ReadQuery]) -> Iterator[ReadQuery]:
     with click.progressbar(queries, label="timing queries", show_pos=True,
                            item_show_func=lambda q: q.name[:40] if q else "") as bar:
         yield from bar
+
+
+def _planner_settings(conn: Conn, role: str) -> dict[str, str]:
+    """The role's PLANNER_SETTINGS (its own or the server's where it sets none)."""
+    found = {str(name): str(value) for name, value in conn.execute(
+        "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
+        [list(PLANNER_SETTINGS)]).fetchall()}
+    for (entry,) in conn.execute(
+        "SELECT unnest(s.setconfig) FROM pg_db_role_setting AS s"
+        " JOIN pg_roles AS r ON r.oid = s.setrole WHERE r.rolname = %s"
+        " AND s.setdatabase IN (0, (SELECT oid FROM pg_database"
+        " WHERE datname = current_database())) ORDER BY s.setdatabase", [role]).fetchall():
+        name, _, value = str(entry).partition("=")
+        if name in PLANNER_SETTINGS:
+            found[name] = value
+    return found
 
 
 def _time(conn: Conn, query: ReadQuery, runs: int, now: datetime) -> Timing:
