@@ -122,8 +122,9 @@ def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: b
                 click.echo(f"reusing the history loaded up to {end:%Y-%m-%d %H:%M} UTC")
                 if extend:
                     first = _loaded_from(conn)
-                    _load(conn, first - timedelta(days=extend), first, seed, points,
-                          timescaledb)
+                    # Whole hours, so the last hour loaded ends where the history began.
+                    start = first - timedelta(hours=round(extend * 24))
+                    _load(conn, start, first, seed, points, timescaledb)
                     _forget_stored(conn)
             loaded_days = _loaded_days(conn, end)
             loaded_points = _rows(conn, "SELECT count(*) FROM points")[0][0]
