@@ -36,7 +36,19 @@ Conn = psycopg.Connection[tuple[object, ...]]
 DATABASE = "nezlam_bench_history"
 TABLES = ("telemetry", "fuel_forecast", "occupancy", "visits", "activations", "alert_events",
           "points", "telemetry_hourly_stored", "occupancy_point_hourly_stored",
-          "telemetry_hourly", "occupancy_point_hourly")
+          "occupancy_oblast_hourly_stored", "telemetry_oblast_daily_stored",
+          "telemetry_hourly", "occupancy_point_hourly", "occupancy_oblast_hourly",
+          "telemetry_oblast_daily")
+# The stored rollups and gaps and their watermarks, emptied when --extend loads days before
+# the stored ones (the periodic refresh only recomputes its lookback).
+STORED = ("telemetry_hourly_stored", "occupancy_point_hourly_stored",
+          "occupancy_oblast_hourly_stored", "telemetry_oblast_daily_stored", "rollup_watermarks",
+          "report_gaps_stored", "report_gaps_frontier", "report_gaps_watermark")
+READER = "nezlam_reader"
+ANALYST = "nezlam_analyst"
+# The roles' own settings (ALTER ROLE ... SET) that change how a query is planned and run;
+# the bench runs as the owner, so it applies them per query.
+PLANNER_SETTINGS = ("jit", "work_mem")
 # A query slower than this is timed once: the figure is what matters, not its spread.
 SLOW_S = 10.0
 TIMEOUT_S = 180
@@ -77,6 +89,9 @@ class TableSize:
 @click.option("--keep", is_flag=True, help="Keep the database afterwards (default: drop it).")
 @click.option("--reuse", is_flag=True,
               help="Time the database a --keep run left behind instead of loading again.")
+@click.option("--extend", type=float, default=0.0, show_default=True,
+              help="With --reuse: first load this many more days before the loaded history "
+              "(the stored rollups are then rebuilt from scratch).")
 @click.option("--dsn", help="Load into this server's database instead of the local cluster "
               "(an admin DSN, e.g. the TimescaleDB-in-WASM server); nothing is dropped.")
 @click.option("--points", type=click.IntRange(1, FULL_NETWORK), default=FULL_NETWORK,
@@ -84,10 +99,12 @@ class TableSize:
               "for the TimescaleDB-in-WASM server).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
 def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: bool,
-            dsn: str | None, points: int, seed: int) -> None:
+            extend: float, dsn: str | None, points: int, seed: int) -> None:
     """Load D days of national history and time every panel and analyst query."""
-    if days <= 0 or runs < 1:
-        raise click.BadParameter("--days and --runs must be positive")
+    if days <= 0 or runs < 1 or extend < 0:
+        raise click.BadParameter("--days and --runs must be positive, --extend not negative")
+    if extend and not reuse:
+        raise click.BadParameter("--extend adds days to a kept database: give --reuse too")
     own_database = dsn is None
     target = dsn or make_conninfo(Settings().admin_database_url, dbname=DATABASE)
     try:
@@ -100,9 +117,15 @@ def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: b
             end = _loaded_until(conn) if reuse else None
             if end is None:
                 end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-                _load(conn, end - timedelta(days=days), end, seed, points)
+                _load(conn, end - timedelta(days=days), end, seed, points, timescaledb)
             else:
                 click.echo(f"reusing the history loaded up to {end:%Y-%m-%d %H:%M} UTC")
+                if extend:
+                    first = _loaded_from(conn)
+                    # Whole hours, so the last hour loaded ends where the history began.
+                    start = first - timedelta(hours=round(extend * 24))
+                    _load(conn, start, first, seed, points, timescaledb)
+                    _forget_stored(conn)
             loaded_days = _loaded_days(conn, end)
             loaded_points = _rows(conn, "SELECT count(*) FROM points")[0][0]
             click.echo("refreshing rollups and statistics ...")
@@ -111,7 +134,15 @@ def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: b
             queries = panel_queries(lambda text: _rows(conn, text), now,
                                     timedelta(days=loaded_days))
             queries += analyst_queries()
-            timings = [_time(conn, query, runs, now) for query in _progress(queries)]
+            planner = {role: _planner_settings(conn, role) for role in (READER, ANALYST)}
+            timings = []
+            for query in _progress(queries):
+                # As the role that sends it would: Grafana logs in as the reader.
+                role = ANALYST if query.group == "analysts" else READER
+                for name, value in planner[role].items():
+                    conn.execute(sql.SQL("SELECT set_config({}, {}, false)").format(
+                        sql.Literal(name), sql.Literal(value)))
+                timings.append(_time(conn, query, runs, now))
             if timescaledb:
                 timings = _name_chunks(conn, timings)
             sizes = _sizes(conn, timescaledb)
@@ -173,6 +204,22 @@ def _loaded_until(conn: Conn) -> datetime | None:
     return row[0].replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
 
+def _loaded_from(conn: Conn) -> datetime:
+    """The first hour of the loaded history."""
+    row = conn.execute("SELECT min(ts) FROM telemetry").fetchone()
+    if row is None or not isinstance(row[0], datetime):
+        raise click.ClickException("nothing loaded to extend")
+    return row[0].replace(minute=0, second=0, microsecond=0)
+
+
+def _forget_stored(conn: Conn) -> None:
+    """Empty the stored rollups and gaps, so the refresh after an --extend rebuilds them over
+    the whole history."""
+    for table in STORED:
+        if conn.execute("SELECT to_regclass(%s)", [table]).fetchone() != (None,):
+            conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
+
+
 def _loaded_days(conn: Conn, end: datetime) -> float:
     row = conn.execute("SELECT min(ts) FROM telemetry").fetchone()
     if row is None or not isinstance(row[0], datetime):
@@ -180,14 +227,16 @@ def _loaded_days(conn: Conn, end: datetime) -> float:
     return (end - row[0]).total_seconds() / 86400
 
 
-def _load(conn: Conn, start: datetime, end: datetime, seed: int, points: int) -> None:
+def _load(conn: Conn, start: datetime, end: datetime, seed: int, points: int,
+          timescaledb: bool) -> None:
     click.echo(f"loading {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC, "
                f"{points:,} points")
     history_data.insert_registry(conn, seed, points)
     started = time.monotonic()
     # The current-state triggers (migration 013) cost an upsert per row: off for the bulk
-    # load, the state rebuilt from the history once after it.
-    triggers = _state_triggers(conn)
+    # load, the state rebuilt from the history once after it. TimescaleDB refuses to disable
+    # a trigger on a hypertable with compression: there they stay on (its reduced volume).
+    triggers = [] if timescaledb else _state_triggers(conn)
     for table, trigger in triggers:
         conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(
             sql.Identifier(table), sql.Identifier(trigger)))
@@ -218,8 +267,10 @@ def _refresh(conn: Conn, timescaledb: bool) -> float:
     refresh would; ANALYZE."""
     started = time.monotonic()
     if timescaledb:
+        # The hierarchical aggregates (over a materialization) after the ones they read.
         views = conn.execute(
-            "SELECT view_name FROM timescaledb_information.continuous_aggregates ORDER BY 1"
+            "SELECT view_name FROM timescaledb_information.continuous_aggregates"
+            " ORDER BY hypertable_name LIKE '\\_materialized%', view_name"
         ).fetchall()
         for (view,) in views:
             conn.execute(sql.SQL("CALL refresh_continuous_aggregate({}, NULL, NULL)").format(
@@ -250,6 +301,22 @@ def _progress(queries: list[ReadQuery]) -> Iterator[ReadQuery]:
     with click.progressbar(queries, label="timing queries", show_pos=True,
                            item_show_func=lambda q: q.name[:40] if q else "") as bar:
         yield from bar
+
+
+def _planner_settings(conn: Conn, role: str) -> dict[str, str]:
+    """The role's PLANNER_SETTINGS (its own or the server's where it sets none)."""
+    found = {str(name): str(value) for name, value in conn.execute(
+        "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
+        [list(PLANNER_SETTINGS)]).fetchall()}
+    for (entry,) in conn.execute(
+        "SELECT unnest(s.setconfig) FROM pg_db_role_setting AS s"
+        " JOIN pg_roles AS r ON r.oid = s.setrole WHERE r.rolname = %s"
+        " AND s.setdatabase IN (0, (SELECT oid FROM pg_database"
+        " WHERE datname = current_database())) ORDER BY s.setdatabase", [role]).fetchall():
+        name, _, value = str(entry).partition("=")
+        if name in PLANNER_SETTINGS:
+            found[name] = value
+    return found
 
 
 def _time(conn: Conn, query: ReadQuery, runs: int, now: datetime) -> Timing:

@@ -83,8 +83,9 @@ def _describe(dsn: str) -> str:
               help="Repeat every this many seconds (e.g. 900) until stopped; default once.")
 def refresh_rollups(dsn: str | None, every: float | None) -> None:
     """Store the gaps between reports (``refresh_report_gaps()``, both modes) and, in plain
-    PostgreSQL mode, the hourly rollups up to the last complete hour
-    (``refresh_hourly_rollups()``). TimescaleDB refreshes its continuous aggregates itself."""
+    PostgreSQL mode, the hourly rollups and the per-oblast ones built on them up to the last
+    complete hour (``refresh_hourly_rollups()``). TimescaleDB refreshes its continuous
+    aggregates itself."""
     target = dsn or get_settings().database_url
     while True:
         started = time.monotonic()

@@ -14,6 +14,8 @@ from streams.domain.staleness import DEFAULT_SILENCE_AFTER_SECONDS, StalenessCon
 
 # The dashboard variables, on a relation aliased p with columns oblast and kind.
 POINT_FILTER = "p.oblast IN ($oblast) AND p.kind IN ($kind)"
+# The same on a per-oblast rollup (occupancy_oblast_hourly), which carries oblast and kind.
+ROLLUP_FILTER = "oblast IN ($oblast) AND kind IN ($kind)"
 
 # The states a point can be in, in the order the dashboards list them. "unknown": registered
 # but never reported.

@@ -8,7 +8,7 @@ from grafana_foundation_sdk.models import common, dashboard
 from grafana_foundation_sdk.models import heatmap as heatmap_model
 
 from streams.dashboards import base, datasources
-from streams.dashboards.fragments import POINT_FILTER, points_now, with_cte
+from streams.dashboards.fragments import POINT_FILTER, ROLLUP_FILTER, points_now, with_cte
 from streams.dashboards.query import ResultFormat, SqlQuery
 
 UID = "nezlam-occupancy"
@@ -69,10 +69,9 @@ def _now() -> stat.Panel:
 def _people_inside() -> timeseries.Panel:
     query = SqlQuery(
         f"""
-        SELECT o.bucket AS time, p.oblast AS metric, sum(o.people_inside_avg) AS people_inside
-        FROM occupancy_point_hourly AS o
-        JOIN points AS p USING (point_id)
-        WHERE $__timeFilter(o.bucket) AND {POINT_FILTER}
+        SELECT bucket AS time, oblast AS metric, sum(people_inside_avg) AS people_inside
+        FROM occupancy_oblast_hourly
+        WHERE $__timeFilter(bucket) AND {ROLLUP_FILTER}
         GROUP BY 1, 2
         ORDER BY 1
         """,
@@ -153,11 +152,10 @@ def _most_crowded() -> table.Panel:
 def _utilisation_heatmap() -> heatmap.Panel:
     query = SqlQuery(
         f"""
-        SELECT o.bucket AS time, p.oblast AS metric,
-               sum(o.people_inside_avg) / nullif(sum(p.capacity_people), 0) AS utilisation
-        FROM occupancy_point_hourly AS o
-        JOIN points AS p USING (point_id)
-        WHERE $__timeFilter(o.bucket) AND {POINT_FILTER}
+        SELECT bucket AS time, oblast AS metric,
+               sum(people_inside_avg) / nullif(sum(capacity_people), 0) AS utilisation
+        FROM occupancy_oblast_hourly
+        WHERE $__timeFilter(bucket) AND {ROLLUP_FILTER}
         GROUP BY 1, 2
         ORDER BY 1
         """,

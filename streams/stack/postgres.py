@@ -80,7 +80,10 @@ nezlam   {server_user}   {superuser}
 # Session defaults of the roles, as migration 001 sets them where it may manage roles (the
 # schema owner may not: it has no CREATEROLE).
 ROLE_SETTINGS = {
-    pgpass.ANALYST: {"default_transaction_read_only": "on", "statement_timeout": "5min"},
+    pgpass.ANALYST: {"default_transaction_read_only": "on", "statement_timeout": "5min",
+                     "jit": "off"},
+    # Migration 015: JIT compiling costs more than the dashboards' short queries.
+    pgpass.READER: {"jit": "off"},
 }
 
 # Tables, views and functions the superuser created in schema public pass to the owner role.

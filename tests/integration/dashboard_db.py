@@ -20,7 +20,7 @@ from psycopg.conninfo import make_conninfo
 from streams.db.migrate import apply_migrations
 from streams.stack.process import stop_child
 from tests.integration import dashboard_dataset
-from tests.integration.db_contract import CONTINUOUS_AGGREGATES
+from tests.integration.db_contract import CONTINUOUS_AGGREGATES_IN_ORDER
 from tests.integration.tsdb_wasm import TOOL_DIR, _wait_ready, free_port
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -53,7 +53,7 @@ def load(dsn: str, mode: str, now: datetime) -> None:
     with connect(dsn) as conn:
         dashboard_dataset.insert(conn, now)
         if mode == "on":
-            for view in sorted(CONTINUOUS_AGGREGATES):
+            for view in CONTINUOUS_AGGREGATES_IN_ORDER:
                 conn.execute(
                     sql.SQL("CALL refresh_continuous_aggregate({}, NULL, NULL)").format(
                         sql.Literal(view)

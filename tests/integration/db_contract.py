@@ -137,10 +137,33 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("points", "bigint"),
         ("fuel_burned_l", FLOAT),
     ],
+    "occupancy_oblast_hourly": [
+        ("bucket", TZ),
+        ("oblast", "text"),
+        ("kind", "text"),
+        ("points", "bigint"),
+        ("people_inside_avg", FLOAT),
+        ("people_inside_max", "bigint"),
+        ("visits", "bigint"),
+        ("capacity_people", "bigint"),
+    ],
+    "telemetry_oblast_daily": [
+        ("day", TZ),
+        ("oblast", "text"),
+        ("generators", "bigint"),
+        ("generator_hours", "numeric"),
+        ("fuel_points", "bigint"),
+        ("fuel_burned_l", FLOAT),
+    ],
 }
 
-# The TimescaleDB mode's continuous aggregates (plain views in PostgreSQL mode).
-CONTINUOUS_AGGREGATES = {"occupancy_point_hourly", "telemetry_hourly"}
+# The TimescaleDB mode's continuous aggregates (views over stored tables in PostgreSQL mode),
+# in the order a refresh must take them: the per-oblast ones are built on the per-point ones.
+CONTINUOUS_AGGREGATES_IN_ORDER = (
+    "occupancy_point_hourly", "telemetry_hourly", "occupancy_oblast_hourly",
+    "telemetry_oblast_daily",
+)
+CONTINUOUS_AGGREGATES = set(CONTINUOUS_AGGREGATES_IN_ORDER)
 HYPERTABLES = {"telemetry", "visits", "activations", "occupancy", "fuel_forecast", "alert_events"}
 
 DAY = datetime(2026, 1, 1, tzinfo=UTC)
@@ -256,6 +279,25 @@ def check_scenario(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         [DAY],
     ).fetchall()
     assert fuel == [(DAY, "Kyivska", 1, 20.0)]
+
+    # The second level: per oblast and kind and hour; per oblast and day.
+    by_kind = conn.execute(
+        "SELECT bucket, oblast, kind, points, people_inside_avg, people_inside_max, visits,"
+        " capacity_people FROM occupancy_oblast_hourly"
+        " WHERE bucket >= %s AND bucket < %s + INTERVAL '1 day' ORDER BY bucket, oblast, kind",
+        [DAY, DAY],
+    ).fetchall()
+    assert by_kind == [
+        (datetime(2026, 1, 1, 10, tzinfo=UTC), "Kyivska", "mobile", 1, 5.0, 5, 3, 40),
+        (datetime(2026, 1, 1, 10, tzinfo=UTC), "Kyivska", "permanent", 1, 15.0, 20, 7, 80),
+    ]
+    daily = conn.execute(
+        "SELECT day, oblast, generators, generator_hours, fuel_points, fuel_burned_l"
+        " FROM telemetry_oblast_daily WHERE day = %s ORDER BY oblast",
+        [DAY],
+    ).fetchall()
+    # s1 ran all of hours 10 and 11 (2 generator hours), not hour 12; s2 never ran.
+    assert daily == [(DAY, "Kyivska", 1, 2, 1, 20.0)]
 
     visits = conn.execute(
         "SELECT day, oblast, arrivals, people FROM visits_daily WHERE day = %s ORDER BY oblast",

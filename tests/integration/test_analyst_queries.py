@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -106,6 +107,35 @@ def test_query_answers_as_analyst_on_timescaledb(tsdb: Conn, query: AnalystQuery
     with dashboard_db.acting_as(tsdb, ANALYST):
         rows = tsdb.execute(query.sql.encode()).fetchall()
     assert rows, f"query {query.number} found nothing in the simulated network"
+
+
+# The queries that read a rollup (either level), directly or through a view over one.
+ROLLUPS = ("occupancy_point_hourly", "telemetry_hourly", "occupancy_oblast_hourly",
+           "telemetry_oblast_daily", "occupancy_hourly", "fuel_use_daily")
+ROLLUP_QUERIES = [q for q in QUERIES if any(r in q.sql for r in ROLLUPS)]
+
+
+def _answer(conn: Conn, query: AnalystQuery) -> list[tuple[object, ...]]:
+    """The query's rows, numbers rounded (the modes may sum in another order)."""
+    return [tuple(round(v, 6) if isinstance(v, float | Decimal) else v for v in row)
+            for row in conn.execute(query.sql.encode()).fetchall()]
+
+
+@pytest.mark.timescaledb
+def test_rollup_queries_answer_alike_in_both_modes_refreshed_or_not(
+    postgres_dsn: str, analyst: Conn, tsdb: Conn
+) -> None:
+    """Plain PostgreSQL from raw rows (not refreshed), then from its stored rollups (refreshed
+    as the stack does), and TimescaleDB from its continuous aggregates give the same rows."""
+    assert {q.number for q in ROLLUP_QUERIES} >= {2, 7, 8, 9}
+    raw = {q.number: _answer(analyst, q) for q in ROLLUP_QUERIES}
+    with dashboard_db.connect_as(postgres_dsn, "nezlam_writer") as writer:
+        writer.execute("SELECT refresh_hourly_rollups()")
+    for query in ROLLUP_QUERIES:
+        assert raw[query.number], f"query {query.number}: no rows"
+        assert _answer(analyst, query) == raw[query.number], f"query {query.number}: stored"
+        with dashboard_db.acting_as(tsdb, ANALYST):
+            assert _answer(tsdb, query) == raw[query.number], f"query {query.number}: TimescaleDB"
 
 
 @pytest.mark.parametrize("statement", WRITES, ids=[w.split()[0] for w in WRITES])

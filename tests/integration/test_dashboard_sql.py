@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -67,12 +68,18 @@ def now() -> datetime:
 
 
 @pytest.fixture(scope="module")
-def postgres(now: datetime) -> Iterator[Conn]:
-    """A reader's connection to a throwaway local database holding the simulated network."""
+def postgres_dsn(now: datetime) -> Iterator[str]:
+    """Admin DSN of a throwaway local database holding the simulated network."""
     with scratch_postgres("nezlam_dash") as dsn:
         dashboard_db.load(dsn, "off", now)
-        with dashboard_db.connect_as(dsn, READER) as conn:
-            yield conn
+        yield dsn
+
+
+@pytest.fixture(scope="module")
+def postgres(postgres_dsn: str) -> Iterator[Conn]:
+    """A reader's connection to the local database holding the simulated network."""
+    with dashboard_db.connect_as(postgres_dsn, READER) as conn:
+        yield conn
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +110,45 @@ def test_panel_sql_on_timescaledb(timescaledb: Conn, now: datetime, case: Case) 
     _check(timescaledb, now, case)
 
 
-def _check(conn: Conn, now: datetime, case: Case) -> None:
+@pytest.mark.timescaledb
+def test_rollup_panels_answer_alike_in_both_modes_refreshed_or_not(
+    postgres_dsn: str, postgres: Conn, timescaledb: Conn, now: datetime
+) -> None:
+    """The panels over the rollups: plain PostgreSQL from raw rows (not refreshed), then from
+    its stored rollups (refreshed as the stack does), and TimescaleDB from its continuous
+    aggregates (refreshed), give the same rows."""
+    assert ROLLUP_CASES, "some panels read the rollups"
+    raw = {case.name: _answer(postgres, now, case) for case in ROLLUP_CASES}
+    with dashboard_db.connect_as(postgres_dsn, "nezlam_writer") as writer:
+        writer.execute("SELECT refresh_hourly_rollups()")
+    for case in ROLLUP_CASES:
+        assert raw[case.name], f"{case.name}: no rows"
+        assert _answer(postgres, now, case) == raw[case.name], f"{case.name}: stored differs"
+        assert _answer(timescaledb, now, case) == raw[case.name], f"{case.name}: TimescaleDB"
+
+
+# The panels that read a rollup (either level), directly or through a view over one.
+ROLLUPS = ("occupancy_point_hourly", "telemetry_hourly", "occupancy_oblast_hourly",
+           "telemetry_oblast_daily", "occupancy_hourly", "fuel_use_daily")
+ROLLUP_CASES = [case for case in CASES if any(r in case.query.raw_sql for r in ROLLUPS)]
+
+
+def _answer(conn: Conn, now: datetime, case: Case) -> list[tuple[object, ...]]:
+    """The panel's rows, floats rounded (the modes may sum in another order)."""
+    rows = conn.execute(_expanded(conn, now, case).encode()).fetchall()
+    return [tuple(round(v, 6) if isinstance(v, float | Decimal) else v for v in row)
+            for row in rows]
+
+
+def _expanded(conn: Conn, now: datetime, case: Case) -> str:
     time_range = _time_range(case.dashboard, case.panel, now)
     variables = _resolve_variables(conn, case.dashboard, time_range)
-    sql = expand(case.query.raw_sql, time_range=time_range, interval=_interval(case.panel),
-                 variables=variables)
+    return expand(case.query.raw_sql, time_range=time_range, interval=_interval(case.panel),
+                  variables=variables)
+
+
+def _check(conn: Conn, now: datetime, case: Case) -> None:
+    sql = _expanded(conn, now, case)
     assert "$" not in sql, f"left unexpanded:\n{sql}"
     cursor = conn.execute(sql.encode())
     names = [column.name for column in cursor.description or []]

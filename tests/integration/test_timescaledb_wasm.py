@@ -20,6 +20,7 @@ from streams.db.migrate import apply_migrations
 from streams.db.migration_files import TIMESCALEDB, plan
 from tests.integration.db_contract import (
     CONTINUOUS_AGGREGATES,
+    CONTINUOUS_AGGREGATES_IN_ORDER,
     EXPECTED_COLUMNS,
     HYPERTABLES,
     check_scenario,
@@ -103,7 +104,7 @@ def test_policies_exist(tsdb: Conn) -> None:
 
 def test_representative_queries(tsdb: Conn) -> None:
     insert_scenario(tsdb)
-    for view in sorted(CONTINUOUS_AGGREGATES):
+    for view in CONTINUOUS_AGGREGATES_IN_ORDER:
         tsdb.execute(
             sql.SQL("CALL refresh_continuous_aggregate({}, NULL, NULL)").format(sql.Literal(view))
         )
