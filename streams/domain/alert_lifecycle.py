@@ -97,7 +97,7 @@ def evaluate_alerts(
 ) -> tuple[AlertState, list[AlertEvent]]:
     """Judge one point at ``now`` (epoch s); return its new alert state and the events.
 
-    ``now`` is the time the inputs are judged at: the lag guard's reference time on a timer,
+    ``now`` is the time the inputs are judged at: a deadline's own time on a timer,
     or the message ``ts`` when evaluating on a message. Time never runs backwards for a
     point: an earlier ``now`` than the last evaluation counts as that evaluation's time.
     """

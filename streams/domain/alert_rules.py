@@ -76,8 +76,8 @@ class AlertRule:
     describe: Callable[[RuleContext], Description]  # what it says while firing (FIRE verdict)
     resolution: Callable[[AlertEvent, RuleContext], str | None]  # what it says when resolved
     refuel_clears: bool = False  # a detected refuel resolves it at once
-    # The liveness timer judges it (silence and deadlines, which no message announces); the
-    # timer's evaluations leave every other rule as it stands.
+    # Judged at the point's deadlines (silence, activation due), which no message announces;
+    # those evaluations leave every other rule as it stands.
     on_timer: bool = False
     # When the condition began in event time, where the inputs say (a deadline): an alert
     # found only later (an order read after the reports that passed its deadline) fires from

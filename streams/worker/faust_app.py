@@ -218,7 +218,7 @@ class FaustPartitionScope:
     """The latest consumed event of each partition number: the partition scope of table writes.
 
     Faust's RocksDB store files a table key under the partition of the event being processed.
-    Batches (``take_events``) have no single current event, so table writes for partition P
+    A cycle of the stream tasks has no single current event, so table writes for partition P
     run inside ``scope(P)``, which makes P's latest event current.
     """
 
