@@ -38,6 +38,9 @@ from streams.worker.web import worker_web_kwargs
 log = logging.getLogger(__name__)
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+# An idle partition is fetched every fetch wait (0.5 s); one not fetched for this long is not
+# known to be read to its end (Kafka unreachable, or the worker too busy to fetch it).
+FETCH_FRESH_SECONDS = 5.0
 
 MIB = 1024 * 1024
 # Faust opens one RocksDB per table and partition (12 here), each sized by default for large
@@ -84,14 +87,19 @@ def create_app(
     paused: set[TP] = set()  # input partitions not fetched while their tasks hold many back
 
     def caught_up(topic: str, partition: int) -> bool:
-        # Everything Kafka held of the partition at its last fetch has reached the worker.
+        # Everything Kafka held of the partition at a recent fetch has reached the worker. A
+        # high-water mark from a fetch long ago (Kafka unreachable) says nothing: reports may
+        # be waiting, and the wall clock must not move the task on over them.
         tp = TP(topic, partition)
         try:
             high = app.consumer.highwater(tp)
+            fetched_ms = _last_fetch_ms(app, tp)
         except Exception:  # not assigned here (any more): nothing to wait for from it
             return False
-        if high is None:
+        if high is None or fetched_ms is None:
             return False  # not fetched yet: unknown
+        if time.time() * 1000 - fetched_ms > FETCH_FRESH_SECONDS * 1000:
+            return False
         received = ingestor.positions.get((topic, partition))
         if received is None:
             received = committed_at_start.setdefault(
@@ -206,6 +214,13 @@ def create_app(
         return web.bytes(parts.metrics_text(), content_type=METRICS_CONTENT_TYPE)
 
     return app
+
+
+def _last_fetch_ms(app: faust.App, tp: TP) -> int | None:
+    """When the consumer last had a fetch response for ``tp`` (epoch ms). Faust exposes a
+    partition's high-water mark but not when it was fetched; its aiokafka consumer does."""
+    consumer = app.consumer._thread._ensure_consumer()  # type: ignore[attr-defined]
+    return cast("int | None", consumer.last_poll_timestamp(tp))
 
 
 def _committed_offsets(app: faust.App) -> Mapping[TP, int | None]:
