@@ -84,18 +84,24 @@ def _describe(dsn: str) -> str:
 def refresh_rollups(dsn: str | None, every: float | None) -> None:
     """Store the gaps between reports (``refresh_report_gaps()``, both modes) and, in plain
     PostgreSQL mode, the hourly rollups and the per-oblast ones built on them up to the last
-    complete hour (``refresh_hourly_rollups()``). TimescaleDB refreshes its continuous
-    aggregates itself."""
+    complete hour (``refresh_hourly_rollups()``) and keep the daily partitions: the next
+    week's created, those past the 90-day retention dropped
+    (``maintain_daily_partitions()``). TimescaleDB refreshes its continuous aggregates and
+    drops old chunks itself."""
     target = dsn or get_settings().database_url
     while True:
         started = time.monotonic()
         try:
             with psycopg.connect(target, autocommit=True) as conn:
                 gaps = _count(conn, _HAS_GAPS) > 0
-                hourly = not _timescaledb(conn) and _count(conn, _HAS_REFRESH) > 0
+                plain = not _timescaledb(conn)
+                hourly = plain and _count(conn, _HAS_REFRESH) > 0
+                partitions = plain and _count(conn, _HAS_PARTITIONS) > 0
                 if not gaps and not hourly:
                     click.echo("nothing to refresh: TimescaleDB refreshes its own aggregates")
                     return
+                if partitions:
+                    conn.execute("SELECT maintain_daily_partitions()")
                 if hourly:
                     conn.execute("SELECT refresh_hourly_rollups()")
                 if gaps:
@@ -113,6 +119,9 @@ def refresh_rollups(dsn: str | None, every: float | None) -> None:
 
 _HAS_REFRESH: LiteralString = (
     "SELECT count(*) FROM pg_proc WHERE proname = 'refresh_hourly_rollups'"
+)
+_HAS_PARTITIONS: LiteralString = (
+    "SELECT count(*) FROM pg_proc WHERE proname = 'maintain_daily_partitions'"
 )
 _HAS_GAPS: LiteralString = "SELECT count(*) FROM pg_proc WHERE proname = 'refresh_report_gaps'"
 

@@ -1,0 +1,3 @@
+-- TimescaleDB mode: nothing to do. The hypertables already chunk telemetry, fuel_forecast and
+-- occupancy by time and drop chunks past their retention (004); plain PostgreSQL mode
+-- partitions them by day in this version's other file.
