@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,4 +30,22 @@ def scratch_postgres(prefix: str = "nezlam_test") -> Iterator[str]:
         yield make_conninfo(admin_dsn, dbname=name)
     finally:
         with psycopg.connect(maintenance, autocommit=True) as conn:
+            _await_other_roles_gone(conn, name)
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _await_other_roles_gone(conn: psycopg.Connection[tuple[object, ...]], name: str) -> None:
+    """Wait until the sessions of other roles (writer, reader, analyst) have ended.
+
+    A closed client's server process exits a moment later; until it has, DROP ... WITH (FORCE)
+    would have to signal it, which the owner may not (no pg_signal_backend, by design).
+    """
+    query = (
+        "SELECT usename, state, query FROM pg_stat_activity"
+        " WHERE datname = %s AND usename <> current_user"
+    )
+    deadline = time.monotonic() + 15.0
+    while lingering := conn.execute(query, (name,)).fetchall():
+        if time.monotonic() > deadline:
+            pytest.fail(f"sessions still open on {name} at teardown: {lingering}")
+        time.sleep(0.05)
