@@ -70,3 +70,32 @@ def check_read_only_role_cannot_write_or_create(as_role: AsRole, role: str) -> N
             conn.execute("CREATE TABLE reader_scratch (x int)")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("CREATE VIEW reader_view AS SELECT 1 AS x")
+
+
+# What the stack's periodic refresh keeps in both modes (migrations 012, 017), and the
+# functions that keep it: SECURITY DEFINER, run by the writer only.
+REFRESHED_TABLES = ("report_gaps_stored", "report_gaps_frontier", "report_gaps_watermark",
+                    "activation_openings_stored", "activation_openings_watermark")
+REFRESH_FUNCTIONS = ("refresh_report_gaps", "refresh_activation_openings")
+
+
+def check_only_the_writer_refreshes(as_role: AsRole) -> None:
+    """The writer runs every refresh but cannot write what they keep; the read-only roles
+    read it and cannot run them."""
+    with as_role("nezlam_writer") as conn:
+        for function in REFRESH_FUNCTIONS:
+            conn.execute(f"SELECT {function}()")
+        for table in REFRESHED_TABLES:
+            for statement in (f"INSERT INTO {table} DEFAULT VALUES",
+                              f"DELETE FROM {table}",
+                              f"TRUNCATE {table}"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(statement)
+    for role in READ_ONLY_ROLES:
+        with as_role(role) as conn:
+            conn.execute("SET default_transaction_read_only = off")
+            for table in (*REFRESHED_TABLES, "report_gaps", "activation_openings"):
+                conn.execute(f"SELECT count(*) FROM {table}")
+            for function in REFRESH_FUNCTIONS:
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(f"SELECT {function}()")
