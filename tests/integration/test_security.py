@@ -20,6 +20,7 @@ from tests.integration.privileges import (
     READ_ONLY_ROLES,
     AsRole,
     Conn,
+    check_only_the_writer_refreshes,
     check_read_only_role_cannot_write_or_create,
     check_writer_cannot_change_history,
     check_writer_runs_every_sink_statement_twice,
@@ -82,6 +83,10 @@ def test_writer_runs_every_sink_statement(as_role: AsRole, admin_dsn: str) -> No
 
 def test_writer_cannot_update_or_delete_history(as_role: AsRole) -> None:
     check_writer_cannot_change_history(as_role)
+
+
+def test_only_the_writer_refreshes_the_stored_read_side(as_role: AsRole) -> None:
+    check_only_the_writer_refreshes(as_role)
 
 
 @pytest.mark.parametrize("role", READ_ONLY_ROLES)

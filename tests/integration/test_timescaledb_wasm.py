@@ -27,8 +27,10 @@ from tests.integration.db_contract import (
     insert_scenario,
     relation_columns,
 )
+from tests.integration.openings_scenario import check_openings_answer_as_the_raw_lookup
 from tests.integration.privileges import (
     READ_ONLY_ROLES,
+    check_only_the_writer_refreshes,
     check_read_only_role_cannot_write_or_create,
     check_writer_cannot_change_history,
     check_writer_runs_every_sink_statement_twice,
@@ -200,3 +202,11 @@ def test_writer_cannot_update_or_delete_history_on_hypertables(tsdb: Conn) -> No
 @pytest.mark.parametrize("role", READ_ONLY_ROLES)
 def test_read_only_roles_cannot_write_or_create(tsdb: Conn, role: str) -> None:
     check_read_only_role_cannot_write_or_create(partial(_set_role, tsdb), role)
+
+
+def test_only_the_writer_refreshes_on_timescaledb(tsdb: Conn) -> None:
+    check_only_the_writer_refreshes(partial(_set_role, tsdb))
+
+
+def test_activation_openings_answer_as_the_raw_lookup_on_timescaledb(tsdb: Conn) -> None:
+    check_openings_answer_as_the_raw_lookup(tsdb, partial(_set_role, tsdb))
