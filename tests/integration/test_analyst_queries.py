@@ -192,3 +192,86 @@ def test_silences_answer_the_same_once_stored_on_timescaledb(tsdb: Conn) -> None
         tsdb.execute("SELECT refresh_report_gaps()")
     with dashboard_db.acting_as(tsdb, ANALYST):
         assert _gaps(tsdb, silences) == raw
+
+
+# Queries 5 and 6 as they were before the stored openings (migration 017): a lookup in the raw
+# reports per activation order.
+RAW_OPENINGS = {
+    5: """
+SELECT
+    p.oblast, a.point_id, p.name,
+    a.ts AS activated_at,
+    o.opened_at,
+    o.opened_at - a.ts AS time_to_open,
+    o.opened_at - a.ts <= INTERVAL '2 hours' AS within_two_hours
+FROM activations AS a
+JOIN points AS p USING (point_id)
+LEFT JOIN LATERAL (
+    SELECT min(t.ts) AS opened_at
+    FROM telemetry AS t
+    WHERE t.point_id = a.point_id AND t.status = 'open'
+        AND t.ts >= a.ts AND t.ts < a.ts + INTERVAL '1 day'
+) AS o ON true
+WHERE a.action = 'activate' AND a.ts >= now() - INTERVAL '30 days'
+ORDER BY a.ts DESC, a.point_id
+""",
+    6: """
+WITH openings AS (
+    SELECT
+        p.oblast,
+        a.ts AS activated_at,
+        (SELECT min(t.ts) FROM telemetry AS t
+         WHERE t.point_id = a.point_id AND t.status = 'open'
+             AND t.ts >= a.ts AND t.ts < a.ts + INTERVAL '1 day') AS opened_at
+    FROM activations AS a
+    JOIN points AS p USING (point_id)
+    WHERE a.action = 'activate' AND a.ts >= now() - INTERVAL '90 days'
+)
+SELECT
+    oblast,
+    count(*) AS activations,
+    count(opened_at) AS opened,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY opened_at - activated_at) AS median_time_to_open,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY opened_at - activated_at) AS p90_time_to_open,
+    round(avg((opened_at - activated_at <= INTERVAL '2 hours')::int), 2) AS share_within_two_hours
+FROM openings
+GROUP BY oblast
+ORDER BY oblast
+""",
+}
+OPENING_QUERIES = [q for q in QUERIES if q.number in RAW_OPENINGS]
+
+
+def _raw_openings(conn: Conn) -> dict[int, list[tuple[object, ...]]]:
+    return {n: conn.execute(sql.encode()).fetchall() for n, sql in RAW_OPENINGS.items()}
+
+
+def _check_openings(conn: Conn, raw: dict[int, list[tuple[object, ...]]], step: str) -> None:
+    for query in OPENING_QUERIES:
+        assert raw[query.number], f"query {query.number}: no rows"
+        assert conn.execute(query.sql.encode()).fetchall() == raw[query.number], (
+            f"query {query.number}, {step}")
+
+
+def test_openings_answer_as_the_raw_lookup_refreshed_or_not(
+    postgres_dsn: str, analyst: Conn
+) -> None:
+    assert [q.number for q in OPENING_QUERIES] == [5, 6]
+    raw = _raw_openings(analyst)
+    _check_openings(analyst, raw, "not refreshed")
+    with dashboard_db.connect_as(postgres_dsn, "nezlam_writer") as writer:
+        writer.execute("SELECT refresh_activation_openings()")
+    stored = analyst.execute("SELECT point_id FROM activation_openings_stored").fetchall()
+    assert ("dash-odesa-2",) in stored, "the opening two days ago is stored"
+    _check_openings(analyst, raw, "refreshed")
+
+
+@pytest.mark.timescaledb
+def test_openings_answer_as_the_raw_lookup_refreshed_or_not_on_timescaledb(tsdb: Conn) -> None:
+    with dashboard_db.acting_as(tsdb, ANALYST):
+        raw = _raw_openings(tsdb)
+        _check_openings(tsdb, raw, "not refreshed")
+    with dashboard_db.acting_as(tsdb, "nezlam_writer"):
+        tsdb.execute("SELECT refresh_activation_openings()")
+    with dashboard_db.acting_as(tsdb, ANALYST):
+        _check_openings(tsdb, raw, "refreshed")
