@@ -38,12 +38,13 @@ TABLES = ("telemetry", "fuel_forecast", "occupancy", "visits", "activations", "a
           "points", "telemetry_hourly_stored", "occupancy_point_hourly_stored",
           "occupancy_oblast_hourly_stored", "telemetry_oblast_daily_stored",
           "telemetry_hourly", "occupancy_point_hourly", "occupancy_oblast_hourly",
-          "telemetry_oblast_daily")
-# The stored rollups and gaps and their watermarks, emptied when --extend loads days before
-# the stored ones (the periodic refresh only recomputes its lookback).
+          "telemetry_oblast_daily", "activation_openings_stored")
+# The stored rollups, gaps and openings and their watermarks, emptied when --extend loads days
+# before the stored ones (the periodic refresh only recomputes its lookback).
 STORED = ("telemetry_hourly_stored", "occupancy_point_hourly_stored",
           "occupancy_oblast_hourly_stored", "telemetry_oblast_daily_stored", "rollup_watermarks",
-          "report_gaps_stored", "report_gaps_frontier", "report_gaps_watermark")
+          "report_gaps_stored", "report_gaps_frontier", "report_gaps_watermark",
+          "activation_openings_stored", "activation_openings_watermark")
 READER = "nezlam_reader"
 ANALYST = "nezlam_analyst"
 # The roles' own settings (ALTER ROLE ... SET) that change how a query is planned and run;
@@ -213,8 +214,8 @@ def _loaded_from(conn: Conn) -> datetime:
 
 
 def _forget_stored(conn: Conn) -> None:
-    """Empty the stored rollups and gaps, so the refresh after an --extend rebuilds them over
-    the whole history."""
+    """Empty the stored rollups, gaps and openings, so the refresh after an --extend rebuilds
+    them over the whole history."""
     for table in STORED:
         if conn.execute("SELECT to_regclass(%s)", [table]).fetchone() != (None,):
             conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
@@ -266,8 +267,8 @@ def _state_triggers(conn: Conn) -> list[tuple[str, str]]:
 
 
 def _refresh(conn: Conn, timescaledb: bool) -> float:
-    """Bring the hourly rollups and the gaps between reports up to date as the stack's
-    refresh would; ANALYZE."""
+    """Bring the hourly rollups, the gaps between reports and the activation openings up to
+    date as the stack's refresh would; ANALYZE."""
     started = time.monotonic()
     if timescaledb:
         # The hierarchical aggregates (over a materialization) after the ones they read.
@@ -286,6 +287,8 @@ def _refresh(conn: Conn, timescaledb: bool) -> float:
                      "ON a.oid = c.relam WHERE a.amname = 'brin'")
     if _function_exists(conn, "refresh_report_gaps"):
         conn.execute("SELECT refresh_report_gaps()")
+    if _function_exists(conn, "refresh_activation_openings"):
+        conn.execute("SELECT refresh_activation_openings()")
     elapsed = time.monotonic() - started
     conn.execute("ANALYZE")
     return elapsed

@@ -1,5 +1,6 @@
-"""``nezlam db migrate|status|refresh-rollups``: the schema migrations, and the plain mode's
-stored hourly rollups."""
+"""``nezlam db migrate|status|refresh-rollups``: the schema migrations, and the stored read
+side: the gaps between reports and the activation openings (both modes), the plain mode's
+hourly rollups and daily partitions."""
 
 from __future__ import annotations
 
@@ -82,7 +83,8 @@ def _describe(dsn: str) -> str:
 @click.option("--every", type=float, default=None,
               help="Repeat every this many seconds (e.g. 900) until stopped; default once.")
 def refresh_rollups(dsn: str | None, every: float | None) -> None:
-    """Store the gaps between reports (``refresh_report_gaps()``, both modes) and, in plain
+    """Store the gaps between reports (``refresh_report_gaps()``) and when each activated
+    standby point opened (``refresh_activation_openings()``), both modes, and, in plain
     PostgreSQL mode, the hourly rollups and the per-oblast ones built on them up to the last
     complete hour (``refresh_hourly_rollups()``) and keep the daily partitions: the next
     week's created, those past the 90-day retention dropped
@@ -94,10 +96,11 @@ def refresh_rollups(dsn: str | None, every: float | None) -> None:
         try:
             with psycopg.connect(target, autocommit=True) as conn:
                 gaps = _count(conn, _HAS_GAPS) > 0
+                openings = _count(conn, _HAS_OPENINGS) > 0
                 plain = not _timescaledb(conn)
                 hourly = plain and _count(conn, _HAS_REFRESH) > 0
                 partitions = plain and _count(conn, _HAS_PARTITIONS) > 0
-                if not gaps and not hourly:
+                if not gaps and not openings and not hourly:
                     click.echo("nothing to refresh: TimescaleDB refreshes its own aggregates")
                     return
                 if partitions:
@@ -106,6 +109,8 @@ def refresh_rollups(dsn: str | None, every: float | None) -> None:
                     conn.execute("SELECT refresh_hourly_rollups()")
                 if gaps:
                     conn.execute("SELECT refresh_report_gaps()")
+                if openings:
+                    conn.execute("SELECT refresh_activation_openings()")
         except psycopg.Error as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"rollups refreshed in {time.monotonic() - started:.1f} s")
@@ -124,6 +129,9 @@ _HAS_PARTITIONS: LiteralString = (
     "SELECT count(*) FROM pg_proc WHERE proname = 'maintain_daily_partitions'"
 )
 _HAS_GAPS: LiteralString = "SELECT count(*) FROM pg_proc WHERE proname = 'refresh_report_gaps'"
+_HAS_OPENINGS: LiteralString = (
+    "SELECT count(*) FROM pg_proc WHERE proname = 'refresh_activation_openings'"
+)
 
 
 def _timescaledb(conn: psycopg.Connection[tuple[object, ...]]) -> bool:

@@ -51,8 +51,9 @@ def run(points: int, speed: str, seed: int, no_stack: bool) -> None:
         console, "simulator", logs / "simulate.log",
         "simulate", "--points", str(points), "--speed", speed, "--seed", str(seed),
     )
-    # The gaps between reports (both modes) and, in plain PostgreSQL mode, the hourly rollups
-    # stored every 15 minutes (TimescaleDB's policies refresh its continuous aggregates).
+    # The gaps between reports and the activation openings (both modes) and, in plain
+    # PostgreSQL mode, the hourly rollups stored every 15 minutes (TimescaleDB's policies
+    # refresh its continuous aggregates).
     rollups = _spawn(console, "rollups", logs / "rollups.log",
                      "db", "refresh-rollups", "--every", "900")
     # A closed terminal or a `kill` stops the children as cleanly as Ctrl-C does.
