@@ -4,7 +4,7 @@ throwaway database created and dropped by the fixture."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -201,3 +201,55 @@ def test_current_state_keeps_the_latest_row_whatever_the_arrival_order(
         "SELECT status FROM alert_state WHERE fingerprint = 'cs-f'").fetchall() == [("resolved",)]
     assert admin.execute(
         "SELECT count(*) FROM alerts_active WHERE fingerprint = 'cs-f'").fetchall() == [(0,)]
+
+
+_LATEST = {
+    "telemetry_now": "SELECT DISTINCT ON (point_id) point_id, ts, status, power,"
+    " generator_running, fuel_level_l, heating_on, internet_up, indoor_temp_c, headcount"
+    " FROM telemetry ORDER BY point_id, ts DESC",
+    "occupancy_now": "SELECT DISTINCT ON (point_id) point_id, ts, people_inside, visits_15m,"
+    " visits_1h, visits_24h, utilisation FROM occupancy ORDER BY point_id, ts DESC",
+}
+_RAW_GAPS = (
+    "SELECT point_id, ts, next_ts FROM (SELECT point_id, ts,"
+    " lead(ts) OVER (PARTITION BY point_id ORDER BY ts) AS next_ts FROM telemetry) AS paired"
+    " WHERE next_ts - ts > INTERVAL '5 minutes' AND point_id LIKE 'cu%' ORDER BY 1, 2"
+)
+
+
+def test_catching_up_a_long_history_answers_as_one_pass(scratch_dsn: str, admin: Conn) -> None:
+    """The current state rebuilt by key probes and the gaps stored a day of reports at a time
+    (018) equal one pass over the whole history: a silence longer than a day (so across the
+    slices' boundary) and a point registered nowhere included."""
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    # cu1 every 2 minutes for 3 days, silent for 30 hours in the middle; cu2 (not in points)
+    # every 2 minutes on the second day only.
+    reports = [("cu1", start + timedelta(minutes=2 * i)) for i in range(3 * 720)
+               if not 1000 <= i < 1000 + 900]
+    reports += [("cu2", start + timedelta(days=1, minutes=2 * i)) for i in range(720)]
+    n = len(reports)
+    with _connect_as(scratch_dsn, "nezlam_writer") as writer:
+        writer.execute(_TELEMETRY_BATCH, [[p for p, _ in reports], [t for _, t in reports],
+                                          ["open"] * n, ["grid"] * n, [False] * n, [50.0] * n,
+                                          [True] * n, [True] * n, [20.0] * n, [1] * n])
+        # The whole history, whatever refreshed before: from before its first report.
+        lookback = admin.execute(
+            "SELECT now() - min(ts) + INTERVAL '1 day' FROM telemetry").fetchone()
+        assert lookback is not None
+        writer.execute("SELECT refresh_report_gaps(%s)", [lookback[0]])
+    kept = {table: admin.execute(sql.SQL("SELECT * FROM {} ORDER BY point_id").format(
+        sql.Identifier(table))).fetchall() for table in _LATEST}
+    admin.execute("SELECT rebuild_current_state()")
+    for table, latest in _LATEST.items():
+        rebuilt = admin.execute(sql.SQL("SELECT * FROM {} ORDER BY point_id").format(
+            sql.Identifier(table))).fetchall()
+        assert rebuilt == admin.execute(latest.encode()).fetchall() == kept[table], table
+    gaps = admin.execute(_RAW_GAPS).fetchall()
+    assert [(p, until - since) for p, since, until in gaps] == [
+        ("cu1", timedelta(hours=30, minutes=2))]
+    assert admin.execute(
+        "SELECT point_id, silent_from, silent_until FROM report_gaps_stored"
+        " WHERE point_id LIKE 'cu%' ORDER BY 1, 2").fetchall() == gaps
+    assert admin.execute(
+        "SELECT last_ts FROM report_gaps_frontier WHERE point_id = 'cu2'").fetchall() == [
+        (start + timedelta(days=1, minutes=2 * 719),)]

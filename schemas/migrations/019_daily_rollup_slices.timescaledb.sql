@@ -1,0 +1,2 @@
+-- TimescaleDB mode: nothing to do. Continuous aggregates refresh in batches of their own;
+-- plain PostgreSQL mode slices its stored rollups' refresh by day in this version's other file.
