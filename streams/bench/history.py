@@ -282,9 +282,10 @@ def _refresh(conn: Conn, timescaledb: bool) -> float:
     elif _function_exists(conn, "refresh_hourly_rollups"):
         conn.execute("SELECT refresh_hourly_rollups()")
         # What autovacuum's autosummarize does as ranges fill, at once after a bulk load.
+        # Each partition's own index (relkind 'i'): a partitioned index holds no ranges.
         conn.execute("SELECT brin_summarize_new_values(indexrelid::regclass) FROM pg_index "
                      "JOIN pg_class AS c ON c.oid = indexrelid JOIN pg_am AS a "
-                     "ON a.oid = c.relam WHERE a.amname = 'brin'")
+                     "ON a.oid = c.relam WHERE a.amname = 'brin' AND c.relkind = 'i'")
     if _function_exists(conn, "refresh_report_gaps"):
         conn.execute("SELECT refresh_report_gaps()")
     if _function_exists(conn, "refresh_activation_openings"):
