@@ -260,8 +260,9 @@ def _state_triggers(conn: Conn) -> list[tuple[str, str]]:
     """(table, trigger) of the current-state triggers, where the schema has them."""
     found = conn.execute(
         "SELECT c.relname, t.tgname FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid"
-        " WHERE t.tgname IN ('keep_telemetry_now', 'keep_occupancy_now', 'keep_alert_state')"
-        " AND NOT t.tgisinternal AND c.relname IN ('telemetry', 'occupancy', 'alert_events')"
+        " WHERE t.tgname IN ('keep_telemetry_now', 'keep_occupancy_now', 'keep_fuel_forecast_now',"
+        " 'keep_alert_state') AND NOT t.tgisinternal"
+        " AND c.relname IN ('telemetry', 'occupancy', 'fuel_forecast', 'alert_events')"
     ).fetchall()
     return [(str(table), str(trigger)) for table, trigger in found]
 

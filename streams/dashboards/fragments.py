@@ -84,13 +84,8 @@ def latest_forecasts() -> str:
             f.ts, f.fuel_level_l, f.burn_rate_lph, f.hours_to_empty, f.empty_at,
             f.confidence, f.generator_running
         FROM points AS p
-        CROSS JOIN LATERAL (
-            SELECT ff.*
-            FROM fuel_forecast AS ff
-            WHERE ff.point_id = p.point_id AND ff.ts > now() - {FORECAST_FRESH}
-            ORDER BY ff.ts DESC
-            LIMIT 1
-        ) AS f
+        JOIN fuel_forecast_now AS f
+            ON f.point_id = p.point_id AND f.ts > now() - {FORECAST_FRESH}
         WHERE {POINT_FILTER}
     """)
 

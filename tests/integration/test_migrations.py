@@ -209,6 +209,9 @@ _LATEST = {
     " FROM telemetry ORDER BY point_id, ts DESC",
     "occupancy_now": "SELECT DISTINCT ON (point_id) point_id, ts, people_inside, visits_15m,"
     " visits_1h, visits_24h, utilisation FROM occupancy ORDER BY point_id, ts DESC",
+    "fuel_forecast_now": "SELECT DISTINCT ON (point_id) point_id, ts, fuel_level_l,"
+    " burn_rate_lph, hours_to_empty, empty_at, confidence, generator_running, refuel_detected"
+    " FROM fuel_forecast ORDER BY point_id, ts DESC",
 }
 _RAW_GAPS = (
     "SELECT point_id, ts, next_ts FROM (SELECT point_id, ts,"

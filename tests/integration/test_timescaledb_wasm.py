@@ -18,6 +18,7 @@ from psycopg import sql
 
 from streams.db.migrate import apply_migrations
 from streams.db.migration_files import TIMESCALEDB, plan
+from tests.integration import dashboard_db
 from tests.integration.db_contract import (
     CONTINUOUS_AGGREGATES,
     CONTINUOUS_AGGREGATES_IN_ORDER,
@@ -51,8 +52,9 @@ def migration_runs(tsdb_wasm_dsn: str) -> tuple[list[str], list[str]]:
 
 @pytest.fixture(scope="module")
 def tsdb(tsdb_wasm_dsn: str, migration_runs: tuple[list[str], list[str]]) -> Iterator[Conn]:
-    """The one connection to the migrated TimescaleDB, in autocommit mode."""
-    with psycopg.connect(tsdb_wasm_dsn, autocommit=True) as conn:
+    """The one connection to the migrated TimescaleDB, in autocommit mode, preparing nothing
+    (the server is one backend: the migration runner's prepared statements are still there)."""
+    with dashboard_db.connect(tsdb_wasm_dsn) as conn:
         yield conn
 
 
