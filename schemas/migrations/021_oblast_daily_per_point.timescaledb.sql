@@ -1,0 +1,3 @@
+-- TimescaleDB mode: nothing to do. telemetry_oblast_daily is a continuous aggregate there
+-- (015); plain PostgreSQL mode restates its view's current day in this version's
+-- other file.
