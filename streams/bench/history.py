@@ -37,12 +37,13 @@ DATABASE = "nezlam_bench_history"
 TABLES = ("telemetry", "fuel_forecast", "occupancy", "visits", "activations", "alert_events",
           "points", "telemetry_hourly_stored", "occupancy_point_hourly_stored",
           "occupancy_oblast_hourly_stored", "telemetry_oblast_daily_stored",
-          "telemetry_hourly", "occupancy_point_hourly", "occupancy_oblast_hourly",
-          "telemetry_oblast_daily", "activation_openings_stored")
+          "telemetry_point_daily_stored", "telemetry_hourly", "occupancy_point_hourly",
+          "occupancy_oblast_hourly", "telemetry_oblast_daily", "activation_openings_stored")
 # The stored rollups, gaps and openings and their watermarks, emptied when --extend loads days
 # before the stored ones (the periodic refresh only recomputes its lookback).
 STORED = ("telemetry_hourly_stored", "occupancy_point_hourly_stored",
-          "occupancy_oblast_hourly_stored", "telemetry_oblast_daily_stored", "rollup_watermarks",
+          "occupancy_oblast_hourly_stored", "telemetry_oblast_daily_stored",
+          "telemetry_point_daily_stored", "rollup_watermarks",
           "report_gaps_stored", "report_gaps_frontier", "report_gaps_watermark",
           "activation_openings_stored", "activation_openings_watermark")
 READER = "nezlam_reader"
