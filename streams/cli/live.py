@@ -21,6 +21,7 @@ from rich.live import Live
 from rich.table import Table
 
 from streams.cli.pipeline_status import Snapshot, StatusReader
+from streams.db.refresh import REFRESH_EVERY
 from streams.stack.ops_status import OpsSnapshot, read_ops_async
 from streams.stack.process import stop_child
 from streams.stack.settings import StackSettings, get_stack_settings
@@ -52,10 +53,10 @@ def run(points: int, speed: str, seed: int, no_stack: bool) -> None:
         "simulate", "--points", str(points), "--speed", speed, "--seed", str(seed),
     )
     # The gaps between reports and the activation openings (both modes) and, in plain
-    # PostgreSQL mode, the hourly rollups stored every 15 minutes (TimescaleDB's policies
-    # refresh its continuous aggregates).
-    rollups = _spawn(console, "rollups", logs / "rollups.log",
-                     "db", "refresh-rollups", "--every", "900")
+    # PostgreSQL mode, the hourly rollups stored (TimescaleDB's policies refresh its
+    # continuous aggregates).
+    rollups = _spawn(console, "rollups", logs / "rollups.log", "db", "refresh-rollups",
+                     "--every", str(int(REFRESH_EVERY.total_seconds())))
     # A closed terminal or a `kill` stops the children as cleanly as Ctrl-C does.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.default_int_handler)

@@ -256,3 +256,62 @@ def test_catching_up_a_long_history_answers_as_one_pass(scratch_dsn: str, admin:
     assert admin.execute(
         "SELECT last_ts FROM report_gaps_frontier WHERE point_id = 'cu2'").fetchall() == [
         (start + timedelta(days=1, minutes=2 * 719),)]
+
+
+_ONE_PASS_TELEMETRY = (
+    "SELECT time_bucket(INTERVAL '1 hour', ts), point_id, count(*),"
+    " count(*) FILTER (WHERE generator_running),"
+    " (array_agg(fuel_level_l ORDER BY ts) FILTER (WHERE fuel_level_l IS NOT NULL))[1],"
+    " (array_agg(fuel_level_l ORDER BY ts DESC) FILTER (WHERE fuel_level_l IS NOT NULL))[1],"
+    " min(fuel_level_l), max(fuel_level_l) FROM telemetry WHERE point_id = 'hs1' GROUP BY 1, 2"
+)
+_ONE_PASS_OCCUPANCY = (
+    "SELECT time_bucket(INTERVAL '1 hour', ts), point_id, count(*),"
+    " round(avg(people_inside), 9), max(people_inside),"
+    " (array_agg(visits_1h ORDER BY ts DESC))[1] FROM occupancy WHERE point_id = 'hs1'"
+    " GROUP BY 1, 2"
+)
+
+
+def test_the_hour_so_far_is_stored_and_merged_with_the_readings_since(
+    scratch_dsn: str, admin: Conn
+) -> None:
+    """Refreshed in the middle of an hour (023), the hourly views take that hour's stored part
+    and the readings since, and answer as one pass: the first fuel level from the stored part,
+    the last, the minimum and the latest visits from the newer one, counts and means over
+    both."""
+    hour = admin.execute(
+        "SELECT time_bucket(INTERVAL '1 hour', now()) - INTERVAL '2 hours'").fetchone()
+    assert hour is not None and isinstance(hour[0], datetime)
+    start, cut = hour[0], hour[0] + timedelta(minutes=25)
+    minutes = range(60)
+    ts = [start + timedelta(minutes=m) for m in minutes]
+    # Fuel falls while the generator runs; no level reported around the cut.
+    fuel = [None if 20 <= m < 30 else 500.0 - 2 * m for m in minutes]
+    n = len(ts)
+    with _connect_as(scratch_dsn, "nezlam_writer") as writer:
+        writer.execute(_TELEMETRY_BATCH, [["hs1"] * n, ts, ["open"] * n, ["generator"] * n,
+                                          [m % 3 > 0 for m in minutes], fuel, [True] * n,
+                                          [True] * n, [20.0] * n, [m for m in minutes]])
+        writer.execute(
+            "INSERT INTO occupancy (point_id, ts, people_inside, visits_15m, visits_1h,"
+            " visits_24h) SELECT 'hs1', t, mod(i * 7, 40), i, i * 2, i * 3"
+            " FROM unnest(%s::timestamptz[]) WITH ORDINALITY AS u (t, i)", [ts])
+        writer.execute("SELECT refresh_hourly_rollups(refresh_at => %s)", [cut])
+    assert admin.execute(
+        "SELECT rollup, materialized_to FROM rollup_watermarks"
+        " WHERE rollup LIKE '%_point_hourly%' OR rollup LIKE 'telemetry_hourly%'"
+        " ORDER BY 1").fetchall() == [
+        ("occupancy_point_hourly", start), ("occupancy_point_hourly_partial", cut),
+        ("telemetry_hourly", start), ("telemetry_hourly_partial", cut)]
+    # The stored part is the hour up to the cut, and only that.
+    assert admin.execute(
+        "SELECT readings, fuel_first, fuel_last FROM telemetry_hourly_stored"
+        " WHERE point_id = 'hs1' AND bucket = %s", [start]).fetchall() == [(25, 500.0, 462.0)]
+    assert admin.execute(
+        "SELECT * FROM telemetry_hourly WHERE point_id = 'hs1'").fetchall() == admin.execute(
+        _ONE_PASS_TELEMETRY).fetchall()
+    assert admin.execute(
+        "SELECT bucket, point_id, samples, round(people_inside_avg::numeric, 9),"
+        " people_inside_max, visits_1h_last FROM occupancy_point_hourly"
+        " WHERE point_id = 'hs1'").fetchall() == admin.execute(_ONE_PASS_OCCUPANCY).fetchall()
