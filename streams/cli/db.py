@@ -85,8 +85,8 @@ def _describe(dsn: str) -> str:
 def refresh_rollups(dsn: str | None, every: float | None) -> None:
     """Store the gaps between reports (``refresh_report_gaps()``) and when each activated
     standby point opened (``refresh_activation_openings()``), both modes, and, in plain
-    PostgreSQL mode, the hourly rollups and the per-oblast ones built on them up to the last
-    complete hour (``refresh_hourly_rollups()``) and keep the daily partitions: the next
+    PostgreSQL mode, the hourly rollups (the hour so far included) and the per-oblast ones
+    built on them (``refresh_hourly_rollups()``) and keep the daily partitions: the next
     week's created, those past the 90-day retention dropped
     (``maintain_daily_partitions()``). TimescaleDB refreshes its continuous aggregates and
     drops old chunks itself."""
