@@ -29,7 +29,7 @@ from streams.bench import history_data
 from streams.bench.read_queries import ReadQuery, analyst_queries, panel_queries
 from streams.config import Settings
 from streams.db.migrate import MigrationError, apply_migrations
-from streams.db.refresh import REFRESH_EVERY
+from streams.db.refresh import HOUR_SO_FAR_EVERY, REFRESH_EVERY
 from streams.simulate.registry import FULL_NETWORK
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -132,7 +132,7 @@ def history(days: float, runs: int, json_path: Path | None, keep: bool, reuse: b
             loaded_days = _loaded_days(conn, end)
             loaded_points = _rows(conn, "SELECT count(*) FROM points")[0][0]
             click.echo("refreshing rollups and statistics ...")
-            refresh_s = _refresh(conn, timescaledb, end - REFRESH_EVERY)
+            refresh_s = _refresh(conn, timescaledb, end)
             now = end
             queries = panel_queries(lambda text: _rows(conn, text), now,
                                     timedelta(days=loaded_days))
@@ -269,11 +269,11 @@ def _state_triggers(conn: Conn) -> list[tuple[str, str]]:
     return [(str(table), str(trigger)) for table, trigger in found]
 
 
-def _refresh(conn: Conn, timescaledb: bool, refresh_at: datetime) -> float:
+def _refresh(conn: Conn, timescaledb: bool, end: datetime) -> float:
     """Bring the hourly rollups, the gaps between reports and the activation openings up to
     date as the stack's refresh would; ANALYZE. In plain mode the hourly rollups are stored as
-    of ``refresh_at``: the panels are timed as they read just before the stack's next refresh,
-    with a whole refresh interval of readings since the last one."""
+    the stack leaves them at worst when the panels read at ``end``: the whole refresh one
+    interval before, the hour so far one of its shorter intervals before."""
     started = time.monotonic()
     if timescaledb:
         # The hierarchical aggregates (over a materialization) after the ones they read.
@@ -285,7 +285,10 @@ def _refresh(conn: Conn, timescaledb: bool, refresh_at: datetime) -> float:
             conn.execute(sql.SQL("CALL refresh_continuous_aggregate({}, NULL, NULL)").format(
                 sql.Literal(view)))
     elif _function_exists(conn, "refresh_hourly_rollups"):
-        conn.execute("SELECT refresh_hourly_rollups(refresh_at => %s)", [refresh_at])
+        conn.execute("SELECT refresh_hourly_rollups(refresh_at => %s)", [end - REFRESH_EVERY])
+        if _function_exists(conn, "refresh_hour_so_far"):
+            conn.execute("SELECT refresh_hour_so_far(refresh_at => %s)",
+                         [end - HOUR_SO_FAR_EVERY])
         # What autovacuum's autosummarize does as ranges fill, at once after a bulk load.
         # Each partition's own index (relkind 'i'): a partitioned index holds no ranges.
         conn.execute("SELECT brin_summarize_new_values(indexrelid::regclass) FROM pg_index "

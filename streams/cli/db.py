@@ -14,6 +14,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from streams.config import get_settings
 from streams.db.migrate import REQUESTED_MODES, MigrationError, apply_migrations, read_status
+from streams.db.refresh import HOUR_SO_FAR_EVERY
 
 _dsn_option = click.option(
     "--dsn",
@@ -82,48 +83,72 @@ def _describe(dsn: str) -> str:
               help="DSN of a role allowed to refresh (the writer); default NEZLAM_DATABASE_URL.")
 @click.option("--every", type=float, default=None,
               help="Repeat every this many seconds (e.g. 900) until stopped; default once.")
-def refresh_rollups(dsn: str | None, every: float | None) -> None:
+@click.option("--hour-so-far-every", type=float,
+              default=HOUR_SO_FAR_EVERY.total_seconds(), show_default=True,
+              help="With --every, in plain PostgreSQL mode: between two whole refreshes, add "
+                   "the readings since the last run to the stored hour so far this often.")
+def refresh_rollups(dsn: str | None, every: float | None, hour_so_far_every: float) -> None:
     """Store the gaps between reports (``refresh_report_gaps()``) and when each activated
     standby point opened (``refresh_activation_openings()``), both modes, and, in plain
     PostgreSQL mode, the hourly rollups (the hour so far included) and the per-oblast ones
     built on them (``refresh_hourly_rollups()``) and keep the daily partitions: the next
     week's created, those past the 90-day retention dropped
-    (``maintain_daily_partitions()``). TimescaleDB refreshes its continuous aggregates and
-    drops old chunks itself."""
+    (``maintain_daily_partitions()``). Between two such refreshes, the hour so far is brought
+    up to date every ``--hour-so-far-every`` seconds (``refresh_hour_so_far()``): the views
+    then read about a minute of raw readings. TimescaleDB refreshes its continuous aggregates
+    and drops old chunks itself."""
     target = dsn or get_settings().database_url
+    whole_due = time.monotonic()
     while True:
         started = time.monotonic()
+        whole = started >= whole_due
         try:
             with psycopg.connect(target, autocommit=True) as conn:
-                gaps = _count(conn, _HAS_GAPS) > 0
-                openings = _count(conn, _HAS_OPENINGS) > 0
-                plain = not _timescaledb(conn)
-                hourly = plain and _count(conn, _HAS_REFRESH) > 0
-                partitions = plain and _count(conn, _HAS_PARTITIONS) > 0
-                if not gaps and not openings and not hourly:
-                    click.echo("nothing to refresh: TimescaleDB refreshes its own aggregates")
-                    return
-                if partitions:
-                    conn.execute("SELECT maintain_daily_partitions()")
-                if hourly:
-                    conn.execute("SELECT refresh_hourly_rollups()")
-                if gaps:
-                    conn.execute("SELECT refresh_report_gaps()")
-                if openings:
-                    conn.execute("SELECT refresh_activation_openings()")
+                if whole:
+                    if not _refresh_whole(conn):
+                        click.echo("nothing to refresh: TimescaleDB refreshes its own aggregates")
+                        return
+                    click.echo(f"rollups refreshed in {time.monotonic() - started:.1f} s")
+                elif _count(conn, _HAS_HOUR_SO_FAR) > 0 and not _timescaledb(conn):
+                    conn.execute("SELECT refresh_hour_so_far()")
         except psycopg.Error as exc:
             raise click.ClickException(str(exc)) from exc
-        click.echo(f"rollups refreshed in {time.monotonic() - started:.1f} s")
         if every is None:
             return
+        if whole:
+            whole_due = started + every
+        next_run = min(whole_due, started + hour_so_far_every)
         try:
-            time.sleep(max(0.0, every - (time.monotonic() - started)))
+            time.sleep(max(0.0, next_run - time.monotonic()))
         except KeyboardInterrupt:  # Ctrl-C, or `make run` stopping its children
             return
 
 
+def _refresh_whole(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    """Everything ``refresh-rollups`` keeps, once; False when there is nothing to keep."""
+    gaps = _count(conn, _HAS_GAPS) > 0
+    openings = _count(conn, _HAS_OPENINGS) > 0
+    plain = not _timescaledb(conn)
+    hourly = plain and _count(conn, _HAS_REFRESH) > 0
+    partitions = plain and _count(conn, _HAS_PARTITIONS) > 0
+    if not gaps and not openings and not hourly:
+        return False
+    if partitions:
+        conn.execute("SELECT maintain_daily_partitions()")
+    if hourly:
+        conn.execute("SELECT refresh_hourly_rollups()")
+    if gaps:
+        conn.execute("SELECT refresh_report_gaps()")
+    if openings:
+        conn.execute("SELECT refresh_activation_openings()")
+    return True
+
+
 _HAS_REFRESH: LiteralString = (
     "SELECT count(*) FROM pg_proc WHERE proname = 'refresh_hourly_rollups'"
+)
+_HAS_HOUR_SO_FAR: LiteralString = (
+    "SELECT count(*) FROM pg_proc WHERE proname = 'refresh_hour_so_far'"
 )
 _HAS_PARTITIONS: LiteralString = (
     "SELECT count(*) FROM pg_proc WHERE proname = 'maintain_daily_partitions'"

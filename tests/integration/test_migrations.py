@@ -276,17 +276,18 @@ _ONE_PASS_OCCUPANCY = (
 def test_the_hour_so_far_is_stored_and_merged_with_the_readings_since(
     scratch_dsn: str, admin: Conn
 ) -> None:
-    """Refreshed in the middle of an hour (023), the hourly views take that hour's stored part
-    and the readings since, and answer as one pass: the first fuel level from the stored part,
-    the last, the minimum and the latest visits from the newer one, counts and means over
-    both."""
+    """Refreshed in the middle of an hour (023), then a minute's readings at a time (024), the
+    hourly views take that hour's stored part and the readings since, and answer as one pass:
+    the first fuel level from the stored part, the last, the minimum and the latest visits from
+    the newer one, counts and means over both. In the next hour the minute's refresh moves the
+    whole hours on."""
     hour = admin.execute(
         "SELECT time_bucket(INTERVAL '1 hour', now()) - INTERVAL '2 hours'").fetchone()
     assert hour is not None and isinstance(hour[0], datetime)
-    start, cut = hour[0], hour[0] + timedelta(minutes=25)
+    start = hour[0]
     minutes = range(60)
     ts = [start + timedelta(minutes=m) for m in minutes]
-    # Fuel falls while the generator runs; no level reported around the cut.
+    # Fuel falls while the generator runs; no level reported around the cuts.
     fuel = [None if 20 <= m < 30 else 500.0 - 2 * m for m in minutes]
     n = len(ts)
     with _connect_as(scratch_dsn, "nezlam_writer") as writer:
@@ -297,17 +298,42 @@ def test_the_hour_so_far_is_stored_and_merged_with_the_readings_since(
             "INSERT INTO occupancy (point_id, ts, people_inside, visits_15m, visits_1h,"
             " visits_24h) SELECT 'hs1', t, mod(i * 7, 40), i, i * 2, i * 3"
             " FROM unnest(%s::timestamptz[]) WITH ORDINALITY AS u (t, i)", [ts])
-        writer.execute("SELECT refresh_hourly_rollups(refresh_at => %s)", [cut])
+        writer.execute("SELECT refresh_hourly_rollups(refresh_at => %s)",
+                       [start + timedelta(minutes=25)])
+        for minute in (26, 40):
+            writer.execute("SELECT refresh_hour_so_far(refresh_at => %s)",
+                           [start + timedelta(minutes=minute)])
+        cut = start + timedelta(minutes=40)
+        assert admin.execute(
+            "SELECT rollup, materialized_to FROM rollup_watermarks"
+            " WHERE rollup LIKE '%_point_hourly%' OR rollup LIKE 'telemetry_hourly%'"
+            " ORDER BY 1").fetchall() == [
+            ("occupancy_point_hourly", start), ("occupancy_point_hourly_partial", cut),
+            ("telemetry_hourly", start), ("telemetry_hourly_partial", cut)]
+        # The hour so far is the hour up to the last run, kept apart from the whole hours.
+        assert admin.execute(
+            "SELECT bucket, readings, fuel_first, fuel_last FROM telemetry_hour_so_far"
+            " WHERE point_id = 'hs1'").fetchall() == [(start, 40, 500.0, 422.0)]
+        assert admin.execute(
+            "SELECT samples, round(people_inside_avg::numeric, 9), people_inside_max,"
+            " visits_1h_last FROM occupancy_hour_so_far WHERE point_id = 'hs1'"
+        ).fetchall() == admin.execute(
+            "SELECT count(*), round(avg(people_inside), 9), max(people_inside),"
+            " (array_agg(visits_1h ORDER BY ts DESC))[1] FROM occupancy"
+            " WHERE point_id = 'hs1' AND ts < %s", [cut]).fetchall()
+        assert admin.execute(
+            "SELECT count(*) FROM telemetry_hourly_stored WHERE bucket >= %s", [start]
+        ).fetchall() == [(0,)]
+        _check_hourly_views_answer_as_one_pass(admin)
+        writer.execute("SELECT refresh_hour_so_far(refresh_at => %s)",
+                       [start + timedelta(minutes=65)])
     assert admin.execute(
-        "SELECT rollup, materialized_to FROM rollup_watermarks"
-        " WHERE rollup LIKE '%_point_hourly%' OR rollup LIKE 'telemetry_hourly%'"
-        " ORDER BY 1").fetchall() == [
-        ("occupancy_point_hourly", start), ("occupancy_point_hourly_partial", cut),
-        ("telemetry_hourly", start), ("telemetry_hourly_partial", cut)]
-    # The stored part is the hour up to the cut, and only that.
-    assert admin.execute(
-        "SELECT readings, fuel_first, fuel_last FROM telemetry_hourly_stored"
-        " WHERE point_id = 'hs1' AND bucket = %s", [start]).fetchall() == [(25, 500.0, 462.0)]
+        "SELECT materialized_to FROM rollup_watermarks WHERE rollup = 'telemetry_hourly'"
+    ).fetchall() == [(start + timedelta(hours=1),)]
+    _check_hourly_views_answer_as_one_pass(admin)
+
+
+def _check_hourly_views_answer_as_one_pass(admin: Conn) -> None:
     assert admin.execute(
         "SELECT * FROM telemetry_hourly WHERE point_id = 'hs1'").fetchall() == admin.execute(
         _ONE_PASS_TELEMETRY).fetchall()
