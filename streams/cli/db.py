@@ -112,7 +112,13 @@ def refresh_rollups(dsn: str | None, every: float | None, hour_so_far_every: flo
                 elif _count(conn, _HAS_HOUR_SO_FAR) > 0 and not _timescaledb(conn):
                     conn.execute("SELECT refresh_hour_so_far()")
         except psycopg.Error as exc:
-            raise click.ClickException(str(exc)) from exc
+            if every is None:
+                raise click.ClickException(str(exc)) from exc
+            # Repeating: a database restart must not end the refreshes. Retry after the short
+            # interval; a whole refresh stays due until one succeeds.
+            click.echo(f"refresh failed, retrying in {hour_so_far_every:.0f} s: {exc}", err=True)
+            whole_due = max(whole_due, started + hour_so_far_every)
+            whole = False
         if every is None:
             return
         if whole:
