@@ -276,7 +276,7 @@ _ONE_PASS_OCCUPANCY = (
 def test_the_hour_so_far_is_stored_and_merged_with_the_readings_since(
     scratch_dsn: str, admin: Conn
 ) -> None:
-    """Refreshed in the middle of an hour (023), then a minute's readings at a time (024), the
+    """Refreshed in the middle of an hour, then a minute's readings at a time (022), the
     hourly views take that hour's stored part and the readings since, and answer as one pass:
     the first fuel level from the stored part, the last, the minimum and the latest visits from
     the newer one, counts and means over both. In the next hour the minute's refresh moves the

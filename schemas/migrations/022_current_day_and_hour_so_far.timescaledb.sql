@@ -1,0 +1,4 @@
+-- TimescaleDB mode: nothing to do. telemetry_oblast_daily is a continuous aggregate there (015),
+-- and the continuous aggregates compute what their policy has not materialized from raw rows
+-- (real-time aggregation); plain PostgreSQL mode stores the current day per point and the hour
+-- so far in this version's other file.

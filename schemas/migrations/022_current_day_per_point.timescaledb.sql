@@ -1,2 +1,0 @@
--- TimescaleDB mode: nothing to do. telemetry_oblast_daily is a continuous aggregate there
--- (015); plain PostgreSQL mode stores the current day per point in this version's other file.

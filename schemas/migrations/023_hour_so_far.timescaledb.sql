@@ -1,3 +1,0 @@
--- TimescaleDB mode: nothing to do. The hourly rollups are continuous aggregates there, with
--- real-time aggregation over what their policy has not materialized; plain PostgreSQL mode
--- stores the hour so far in this version's other file.

@@ -1,3 +1,0 @@
--- TimescaleDB mode: nothing to do. Its continuous aggregates compute what their policy has not
--- materialized from raw rows (real-time aggregation); plain PostgreSQL mode keeps the hour so
--- far every minute in this version's other file.
